@@ -1,0 +1,35 @@
+#pragma once
+// Time in loaddensity: int64 nanoseconds of std::chrono::steady_clock. Wall-clock time is
+// used only for report headers.
+#include <chrono>
+#include <cstdint>
+
+namespace ld {
+
+using Nanos = std::int64_t;  // nanoseconds
+
+inline Nanos steady_now() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr Nanos kNanosPerSecond = 1'000'000'000;
+constexpr Nanos kNanosPerMilli = 1'000'000;
+
+inline Nanos seconds_to_ns(double s) noexcept { return static_cast<Nanos>(s * 1e9); }
+inline double ns_to_ms(Nanos ns) noexcept { return static_cast<double>(ns) / 1e6; }
+
+// Injected time source: engine code takes a Clock so tests can use a fake one.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Nanos now() const noexcept = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  Nanos now() const noexcept override { return steady_now(); }
+};
+
+}  // namespace ld

@@ -1,0 +1,50 @@
+#pragma once
+// One operation of one virtual user, as the protocol reports it. Flat, no heap members: it is
+// built on the stack on the hot path and folded into per-thread aggregates at once.
+#include <cstdint>
+
+#include "loaddensity/core/clock.hpp"
+
+namespace ld::stats {
+
+enum class ErrorKind : std::uint8_t {
+  kNone = 0,
+  kRefused,     // connection refused
+  kConnect,     // other connect failure (unreachable, DNS)
+  kTimeout,     // the operation exceeded its timeout
+  kReset,       // peer reset or closed the connection mid-exchange
+  kTls,         // TLS handshake or certificate verification
+  kHttpStatus,  // a response arrived with a failing status (HTTP >= 400)
+  kProtocol,    // malformed response / frame
+  kAssertion,   // a check on the response failed
+  kOther,
+  kCount_,
+};
+constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);
+const char* error_kind_name(ErrorKind k) noexcept;
+
+// Why an operation failed, without allocating: `what` must point to static storage;
+// `code` is an errno value (when `code_is_errno`) or a protocol status.
+struct ErrorInfo {
+  ErrorKind kind = ErrorKind::kNone;
+  const char* what = nullptr;
+  int code = 0;
+  bool code_is_errno = false;
+};
+
+struct Record {
+  std::uint32_t name_id = 0;  // index into the run's NameTable
+  Nanos planned = 0;          // when the operation should have started (steady ns)
+  Nanos start = 0;            // when it actually started sending
+  Nanos end = 0;              // when the last byte of the answer arrived (or it failed)
+  std::uint32_t status = 0;   // protocol status (HTTP code), 0 when none
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  ErrorInfo error;            // kind == kNone means success
+
+  bool ok() const noexcept { return error.kind == ErrorKind::kNone; }
+  Nanos latency() const noexcept { return end - planned; }   // what the user saw
+  Nanos service() const noexcept { return end - start; }     // what the server took
+};
+
+}  // namespace ld::stats

@@ -1,0 +1,415 @@
+// HTTP task checking and compilation: everything that can be decided once per task is decided
+// here, so a request on the hot path is "write these bytes, parse the answer".
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/text.hpp"
+#include "http1.hpp"
+#include "http1_impl.hpp"
+#include "loaddensity/core/error.hpp"
+#include "params/resolver.hpp"
+
+namespace ld::proto::http1 {
+
+namespace {
+
+const std::vector<std::string> kFields = {
+    "method", "request_url", "url",    "params", "headers", "cookies", "json", "data",
+    "timeout", "allow_redirects", "follow_redirects", "verify", "auth", "name", "cert",
+    "files", "weight"};
+const std::vector<std::string> kMethods = {"get", "post", "put", "patch", "delete", "head",
+                                           "options"};
+
+[[noreturn]] void fail(const std::string& field, const std::string& msg) {
+  throw ConfigError("task field '" + field + "': " + msg, pointer_key(field));
+}
+
+void expect_type(const Json& task, const std::string& field, bool ok, const std::string& want) {
+  if (!ok) fail(field, "must be " + want + ", got " + json_type_name(task[field]) + " " +
+                           json_brief(task[field], 60));
+}
+
+bool is_scalar(const Json& v) { return v.is_string() || v.is_number() || v.is_boolean(); }
+
+void check_header_text(const std::string& field, const std::string& s) {
+  if (s.find_first_of("\r\n") != std::string::npos) {
+    fail(field, "header names and values cannot contain line breaks");
+  }
+}
+
+std::string method_of(const Json& task) {
+  const std::string m = text::lower(task["method"].get<std::string>());
+  if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end()) {
+    std::string msg = "unknown HTTP method '" + task["method"].get<std::string>() + "'";
+    const std::string s = text::closest(m, kMethods);
+    if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+    fail("method", msg + "; use get, post, put, patch, delete, head or options");
+  }
+  return m;
+}
+
+std::string read_file(const std::string& field, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(field, "cannot read file '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Http1Protocol final : public engine::Protocol {
+ public:
+  std::vector<std::string> user_types() const override {
+    return {"fast_http_user", "http_user"};
+  }
+
+  void validate_task(const Json& task) const override {
+    for (auto it = task.begin(); it != task.end(); ++it) {
+      if (std::find(kFields.begin(), kFields.end(), it.key()) != kFields.end()) continue;
+      std::string msg = "unknown task field '" + it.key() + "' for an HTTP user";
+      const std::string s = text::closest(it.key(), kFields);
+      if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+      throw ConfigError(msg, pointer_key(it.key()));
+    }
+    if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
+    expect_type(task, "method", task["method"].is_string(), "a string");
+    method_of(task);
+    const char* url_key = task.contains("request_url") ? "request_url" : "url";
+    if (!task.contains(url_key)) {
+      throw ConfigError("task needs 'request_url' (or 'url')", "");
+    }
+    expect_type(task, url_key, task[url_key].is_string(), "a string");
+    if (task.contains("params")) {
+      expect_type(task, "params", task["params"].is_object() || task["params"].is_string(),
+                  "an object or a query string");
+    }
+    for (const char* f : {"headers", "cookies", "files"}) {
+      if (!task.contains(f)) continue;
+      expect_type(task, f, task[f].is_object(), "an object");
+      for (auto it = task[f].begin(); it != task[f].end(); ++it) {
+        if (!is_scalar(it.value())) {
+          throw ConfigError(std::string("task field '") + f + "': value of '" + it.key() +
+                                "' must be a string or number",
+                            pointer_key(f) + pointer_key(it.key()));
+        }
+      }
+    }
+    if (task.contains("json") && task.contains("data")) {
+      fail("data", "give either 'json' or 'data', not both");
+    }
+    if (task.contains("data")) {
+      expect_type(task, "data", task["data"].is_string() || task["data"].is_object(),
+                  "a string or an object (form fields)");
+    }
+    if (task.contains("timeout")) {
+      const Json& t = task["timeout"];
+      const bool ok = (t.is_number() && t.get<double>() > 0) ||
+                      (t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number());
+      expect_type(task, "timeout", ok, "a positive number of seconds or [connect, read]");
+    }
+    for (const char* f : {"allow_redirects", "follow_redirects"}) {
+      if (task.contains(f)) expect_type(task, f, task[f].is_boolean(), "true or false");
+    }
+    if (task.contains("verify")) {
+      expect_type(task, "verify", task["verify"].is_boolean() || task["verify"].is_string(),
+                  "true, false or a CA bundle path");
+    }
+    if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
+    if (task.contains("cert")) {
+      const Json& c = task["cert"];
+      const bool ok = c.is_string() ||
+                      (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
+      expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
+    }
+    if (task.contains("auth")) validate_auth(task["auth"]);
+  }
+
+  std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
+                                                 engine::CompileContext& ctx) const override {
+    auto out = std::make_unique<Tasks>();
+    std::map<std::string, std::vector<tcp::endpoint>> dns;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      try {
+        validate_task(tasks[i]);
+        out->steps.push_back(compile_one(tasks[i], ctx, *out, dns));
+      } catch (const ConfigError& e) {
+        throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
+                          pointer_index(i) + e.pointer());
+      }
+    }
+    return out;
+  }
+
+ private:
+  static void validate_auth(const Json& a) {
+    if (a.is_array()) {
+      if (a.size() == 2 && a[0].is_string() && a[1].is_string()) return;
+      throw ConfigError("task field 'auth': a list must be [username, password]", "/auth");
+    }
+    if (!a.is_object() || !a.contains("type") || !a["type"].is_string()) {
+      throw ConfigError(
+          "task field 'auth' must be {\"type\": \"basic\", \"username\", \"password\"} or "
+          "{\"type\": \"bearer\", \"token\"}",
+          "/auth");
+    }
+    const std::string type = text::lower(a["type"].get<std::string>());
+    if (type == "basic") {
+      for (const char* k : {"username", "password"}) {
+        if (!a.contains(k) || !a[k].is_string()) {
+          throw ConfigError(std::string("basic auth needs a string '") + k + "'",
+                            std::string("/auth/") + k);
+        }
+      }
+    } else if (type == "bearer") {
+      if (!a.contains("token") || !a["token"].is_string()) {
+        throw ConfigError("bearer auth needs a string 'token'", "/auth/token");
+      }
+    } else {
+      throw ConfigError("auth type '" + type + "' is not basic or bearer", "/auth/type");
+    }
+  }
+
+  static std::shared_ptr<net::ssl::context> ssl_context(const Json& task, Tasks& tasks) {
+    std::string ca, cert, key;
+    bool verify = true;
+    if (task.contains("verify")) {
+      if (task["verify"].is_boolean()) {
+        verify = task["verify"].get<bool>();
+      } else {
+        ca = task["verify"].get<std::string>();
+      }
+    }
+    if (task.contains("cert")) {
+      if (task["cert"].is_string()) {
+        cert = key = task["cert"].get<std::string>();
+      } else {
+        cert = task["cert"][0].get<std::string>();
+        key = task["cert"][1].get<std::string>();
+      }
+    }
+    const std::string id = (verify ? "1|" : "0|") + ca + "|" + cert + "|" + key;
+    for (auto& [k, c] : tasks.ssl_contexts) {
+      if (k == id) return c;
+    }
+    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+    boost::system::error_code ec;
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1);
+    if (verify) {
+      ctx->set_verify_mode(net::ssl::verify_peer);
+      if (ca.empty()) {
+        ctx->set_default_verify_paths(ec);
+      } else if (ctx->load_verify_file(ca, ec); ec) {
+        fail("verify", "cannot load CA bundle '" + ca + "': " + ec.message());
+      }
+    } else {
+      ctx->set_verify_mode(net::ssl::verify_none);
+    }
+    if (!cert.empty()) {
+      if (ctx->use_certificate_chain_file(cert, ec); ec) {
+        fail("cert", "cannot load client certificate '" + cert + "': " + ec.message());
+      }
+      if (ctx->use_private_key_file(key, net::ssl::context::pem, ec); ec) {
+        fail("cert", "cannot load client key '" + key + "': " + ec.message());
+      }
+    }
+    tasks.ssl_contexts.emplace_back(id, ctx);
+    return ctx;
+  }
+
+  static void append_query(std::string& target, const Json& params) {
+    if (params.is_string()) {
+      const std::string q = params.get<std::string>();
+      if (q.empty()) return;
+      target += target.find('?') == std::string::npos ? '?' : '&';
+      target += q;
+      return;
+    }
+    for (auto it = params.begin(); it != params.end(); ++it) {
+      auto add = [&](const Json& v) {
+        target += target.find('?') == std::string::npos ? '?' : '&';
+        text::url_encode(it.key(), target);
+        target += '=';
+        text::url_encode(json_display(v), target);
+      };
+      if (it.value().is_array()) {
+        for (const auto& v : it.value()) add(v);
+      } else if (!it.value().is_null()) {
+        add(it.value());
+      }
+    }
+  }
+
+  static Step compile_one(const Json& task, engine::CompileContext& ctx, Tasks& tasks,
+                          std::map<std::string, std::vector<tcp::endpoint>>& dns) {
+    Step s;
+    const std::string method = method_of(task);
+    s.method = text::lower(method);
+    for (auto& c : s.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    s.head = method == "head";
+    const char* url_key = task.contains("request_url") ? "request_url" : "url";
+    std::string url_text = task[url_key].get<std::string>();
+    if (url_text.find("://") == std::string::npos) {
+      if (ctx.host.empty()) {
+        fail(url_key, "'" + url_text +
+                          "' is not an absolute URL and LD_start_test has no 'host' to prefix");
+      }
+      std::string base = ctx.host;
+      if (!base.empty() && base.back() == '/' && !url_text.empty() && url_text.front() == '/') {
+        base.pop_back();
+      }
+      url_text = base + url_text;
+    }
+    std::string error;
+    if (!parse_url(url_text, s.url, error)) fail(url_key, "'" + url_text + "': " + error);
+    const std::string display_url = url_text;
+    if (task.contains("params")) append_query(s.url.target, task["params"]);
+
+    // Name results by the task's name, else by its URL (as Locust does).
+    const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
+    s.name_id = ctx.names.intern(s.method, name);
+
+    s.allow_redirects = true;
+    if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();
+    if (task.contains("follow_redirects")) s.allow_redirects = task["follow_redirects"].get<bool>();
+    double timeout_s = kDefaultTimeoutS;
+    if (task.contains("timeout")) {
+      const Json& t = task["timeout"];
+      timeout_s = t.is_number() ? t.get<double>() : t[0].get<double>() + t[1].get<double>();
+    }
+    s.timeout = seconds_to_ns(timeout_s);
+
+    // Headers, in the order they are sent after Host.
+    std::vector<std::pair<std::string, std::string>> headers;
+    auto has_header = [&](std::string_view n) {
+      for (const auto& [k, v] : headers) {
+        if (text::iequals(k, n)) return true;
+      }
+      return false;
+    };
+    if (task.contains("headers")) {
+      for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
+        const std::string v = json_display(it.value());
+        check_header_text("headers", it.key());
+        check_header_text("headers", v);
+        headers.emplace_back(it.key(), v);
+      }
+    }
+    if (!has_header("User-Agent")) headers.emplace_back("User-Agent", "loaddensity/" LD_HTTP_VERSION);
+    if (!has_header("Accept")) headers.emplace_back("Accept", "*/*");
+    if (task.contains("cookies") && !task["cookies"].empty()) {
+      std::string cookie;
+      for (auto it = task["cookies"].begin(); it != task["cookies"].end(); ++it) {
+        if (!cookie.empty()) cookie += "; ";
+        cookie += it.key() + "=" + json_display(it.value());
+      }
+      check_header_text("cookies", cookie);
+      headers.emplace_back("Cookie", cookie);
+    }
+    if (task.contains("auth") && !has_header("Authorization")) {
+      const Json& a = task["auth"];
+      std::string value;
+      if (a.is_array()) {
+        value = "Basic " + text::base64_encode(a[0].get<std::string>() + ":" +
+                                               a[1].get<std::string>());
+      } else if (text::lower(a["type"].get<std::string>()) == "basic") {
+        value = "Basic " + text::base64_encode(a["username"].get<std::string>() + ":" +
+                                               a["password"].get<std::string>());
+      } else {
+        value = "Bearer " + a["token"].get<std::string>();
+      }
+      check_header_text("auth", value);
+      headers.emplace_back("Authorization", value);
+    }
+
+    // Body.
+    if (task.contains("json")) {
+      s.body = task["json"].dump();
+      s.content_type = "application/json";
+    } else if (task.contains("data")) {
+      const Json& d = task["data"];
+      if (d.is_string()) {
+        s.body = d.get<std::string>();
+      } else {
+        for (auto it = d.begin(); it != d.end(); ++it) {
+          if (!s.body.empty()) s.body += '&';
+          text::url_encode(it.key(), s.body);
+          s.body += '=';
+          text::url_encode(json_display(it.value()), s.body);
+        }
+        s.content_type = "application/x-www-form-urlencoded";
+      }
+    }
+    if (task.contains("files") && !task["files"].empty()) {
+      // multipart/form-data: form fields from `data` (object) and one part per file.
+      const std::string boundary = "----loaddensity-boundary-7d3f9a2c";
+      std::string mp;
+      if (task.contains("data") && task["data"].is_object()) {
+        for (auto it = task["data"].begin(); it != task["data"].end(); ++it) {
+          mp += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + it.key() +
+                "\"\r\n\r\n" + json_display(it.value()) + "\r\n";
+        }
+      }
+      for (auto it = task["files"].begin(); it != task["files"].end(); ++it) {
+        const std::string path = json_display(it.value());
+        const std::string filename = path.substr(path.find_last_of('/') + 1);
+        mp += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + it.key() +
+              "\"; filename=\"" + filename +
+              "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + read_file("files", path) +
+              "\r\n";
+      }
+      mp += "--" + boundary + "--\r\n";
+      s.body = std::move(mp);
+      s.content_type = "multipart/form-data; boundary=" + boundary;
+    }
+
+    for (const auto& [k, v] : headers) s.common_headers += k + ": " + v + "\r\n";
+    s.request = s.method + " " + s.url.target + " HTTP/1.1\r\nHost: " + s.url.host_header +
+                "\r\n" + s.common_headers;
+    if (!s.content_type.empty() && !has_header("Content-Type")) {
+      s.request += "Content-Type: " + s.content_type + "\r\n";
+    }
+    if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
+      s.request += "Content-Length: " + std::to_string(s.body.size()) + "\r\n";
+    }
+    s.request += "\r\n";
+    s.request += s.body;
+    if (has_header("Content-Type")) s.content_type.clear();  // the user's header is in common_headers
+
+    if (s.url.tls) s.ssl = ssl_context(task, tasks);
+
+    // Resolve once here; a name that does not resolve now is retried per connection at run time
+    // and then counted as a connect failure.
+    const std::string key = s.url.host + ":" + std::to_string(s.url.port);
+    auto it = dns.find(key);
+    if (it == dns.end()) {
+      std::vector<tcp::endpoint> eps;
+      net::io_context io;
+      tcp::resolver r(io);
+      boost::system::error_code ec;
+      auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
+      if (!ec) {
+        for (const auto& e : results) eps.push_back(e.endpoint());
+      }
+      it = dns.emplace(key, std::move(eps)).first;
+    }
+    s.endpoints = it->second;
+    return s;
+  }
+};
+
+}  // namespace
+
+Nanos Tasks::max_timeout() const noexcept {
+  Nanos m = 0;
+  for (const auto& s : steps) m = std::max(m, s.timeout);
+  return m;
+}
+
+std::shared_ptr<engine::Protocol> make_protocol() { return std::make_shared<Http1Protocol>(); }
+
+}  // namespace ld::proto::http1

@@ -1,0 +1,61 @@
+#pragma once
+// Incremental HTTP/1.1 response parser for the load path. Feed it whatever the socket gave; it
+// keeps no copy of the data unless the header block is split across reads (then only the
+// header bytes) or the caller asks for the body. Handles Content-Length, chunked encoding,
+// read-until-close, HEAD/1xx/204/304, and skips interim 1xx responses.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ld::proto::http1 {
+
+class ResponseParser {
+ public:
+  enum class Result { kNeedMore, kDone, kError };
+  static constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+
+  // Prepares for the next response. `body` (optional) receives the body when non-null.
+  void reset(bool head_request, std::string* body = nullptr);
+
+  // Consumes bytes from `data`; `consumed` tells how many (fewer than `n` only at kDone).
+  Result feed(const char* data, std::size_t n, std::size_t& consumed);
+  // The peer closed the connection: completes a read-until-close body, else an error.
+  Result on_eof();
+
+  int status() const noexcept { return status_; }
+  bool keep_alive() const noexcept { return keep_alive_; }
+  const std::string& location() const noexcept { return location_; }  // 3xx only
+  const char* error() const noexcept { return error_; }
+  std::uint64_t header_bytes() const noexcept { return header_bytes_; }
+  std::uint64_t body_bytes() const noexcept { return body_bytes_; }
+  bool started() const noexcept { return header_bytes_ != 0 || !partial_.empty(); }
+
+ private:
+  enum class State { kHeaders, kBody, kChunkSize, kChunkData, kChunkCrlf, kTrailers, kUntilClose,
+                     kDone };
+  Result fail(const char* why) {
+    error_ = why;
+    return Result::kError;
+  }
+  // Parses a complete header block (ends with the blank line). Returns false on bad syntax.
+  bool parse_headers(std::string_view block);
+  Result feed_chunked(const char* data, std::size_t n, std::size_t& pos);
+
+  State state_ = State::kHeaders;
+  bool head_ = false;
+  std::string* body_ = nullptr;
+  std::string partial_;    // split header block, or the current chunk-size line
+  std::string location_;
+  const char* error_ = nullptr;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  bool chunked_ = false;
+  std::int64_t content_length_ = -1;
+  std::uint64_t remaining_ = 0;   // body or chunk bytes still expected
+  std::uint64_t header_bytes_ = 0;
+  std::uint64_t body_bytes_ = 0;
+  std::size_t trailer_line_ = 0;  // length of the current trailer line
+};
+
+}  // namespace ld::proto::http1

@@ -1,0 +1,355 @@
+// The HTTP/1.1 hot path. Per user: one keep-alive connection per (host, port, TLS settings),
+// reconnected when closed. Plain TCP requests are written with a non-blocking write and read
+// with "wait until readable, then read into the worker's scratch buffer", so a connection
+// holds no read buffer of its own and a request costs write + epoll + read, like wrk.
+// Timeouts come from the worker's DeadlineSweeper (no timer per request).
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <optional>
+
+#include "http1_impl.hpp"
+#include "response_parser.hpp"
+#include "stats/recorder.hpp"
+
+namespace ld::proto::http1 {
+
+namespace {
+
+using stats::ErrorInfo;
+using stats::ErrorKind;
+using boost::system::error_code;
+
+struct Conn {
+  std::string host;
+  std::uint16_t port = 0;
+  const net::ssl::context* ssl_ctx = nullptr;  // null for plain TCP
+  std::optional<tcp::socket> plain;
+  std::unique_ptr<net::ssl::stream<tcp::socket>> tls;
+  std::vector<char> tls_buffer;  // TLS only: the SSL engine writes here from its own handlers
+  bool open = false;
+  engine::TimedOp op;
+
+  tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
+  void close() noexcept {
+    error_code ignored;
+    if (tls) {
+      tls->next_layer().close(ignored);
+    } else if (plain) {
+      plain->close(ignored);
+    }
+    open = false;
+  }
+  static void expire(void* self) noexcept {
+    // Closing cancels whatever the connection waits on; the waiter sees op.expired.
+    auto* c = static_cast<Conn*>(self);
+    error_code ignored;
+    c->lowest().close(ignored);
+  }
+};
+
+ErrorInfo classify(const error_code& ec, const Conn& c, const char* stage) {
+  if (c.op.expired) return {ErrorKind::kTimeout, "request timed out", 0, false};
+  if (ec == net::error::connection_refused) {
+    return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
+  }
+  if (ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated) {
+    return {ErrorKind::kReset, "connection closed by peer", 0, false};
+  }
+  if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {
+    return {ErrorKind::kConnect, "DNS lookup failed", 0, false};
+  }
+  if (ec.category() == net::error::get_ssl_category()) {
+    return {ErrorKind::kTls, stage, 0, false};
+  }
+  if (ec.category() == boost::system::system_category()) {
+    const ErrorKind kind = std::string_view(stage) == "connect" ? ErrorKind::kConnect
+                                                                 : ErrorKind::kOther;
+    return {kind, stage, ec.value(), true};
+  }
+  return {ErrorKind::kOther, stage, ec.value(), false};
+}
+
+class Session final : public engine::UserSession {
+ public:
+  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {}
+
+  ~Session() override {
+    for (auto& c : conns_) w_.deadlines.remove(&c->op);
+  }
+
+  void shutdown() noexcept override {
+    for (auto& c : conns_) c->close();
+  }
+
+  net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    const Step& step = tasks_.steps[index];
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    const Url* url = &step.url;
+    const std::string* request = &step.request;
+    const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    const char* method = step.method.c_str();
+    bool head = step.head;
+    Conn* conn = nullptr;
+    for (int hop = 0;; ++hop) {
+      conn = &connection(*url, step.ssl.get());
+      conn->op.arm(rec.start + step.timeout);
+      rec.bytes_out += request->size();
+      rec.error = co_await exchange(*conn, *url, *endpoints, *request, head);
+      if (rec.error.kind != ErrorKind::kNone) break;
+      const int status = parser_.status();
+      rec.status = static_cast<std::uint32_t>(status);
+      if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
+          parser_.location().empty()) {
+        break;
+      }
+      if (hop == kMaxRedirects) {
+        rec.error = {ErrorKind::kProtocol, "too many redirects", 0, false};
+        break;
+      }
+      std::string error;
+      Url next;
+      if (!resolve_location(*url, parser_.location(), next, error)) {
+        rec.error = {ErrorKind::kProtocol, "bad redirect location", 0, false};
+        break;
+      }
+      redirect_url_ = std::move(next);
+      url = &redirect_url_;
+      // 307/308 keep the method and body; others become GET (as browsers and requests do).
+      const bool keep = status == 307 || status == 308;
+      if (!keep && !head) method = "GET";
+      build_redirect(step, *url, method, keep);
+      request = &redirect_request_;
+      endpoints = &no_endpoints_;
+      if (url->host == step.url.host && url->port == step.url.port) endpoints = &step.endpoints;
+    }
+    conn->op.disarm();
+    rec.end = steady_now();
+    if (conn->op.expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
+    rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
+    if (rec.error.kind == ErrorKind::kNone && rec.status >= 400) {
+      rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+    }
+    w_.stats.record(rec);
+  }
+
+ private:
+  Conn& connection(const Url& url, const net::ssl::context* ssl) {
+    for (auto& c : conns_) {
+      if (c->port == url.port && c->ssl_ctx == ssl && c->host == url.host) return *c;
+    }
+    auto c = std::make_unique<Conn>();
+    c->host = url.host;
+    c->port = url.port;
+    c->ssl_ctx = ssl;
+    c->op.on_expire = &Conn::expire;
+    c->op.self = c.get();
+    w_.deadlines.add(&c->op);
+    conns_.push_back(std::move(c));
+    return *conns_.back();
+  }
+
+  void build_redirect(const Step& step, const Url& url, const char* method, bool keep_body) {
+    std::string& r = redirect_request_;
+    r.clear();
+    r += method;
+    r += ' ';
+    r += url.target;
+    r += " HTTP/1.1\r\nHost: ";
+    r += url.host_header;
+    r += "\r\n";
+    r += step.common_headers;
+    if (keep_body && !step.body.empty()) {
+      if (!step.content_type.empty()) r += "Content-Type: " + step.content_type + "\r\n";
+      r += "Content-Length: " + std::to_string(step.body.size()) + "\r\n\r\n";
+      r += step.body;
+    } else {
+      r += "\r\n";
+    }
+  }
+
+  net::awaitable<ErrorInfo> connect(Conn& c, const Url& url,
+                                    const std::vector<tcp::endpoint>& endpoints) {
+    error_code ec;
+    std::vector<tcp::endpoint> resolved;
+    const std::vector<tcp::endpoint>* eps = &endpoints;
+    if (eps->empty()) {
+      tcp::resolver resolver(w_.io);
+      auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port),
+                                                     net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify(ec, c, "DNS lookup failed");
+      for (const auto& r : results) resolved.push_back(r.endpoint());
+      eps = &resolved;
+    }
+    c.tls.reset();
+    c.plain.reset();
+    tcp::socket sock(w_.io);
+    if (c.ssl_ctx) {
+      c.tls = std::make_unique<net::ssl::stream<tcp::socket>>(
+          w_.io, const_cast<net::ssl::context&>(*c.ssl_ctx));
+    } else {
+      c.plain.emplace(w_.io);
+    }
+    co_await net::async_connect(c.lowest(), *eps, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify(ec, c, "connect");
+    c.lowest().set_option(tcp::no_delay(true), ec);
+    if (c.tls) {
+      SSL_set_tlsext_host_name(c.tls->native_handle(), url.host.c_str());
+      if (SSL_CTX_get_verify_mode(const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle()) &
+          SSL_VERIFY_PEER) {
+        c.tls->set_verify_callback(net::ssl::host_name_verification(url.host), ec);
+      }
+      co_await c.tls->async_handshake(net::ssl::stream_base::client,
+                                      net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        const long verify = SSL_get_verify_result(c.tls->native_handle());
+        if (verify != X509_V_OK) {
+          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
+                              static_cast<int>(verify), false};
+        }
+        co_return classify(ec, c, "TLS handshake failed");
+      }
+      if (c.tls_buffer.empty()) c.tls_buffer.resize(16 * 1024);
+    } else {
+      c.plain->non_blocking(true, ec);
+    }
+    c.open = true;
+    co_return ErrorInfo{};
+  }
+
+  // One request/response on `c`, reconnecting once if a reused connection turned out closed.
+  net::awaitable<ErrorInfo> exchange(Conn& c, const Url& url,
+                                     const std::vector<tcp::endpoint>& endpoints,
+                                     const std::string& request, bool head) {
+    for (int attempt = 0;; ++attempt) {
+      const bool reused = c.open;
+      if (!c.open) {
+        ErrorInfo e = co_await connect(c, url, endpoints);
+        if (e.kind != ErrorKind::kNone) {
+          c.close();
+          co_return e;
+        }
+      }
+      parser_.reset(head);
+      // (No co_await inside ?: — GCC 12 miscompiles it.)
+      error_code ec;
+      if (c.tls) {
+        ec = co_await write_tls(c, request);
+        if (!ec) ec = co_await read_tls(c);
+      } else {
+        ec = co_await write_plain(c, request);
+        if (!ec) ec = co_await read_plain(c);
+      }
+      if (!ec && !parser_.error()) {
+        if (!parser_.keep_alive()) c.close();
+        co_return ErrorInfo{};
+      }
+      const bool stale = reused && attempt == 0 && !c.op.expired && !parser_.started() &&
+                         (ec == net::error::eof || ec == net::error::connection_reset ||
+                          ec == net::error::broken_pipe);
+      c.close();
+      if (stale) continue;  // the server closed an idle keep-alive connection: retry once
+      if (!ec && parser_.error()) co_return ErrorInfo{ErrorKind::kProtocol, parser_.error(), 0, false};
+      if (ec == net::error::eof && parser_.error()) {
+        co_return ErrorInfo{c.op.expired ? ErrorKind::kTimeout : ErrorKind::kReset,
+                            c.op.expired ? "request timed out" : parser_.error(), 0, false};
+      }
+      co_return classify(ec, c, "I/O error");
+    }
+  }
+
+  net::awaitable<error_code> write_plain(Conn& c, const std::string& request) {
+    error_code ec;
+    std::size_t done = 0;
+    while (done < request.size()) {
+      done += c.plain->write_some(net::buffer(request.data() + done, request.size() - done), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        ec.clear();
+        co_await c.plain->async_wait(tcp::socket::wait_write,
+                                     net::redirect_error(net::use_awaitable, ec));
+      }
+      if (ec) co_return ec;
+    }
+    co_return ec;
+  }
+
+  net::awaitable<error_code> read_plain(Conn& c) {
+    error_code ec;
+    char* buf = w_.scratch.data();
+    const std::size_t cap = w_.scratch.size();
+    for (;;) {
+      co_await c.plain->async_wait(tcp::socket::wait_read,
+                                   net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return ec;
+      // Drain what is there; the scratch buffer is only used until the next suspension.
+      for (;;) {
+        const std::size_t n = c.plain->read_some(net::buffer(buf, cap), ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) {
+          ec.clear();
+          break;
+        }
+        if (ec == net::error::eof) {
+          if (parser_.on_eof() == ResponseParser::Result::kDone) co_return error_code{};
+          co_return ec;
+        }
+        if (ec) co_return ec;
+        std::size_t used = 0;
+        const auto r = parser_.feed(buf, n, used);
+        if (r == ResponseParser::Result::kDone) co_return error_code{};
+        if (r == ResponseParser::Result::kError) co_return error_code{};
+      }
+    }
+  }
+
+  net::awaitable<error_code> write_tls(Conn& c, const std::string& request) {
+    error_code ec;
+    co_await net::async_write(*c.tls, net::buffer(request),
+                              net::redirect_error(net::use_awaitable, ec));
+    co_return ec;
+  }
+
+  net::awaitable<error_code> read_tls(Conn& c) {
+    error_code ec;
+    for (;;) {
+      const std::size_t n = co_await c.tls->async_read_some(
+          net::buffer(c.tls_buffer), net::redirect_error(net::use_awaitable, ec));
+      if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
+        if (parser_.on_eof() == ResponseParser::Result::kDone) co_return error_code{};
+        co_return net::error::eof;
+      }
+      if (ec) co_return ec;
+      std::size_t used = 0;
+      const auto r = parser_.feed(c.tls_buffer.data(), n, used);
+      if (r != ResponseParser::Result::kNeedMore) co_return error_code{};
+    }
+  }
+
+  const Tasks& tasks_;
+  engine::WorkerContext w_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  ResponseParser parser_;
+  Url redirect_url_;
+  std::string redirect_request_;
+  const std::vector<tcp::endpoint> no_endpoints_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
+  return std::make_unique<Session>(*this, worker);
+}
+
+}  // namespace ld::proto::http1

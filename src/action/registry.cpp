@@ -1,0 +1,122 @@
+#include "action/registry.hpp"
+
+#include "core/text.hpp"
+#include "loaddensity/core/error.hpp"
+
+namespace ld::action {
+
+std::string type_mask_name(unsigned m) {
+  std::vector<std::string> parts;
+  if (m & kString) parts.push_back("string");
+  if (m & kNumber) {
+    parts.push_back("number");
+  } else if (m & kInteger) {
+    parts.push_back("integer");
+  }
+  if (m & kBool) parts.push_back("boolean");
+  if (m & kObject) parts.push_back("object");
+  if (m & kArray) parts.push_back("list");
+  if (m & kNull) parts.push_back("null");
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += (i + 1 == parts.size()) ? " or " : ", ";
+    out += parts[i];
+  }
+  return out;
+}
+
+bool type_matches(const Json& v, unsigned m) {
+  switch (v.type()) {
+    case Json::value_t::string: return m & kString;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return m & (kInteger | kNumber);
+    case Json::value_t::number_float: {
+      if (m & kNumber) return true;
+      // 5.0 is an acceptable integer.
+      const double d = v.get<double>();
+      return (m & kInteger) && d == static_cast<double>(static_cast<long long>(d));
+    }
+    case Json::value_t::boolean: return m & kBool;
+    case Json::value_t::object: return m & kObject;
+    case Json::value_t::array: return m & kArray;
+    case Json::value_t::null: return m & kNull;
+    default: return false;
+  }
+}
+
+void CommandRegistry::add(Command c) {
+  const std::string name = c.name;
+  commands_[name] = std::move(c);
+}
+
+const Command* CommandRegistry::find(const std::string& name) const {
+  auto it = commands_.find(name);
+  return it == commands_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> CommandRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : commands_) out.push_back(k);
+  return out;
+}
+
+std::string CommandRegistry::suggest(const std::string& name) const {
+  return text::closest(name, names());
+}
+
+Json CommandRegistry::bind(const Command& c, const Json& raw) const {
+  Json out = Json::object();
+  auto param_names = [&] {
+    std::vector<std::string> v;
+    for (const auto& p : c.params) v.push_back(p.name);
+    return v;
+  };
+  if (raw.is_array()) {
+    if (raw.size() > c.params.size()) {
+      throw ConfigError(c.name + " takes at most " + std::to_string(c.params.size()) +
+                            " positional argument(s), got " + std::to_string(raw.size()),
+                        pointer_index(c.params.size()));
+    }
+    for (std::size_t i = 0; i < raw.size(); ++i) out[c.params[i].name] = raw[i];
+  } else if (raw.is_object()) {
+    for (auto it = raw.begin(); it != raw.end(); ++it) {
+      bool known = false;
+      for (const auto& p : c.params) known = known || p.name == it.key();
+      if (!known) {
+        std::string msg = "unknown argument '" + it.key() + "' for " + c.name;
+        const std::string s = text::closest(it.key(), param_names());
+        if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+        std::string accepted;
+        for (const auto& n : param_names()) accepted += (accepted.empty() ? "" : ", ") + n;
+        msg += "; accepted: " + (accepted.empty() ? std::string("none") : accepted);
+        throw ConfigError(msg, pointer_key(it.key()));
+      }
+      out[it.key()] = it.value();
+    }
+  } else if (!raw.is_null()) {
+    throw ConfigError(c.name + ": arguments must be an object or a list");
+  }
+  for (std::size_t i = 0; i < c.params.size(); ++i) {
+    const Param& p = c.params[i];
+    const std::string ptr = raw.is_array() ? pointer_index(i) : pointer_key(p.name);
+    auto it = out.find(p.name);
+    if (it == out.end()) {
+      if (p.required) {
+        throw ConfigError(c.name + ": missing required argument '" + p.name + "'" +
+                          (p.help.empty() ? "" : " (" + p.help + ")"));
+      }
+      out[p.name] = p.default_value;
+      continue;
+    }
+    if (it->is_null() && !p.required) continue;  // null means "use the default" as in Python
+    if (!type_matches(*it, p.types)) {
+      throw ConfigError("argument '" + p.name + "' of " + c.name + " must be " +
+                            type_mask_name(p.types) + ", got " + json_type_name(*it) + " " +
+                            json_brief(*it, 60),
+                        ptr);
+    }
+  }
+  return out;
+}
+
+}  // namespace ld::action

@@ -1,0 +1,65 @@
+#pragma once
+// The one dispatch point: every LD_* command is a named handler with a declared parameter list.
+// Binding checks arguments before the handler runs: unknown keys (with a suggestion), wrong
+// JSON types, missing required values, too many positional values. Handlers receive a
+// complete object with defaults filled in.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json_util.hpp"
+
+namespace ld::action {
+
+// Accepted JSON types of a parameter (bit set).
+enum TypeMask : unsigned {
+  kString = 1u << 0,
+  kInteger = 1u << 1,
+  kNumber = 1u << 2,  // includes integers
+  kBool = 1u << 3,
+  kObject = 1u << 4,
+  kArray = 1u << 5,
+  kNull = 1u << 6,
+  kAny = 0x7f,
+};
+std::string type_mask_name(unsigned mask);
+bool type_matches(const Json& v, unsigned mask);
+
+struct Param {
+  std::string name;
+  unsigned types = kAny;
+  bool required = false;
+  Json default_value;  // used when absent and not required (null when none)
+  std::string help;
+};
+
+using Handler = std::function<Json(const Json& args)>;
+using Validator = std::function<void(const Json& args)>;  // throws ConfigError
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::vector<Param> params;
+  Handler handler;
+  Validator validate;        // optional static check before anything runs
+  bool starts_load = false;  // skipped once the run was interrupted
+};
+
+class CommandRegistry {
+ public:
+  void add(Command c);
+  const Command* find(const std::string& name) const;
+  std::vector<std::string> names() const;  // sorted
+  // Names close to `name`, for "did you mean".
+  std::string suggest(const std::string& name) const;
+
+  // Binds raw arguments (object, array or null) to the command's parameters. Throws
+  // ConfigError whose pointer is relative to the arguments value.
+  Json bind(const Command& c, const Json& raw) const;
+
+ private:
+  std::map<std::string, Command> commands_;
+};
+
+}  // namespace ld::action

@@ -1,0 +1,208 @@
+// Command line: subcommands for Locust/k6 users, plus the original's legacy flags.
+#include "app/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+#include "app/app.hpp"
+#include "app/scaffold.hpp"
+#include "loaddensity/core/error.hpp"
+#include "target/target.hpp"
+
+namespace ld::app {
+
+namespace {
+
+std::atomic<bool>* g_interrupt = nullptr;
+std::atomic<int> g_signal{0};
+
+extern "C" void on_signal(int sig) {
+  g_signal.store(sig);
+  if (g_interrupt) g_interrupt->store(true);
+}
+
+void install_signal_handlers(std::atomic<bool>* flag) {
+  g_interrupt = flag;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the process at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+const char* kFooter = R"(
+Examples:
+  loaddensity init my-test && loaddensity run my-test/LoadDensity/keyword/keyword1.json
+  loaddensity run examples/quick_smoke.json
+  loaddensity run-str '[["LD_start_target"], ["LD_start_test", {"user_detail_dict": {"user": "fast_http_user"}, "user_count": 10, "test_time": 5, "tasks": [{"method": "get", "request_url": "${target}/get"}]}], ["LD_generate_summary_report", {"report_name": "smoke"}]]'
+
+An action file is a list of ["LD_command", {arguments}] (or {"load_density": [...]}).
+`loaddensity --list-commands` prints every command.
+
+Exit codes: 0 every action succeeded; 1 an action failed; 2 bad input (invalid document,
+unknown command or argument: nothing ran); 130 interrupted (SIGINT/SIGTERM; reports still written).
+)";
+
+int exit_code_for(const App& app, std::size_t failed, std::size_t config_failures,
+                  bool interrupted) {
+  if (interrupted) return g_signal.load() == SIGTERM ? 143 : kExitInterrupted;
+  if (config_failures) return kExitBadInput;
+  return failed ? kExitActionFailed : kExitOk;
+}
+
+int run_documents(App& app, const std::vector<action::Document>& docs) {
+  // Every document is checked before the first action runs: bad input changes nothing.
+  try {
+    for (const auto& d : docs) {
+      action::Executor check(app.registry(), std::cout, std::cerr);
+      check.check(d);
+    }
+  } catch (const ConfigError& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return kExitBadInput;
+  }
+  std::size_t failed = 0, config_failures = 0;
+  for (const auto& d : docs) {
+    auto rep = app.execute(d);
+    failed += rep.failed;
+    config_failures += rep.config_failures;
+  }
+  return exit_code_for(app, failed, config_failures, app.interrupt_flag().load());
+}
+
+std::vector<std::string> json_files_in(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw ConfigError(dir + ": not a directory");
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw ConfigError(dir + ": no .json action files");
+  return files;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App cli{"loaddensity: load and stress tests described in action JSON", "loaddensity"};
+  cli.set_version_flag("-V,--version", std::string("loaddensity ") + LD_VERSION);
+  cli.footer(kFooter);
+  cli.require_subcommand(0, 1);
+
+  Options opts;
+  bool list_commands = false;
+  cli.add_flag("-q,--quiet", opts.quiet, "Print no per-action lines and no end-of-test table");
+  cli.add_option("-t,--threads", opts.threads,
+                 "Worker threads for tests that do not set `threads` (default: one per core)")
+      ->check(CLI::Range(1u, 1024u));
+  cli.add_flag("--list-commands", list_commands, "List every LD_* command and exit");
+
+  // The original's single-flag forms, kept for tools that call it that way.
+  std::string legacy_file, legacy_dir, legacy_create, legacy_str;
+  cli.add_option("-e,--execute_file", legacy_file, "Run one action file (same as `run`)")
+      ->group("Legacy");
+  cli.add_option("-d,--execute_dir", legacy_dir, "Run every .json in a directory")
+      ->group("Legacy");
+  cli.add_option("-c,--create_project", legacy_create, "Scaffold a project (same as `init`)")
+      ->group("Legacy");
+  cli.add_option("--execute_str", legacy_str, "Run an action document given as a string")
+      ->group("Legacy");
+
+  std::vector<std::string> run_files;
+  auto* run = cli.add_subcommand("run", "Run one or more action files, in order");
+  run->add_option("files", run_files, "Action JSON files")->required()->check(CLI::ExistingFile);
+
+  std::string run_dir;
+  auto* run_dir_cmd = cli.add_subcommand("run-dir", "Run every .json file in a directory, sorted");
+  run_dir_cmd->add_option("dir", run_dir, "Directory")->required();
+
+  std::string run_str;
+  auto* run_str_cmd = cli.add_subcommand("run-str", "Run an action document given as a string");
+  run_str_cmd->add_option("json", run_str, "The document")->required();
+
+  std::string init_path;
+  auto* init = cli.add_subcommand("init", "Scaffold a project that tests the embedded target");
+  init->add_option("path", init_path, "Where to create LoadDensity/")->required();
+
+  target::TargetOptions topts;
+  auto* target_cmd =
+      cli.add_subcommand("target", "Serve the embedded httpbin-like target until Ctrl-C");
+  target_cmd->add_option("--host", topts.host, "Listen address")->capture_default_str();
+  target_cmd->add_option("-p,--port", topts.port, "Port (0 = any free port)")
+      ->capture_default_str();
+  target_cmd->add_option("--threads", topts.threads, "Server threads")->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = cli.exit(e);
+    return code == 0 ? 0 : kExitBadInput;
+  }
+
+  opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);
+  App app(std::cout, std::cerr, opts);
+  install_signal_handlers(&app.interrupt_flag());
+
+  try {
+    if (list_commands) {
+      for (const auto& n : app.registry().names()) {
+        const auto* c = app.registry().find(n);
+        std::cout << n << (c->summary.empty() ? "" : "  " + c->summary) << '\n';
+      }
+      return kExitOk;
+    }
+    std::vector<action::Document> docs;
+    if (*run || !legacy_file.empty()) {
+      if (!legacy_file.empty()) run_files.push_back(legacy_file);
+      for (const auto& f : run_files) docs.push_back(action::load_document_file(f));
+      return run_documents(app, docs);
+    }
+    if (*run_dir_cmd || !legacy_dir.empty()) {
+      for (const auto& f : json_files_in(run_dir.empty() ? legacy_dir : run_dir)) {
+        docs.push_back(action::load_document_file(f));
+      }
+      return run_documents(app, docs);
+    }
+    if (*run_str_cmd || !legacy_str.empty()) {
+      docs.push_back(action::parse_document(run_str.empty() ? legacy_str : run_str, "<string>"));
+      return run_documents(app, docs);
+    }
+    if (*init || !legacy_create.empty()) {
+      const std::string written = scaffold_project(init_path.empty() ? legacy_create : init_path);
+      std::cout << (written.empty() ? "nothing written: the files exist already" : written) << '\n';
+      return kExitOk;
+    }
+    if (*target_cmd) {
+      target::EmbeddedTarget t(topts);
+      t.start();
+      std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)"
+                << std::endl;
+      while (!app.interrupt_flag().load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      t.stop();
+      return kExitOk;
+    }
+    std::cout << cli.help() << '\n';
+    return kExitBadInput;
+  } catch (const ConfigError& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return kExitActionFailed;
+  }
+}
+
+}  // namespace ld::app

@@ -1,0 +1,30 @@
+#pragma once
+// Small text helpers: edit distance for "did you mean", URL and base64 encoding,
+// human-readable numbers for the terminal.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ld::text {
+
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word`, or "" when nothing is reasonably close.
+std::string closest(std::string_view word, const std::vector<std::string>& candidates);
+
+// application/x-www-form-urlencoded component encoding (space as %20).
+void url_encode(std::string_view in, std::string& out);
+
+std::string base64_encode(std::string_view in);
+
+// "12.3k", "1.2M": for the live progress line and tables.
+std::string human_count(double v);
+// Milliseconds with 2 significant decimals ("0.42", "12.3", "1520").
+std::string format_ms(double ms);
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+std::string lower(std::string_view s);
+
+}  // namespace ld::text

@@ -1,0 +1,192 @@
+#include "engine/plan.hpp"
+
+#include <thread>
+
+#include "loaddensity/core/error.hpp"
+
+namespace ld::engine {
+
+namespace {
+
+double number_at(const Json& v, const std::string& what, const std::string& ptr) {
+  if (!v.is_number()) {
+    throw ConfigError(what + " must be a number, got " + json_type_name(v) + " " + json_brief(v),
+                      ptr);
+  }
+  return v.get<double>();
+}
+
+WaitTime parse_wait(const Json& v, const std::string& ptr) {
+  WaitTime w;
+  if (v.is_null()) return w;
+  if (v.is_number()) {
+    w.min_s = w.max_s = v.get<double>();
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it.key() != "min" && it.key() != "max") {
+        throw ConfigError("wait_time accepts {\"min\": s, \"max\": s}; unknown key '" + it.key() +
+                              "'",
+                          ptr + pointer_key(it.key()));
+      }
+    }
+    w.min_s = v.contains("min") ? number_at(v["min"], "wait_time.min", ptr + "/min") : 0.0;
+    w.max_s = v.contains("max") ? number_at(v["max"], "wait_time.max", ptr + "/max") : w.min_s;
+  } else {
+    throw ConfigError("wait_time must be a number of seconds or {\"min\", \"max\"}", ptr);
+  }
+  if (w.min_s < 0 || w.max_s < w.min_s) {
+    throw ConfigError("wait_time needs 0 <= min <= max", ptr);
+  }
+  return w;
+}
+
+const Json& arg(const Json& args, const char* key) {
+  static const Json kNull;
+  auto it = args.find(key);
+  return it == args.end() ? kNull : *it;
+}
+
+}  // namespace
+
+std::vector<Json> normalize_tasks(const Json& tasks, ScenarioMode& mode) {
+  mode = ScenarioMode::kSequence;
+  const Json* list = &tasks;
+  std::string base;
+  Json legacy;
+  if (tasks.is_object()) {
+    if (tasks.contains("tasks") || tasks.contains("mode")) {
+      for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+        if (it.key() != "tasks" && it.key() != "mode") {
+          throw ConfigError("a task block has only \"mode\" and \"tasks\"; unknown key '" +
+                                it.key() + "'",
+                            pointer_key(it.key()));
+        }
+      }
+      if (tasks.contains("mode")) {
+        const Json& m = tasks["mode"];
+        const std::string name = m.is_string() ? m.get<std::string>() : "";
+        if (name == "sequence") {
+          mode = ScenarioMode::kSequence;
+        } else if (name == "weighted") {
+          mode = ScenarioMode::kWeighted;
+        } else {
+          throw ConfigError("mode must be \"sequence\" or \"weighted\", got " + json_brief(m),
+                            "/mode");
+        }
+      }
+      if (!tasks.contains("tasks")) throw ConfigError("a task block needs \"tasks\": [...]");
+      list = &tasks["tasks"];
+      base = "/tasks";
+    } else {
+      // Legacy form: {"get": {...}, "post": {...}} -> [{"method": "get", ...}, ...]
+      legacy = Json::array();
+      for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+        if (!it.value().is_object()) {
+          throw ConfigError("legacy task '" + it.key() + "' must be an object of task fields",
+                            pointer_key(it.key()));
+        }
+        Json t = it.value();
+        t["method"] = it.key();
+        legacy.push_back(std::move(t));
+      }
+      return legacy.get<std::vector<Json>>();
+    }
+  }
+  if (!list->is_array()) {
+    throw ConfigError("tasks must be a list of task objects, got " +
+                          std::string(json_type_name(*list)),
+                      base);
+  }
+  std::vector<Json> out;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const Json& t = (*list)[i];
+    if (!t.is_object()) {
+      throw ConfigError("a task must be an object, got " + std::string(json_type_name(t)),
+                        base + pointer_index(i));
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+PlanConfig parse_plan(const Json& args) {
+  PlanConfig p;
+  const Json& ud = arg(args, "user_detail_dict");
+  if (!ud.is_object() || !ud.contains("user") || !ud["user"].is_string()) {
+    throw ConfigError("user_detail_dict must be an object like {\"user\": \"fast_http_user\"}",
+                      "/user_detail_dict");
+  }
+  for (auto it = ud.begin(); it != ud.end(); ++it) {
+    if (it.key() != "user" && it.key() != "wait_time") {
+      throw ConfigError("user_detail_dict accepts \"user\" and \"wait_time\"; unknown key '" +
+                            it.key() + "'",
+                        "/user_detail_dict" + pointer_key(it.key()));
+    }
+  }
+  p.user_type = ud["user"].get<std::string>();
+  if (ud.contains("wait_time")) p.wait = parse_wait(ud["wait_time"], "/user_detail_dict/wait_time");
+
+  if (!arg(args, "user_count").is_null()) {
+    const double n = arg(args, "user_count").get<double>();
+    if (n < 1 || n > 10'000'000) throw ConfigError("user_count must be >= 1", "/user_count");
+    p.users = static_cast<std::uint32_t>(n);
+  }
+  if (!arg(args, "spawn_rate").is_null()) {
+    p.spawn_rate = arg(args, "spawn_rate").get<double>();
+    if (!(p.spawn_rate > 0)) throw ConfigError("spawn_rate must be > 0 users/s", "/spawn_rate");
+  }
+  p.test_time_s = arg(args, "test_time").is_null() ? 0.0 : arg(args, "test_time").get<double>();
+  if (p.test_time_s < 0) throw ConfigError("test_time must be >= 0 seconds", "/test_time");
+  if (args.contains("threads") && !args["threads"].is_null()) {
+    const long long t = args["threads"].get<long long>();
+    if (t < 1 || t > 1024) throw ConfigError("threads must be between 1 and 1024", "/threads");
+    p.threads = static_cast<unsigned>(t);
+  }
+  if (p.threads == 0) p.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (p.threads > p.users) p.threads = p.users;
+  if (args.contains("host") && args["host"].is_string()) p.host = args["host"].get<std::string>();
+  if (args.contains("runner_mode") && args["runner_mode"].is_string() &&
+      args["runner_mode"].get<std::string>() != "local") {
+    throw ConfigError("runner_mode '" + args["runner_mode"].get<std::string>() +
+                          "': this build runs tests locally only (runner_mode \"local\")",
+                      "/runner_mode");
+  }
+  const Json& tasks = arg(args, "tasks");
+  if (tasks.is_null()) throw ConfigError("LD_start_test needs \"tasks\"", "/tasks");
+  try {
+    p.tasks = normalize_tasks(tasks, p.mode);
+  } catch (const ConfigError& e) {
+    throw e.under("/tasks");
+  }
+  if (p.tasks.empty()) throw ConfigError("tasks is empty: nothing to run", "/tasks");
+  const std::string list_ptr = tasks.is_object() && tasks.contains("tasks") ? "/tasks/tasks"
+                                                                            : "/tasks";
+  for (std::size_t i = 0; i < p.tasks.size(); ++i) {
+    Json& t = p.tasks[i];
+    for (const char* unsupported : {"run_if", "skip_if", "think_time", "throttle", "retry"}) {
+      if (t.contains(unsupported)) {
+        throw ConfigError(std::string("task field '") + unsupported +
+                              "' is not available in this build",
+                          list_ptr + pointer_index(i) + "/" + unsupported);
+      }
+    }
+    std::uint32_t w = 1;
+    if (t.contains("weight")) {
+      const Json& wv = t["weight"];
+      if (!wv.is_number()) {
+        throw ConfigError("weight must be a number", list_ptr + pointer_index(i) + "/weight");
+      }
+      w = static_cast<std::uint32_t>(std::max(0.0, wv.get<double>()));
+      t.erase("weight");
+    }
+    p.weights.push_back(w);
+  }
+  if (p.mode == ScenarioMode::kWeighted) {
+    std::uint64_t total = 0;
+    for (auto w : p.weights) total += w;
+    if (total == 0) throw ConfigError("weighted tasks: every weight is 0", list_ptr);
+  }
+  return p;
+}
+
+}  // namespace ld::engine

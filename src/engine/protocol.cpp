@@ -1,0 +1,59 @@
+#include "engine/protocol.hpp"
+
+#include <algorithm>
+
+namespace ld::engine {
+
+std::uint32_t NameTable::intern(const std::string& request_type, const std::string& name) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].first == request_type && entries_[i].second == name) {
+      return static_cast<std::uint32_t>(i);
+    }
+  }
+  entries_.emplace_back(request_type, name);
+  return static_cast<std::uint32_t>(entries_.size() - 1);
+}
+
+void ProtocolRegistry::add(std::shared_ptr<Protocol> p) {
+  for (const auto& t : p->user_types()) by_type_.emplace_back(t, p);
+}
+
+const Protocol* ProtocolRegistry::find(const std::string& user_type) const {
+  for (const auto& [t, p] : by_type_) {
+    if (t == user_type) return p.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ProtocolRegistry::user_types() const {
+  std::vector<std::string> out;
+  for (const auto& [t, p] : by_type_) out.push_back(t);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void DeadlineSweeper::add(TimedOp* op) {
+  op->slot = ops_.size();
+  ops_.push_back(op);
+}
+
+void DeadlineSweeper::remove(TimedOp* op) noexcept {
+  if (op->slot >= ops_.size() || ops_[op->slot] != op) return;
+  ops_[op->slot] = ops_.back();
+  ops_[op->slot]->slot = op->slot;
+  ops_.pop_back();
+  op->slot = static_cast<std::size_t>(-1);
+}
+
+void DeadlineSweeper::sweep(Nanos now, bool all) {
+  // on_expire may not add or remove ops (it only cancels I/O), so indices stay valid.
+  for (TimedOp* op : ops_) {
+    if (op->deadline != 0 && (all || op->deadline <= now)) {
+      op->deadline = 0;
+      op->expired = true;
+      op->on_expire(op->self);
+    }
+  }
+}
+
+}  // namespace ld::engine

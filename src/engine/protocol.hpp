@@ -1,0 +1,139 @@
+#pragma once
+// The protocol interface. A protocol (one folder under protocols/) compiles the task list of an
+// LD_start_test once, then creates one UserSession per virtual user on that user's worker
+// thread. The engine only calls these three virtuals; it knows nothing of HTTP, sockets or
+// frames, so adding a protocol never touches the engine.
+//
+// Threading: compile() runs on the control thread before the run; new_user(), run_step() and
+// shutdown() run on the user's worker thread only. CompiledTasks is read-only during the run.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/json_util.hpp"
+#include "loaddensity/core/clock.hpp"
+#include "params/resolver.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ld::stats {
+class WorkerStats;
+}
+
+namespace ld::engine {
+
+namespace net = boost::asio;
+
+class DeadlineSweeper;
+
+// Names that results are grouped by: (request_type, name) pairs, fixed before the run.
+class NameTable {
+ public:
+  std::uint32_t intern(const std::string& request_type, const std::string& name);
+  std::size_t size() const noexcept { return entries_.size(); }
+  const std::pair<std::string, std::string>& at(std::uint32_t id) const { return entries_[id]; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+// What a user may touch on its worker thread.
+struct WorkerContext {
+  net::io_context& io;
+  stats::WorkerStats& stats;
+  DeadlineSweeper& deadlines;
+  std::span<char> scratch;  // per-thread read buffer, valid between suspension points only
+  const bool* aborting = nullptr;  // true once in-flight work is abandoned (do not record it)
+  unsigned thread_index = 0;
+  std::uint32_t user_id = 0;
+};
+
+struct CompileContext {
+  const params::Resolver& resolver;
+  NameTable& names;
+  std::string host;  // LD_start_test `host` (base URL for relative task URLs), may be empty
+  const Json& options;  // every LD_start_test argument, for protocol extras
+};
+
+class UserSession {
+ public:
+  virtual ~UserSession() = default;
+  // Runs task `index` once and records its outcome into the worker's stats. Never throws.
+  // `planned` is when the operation was meant to start (steady ns).
+  virtual net::awaitable<void> run_step(std::size_t index, Nanos planned) = 0;
+  // Closes connections; called on the worker thread before the session is destroyed.
+  virtual void shutdown() noexcept {}
+};
+
+class CompiledTasks {
+ public:
+  virtual ~CompiledTasks() = default;
+  virtual std::size_t size() const noexcept = 0;
+  // Longest time an in-flight operation may still take once the test stops (its timeout).
+  virtual Nanos max_timeout() const noexcept = 0;
+  virtual std::unique_ptr<UserSession> new_user(WorkerContext& worker) = 0;
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  // user_detail_dict["user"] values this protocol serves ("fast_http_user", ...).
+  virtual std::vector<std::string> user_types() const = 0;
+  // Static check of one task before anything runs; throws ConfigError with a pointer relative
+  // to the task. Placeholders are not resolved yet.
+  virtual void validate_task(const Json& task) const = 0;
+  // Resolved tasks (static placeholders folded) -> compiled form. Throws ConfigError with a
+  // pointer like "/2/url" relative to the task list.
+  virtual std::unique_ptr<CompiledTasks> compile(const std::vector<Json>& tasks,
+                                                 CompileContext& ctx) const = 0;
+};
+
+class ProtocolRegistry {
+ public:
+  void add(std::shared_ptr<Protocol> p);
+  const Protocol* find(const std::string& user_type) const;
+  std::vector<std::string> user_types() const;  // sorted
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<Protocol>>> by_type_;
+};
+
+// A single timed operation that the sweeper can cancel. A session owns one per connection and
+// arms it per request by storing a deadline: no timer is created or cancelled per request.
+struct TimedOp {
+  Nanos deadline = 0;  // 0 = not armed
+  bool expired = false;
+  void (*on_expire)(void* self) = nullptr;
+  void* self = nullptr;
+  std::size_t slot = static_cast<std::size_t>(-1);  // position in the sweeper, managed by it
+
+  void arm(Nanos at) noexcept {
+    deadline = at;
+    expired = false;
+  }
+  void disarm() noexcept { deadline = 0; }
+};
+
+// Per-worker timeout enforcement: a 10 ms periodic scan of armed TimedOps. Costs nothing per
+// request beyond two stores; timeouts are enforced to within one tick.
+class DeadlineSweeper {
+ public:
+  static constexpr Nanos kTick = 10 * kNanosPerMilli;
+  void add(TimedOp* op);
+  void remove(TimedOp* op) noexcept;
+  // Fires every armed op whose deadline passed (or all armed ops when `all`).
+  void sweep(Nanos now, bool all = false);
+
+ private:
+  std::vector<TimedOp*> ops_;
+};
+
+}  // namespace ld::engine

@@ -1,0 +1,96 @@
+#include "stats/recorder.hpp"
+
+#include <cstring>
+#include <functional>
+
+namespace ld::stats {
+
+const char* error_kind_name(ErrorKind k) noexcept {
+  switch (k) {
+    case ErrorKind::kNone: return "none";
+    case ErrorKind::kRefused: return "refused";
+    case ErrorKind::kConnect: return "connect";
+    case ErrorKind::kTimeout: return "timeout";
+    case ErrorKind::kReset: return "reset";
+    case ErrorKind::kTls: return "tls";
+    case ErrorKind::kHttpStatus: return "http_status";
+    case ErrorKind::kProtocol: return "protocol";
+    case ErrorKind::kAssertion: return "assertion";
+    case ErrorKind::kOther:
+    case ErrorKind::kCount_: break;
+  }
+  return "other";
+}
+
+void NameStats::merge(const NameStats& o) {
+  requests += o.requests;
+  failures += o.failures;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
+  ok_latency.merge(o.ok_latency);
+  fail_latency.merge(o.fail_latency);
+  service.merge(o.service);
+  for (std::size_t i = 0; i < kErrorKindCount; ++i) by_kind[i] += o.by_kind[i];
+}
+
+void IntervalStats::merge(const IntervalStats& o) {
+  requests += o.requests;
+  failures += o.failures;
+  bytes_in += o.bytes_in;
+  latency.merge(o.latency);
+}
+
+void IntervalStats::reset() noexcept {
+  requests = failures = bytes_in = 0;
+  latency.reset();
+}
+
+std::size_t ErrorKeyHash::operator()(const ErrorKey& k) const noexcept {
+  std::size_t h = std::hash<const void*>()(k.what);
+  h ^= (static_cast<std::size_t>(k.name_id) << 20) ^ (static_cast<std::size_t>(k.kind) << 8) ^
+       static_cast<std::size_t>(static_cast<unsigned>(k.code)) * 0x9E3779B97F4A7C15ull;
+  return h;
+}
+
+std::string error_message(const ErrorKey& k) {
+  std::string msg = k.what ? k.what : error_kind_name(k.kind);
+  if (k.code_is_errno && k.code != 0) {
+    msg += ": ";
+    msg += std::strerror(k.code);
+  } else if (k.code != 0) {
+    msg += ' ';
+    msg += std::to_string(k.code);
+  }
+  return msg;
+}
+
+void WorkerStats::record(const Record& r) {
+  NameStats& n = names_[r.name_id];
+  IntervalStats& iv = intervals_[active_];
+  const Nanos latency = r.latency();
+  ++n.requests;
+  ++iv.requests;
+  n.bytes_in += r.bytes_in;
+  n.bytes_out += r.bytes_out;
+  iv.bytes_in += r.bytes_in;
+  iv.latency.record(latency);
+  n.service.record(r.service());
+  if (r.ok()) {
+    n.ok_latency.record(latency);
+    return;
+  }
+  ++n.failures;
+  ++iv.failures;
+  n.fail_latency.record(latency);
+  ++n.by_kind[static_cast<std::size_t>(r.error.kind)];
+  const ErrorKey key{r.name_id, r.error.kind, r.error.what, r.error.code, r.error.code_is_errno};
+  if (auto it = errors_.find(key); it != errors_.end()) {
+    ++it->second;
+  } else if (errors_.size() < kMaxDistinctErrors) {
+    errors_.emplace(key, 1);
+  } else {
+    ++errors_dropped_;
+  }
+}
+
+}  // namespace ld::stats

@@ -1,0 +1,84 @@
+#pragma once
+// Per-worker-thread aggregation. A WorkerStats is touched only by its own thread while a test
+// runs (no locks, no atomics); the collector reads the retired interval buffer after a
+// hand-off through the worker's io_context, and the totals after the threads joined.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "loaddensity/stats/histogram.hpp"
+#include "loaddensity/stats/record.hpp"
+
+namespace ld::stats {
+
+struct NameStats {
+  std::uint64_t requests = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  Histogram ok_latency;    // successes, from planned start
+  Histogram fail_latency;  // failures, from planned start
+  Histogram service;       // every operation, from actual start (differs in the open model)
+  std::array<std::uint64_t, kErrorKindCount> by_kind{};
+
+  void merge(const NameStats& o);
+};
+
+// What happened in one reporting interval (all names together).
+struct IntervalStats {
+  std::uint64_t requests = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t bytes_in = 0;
+  Histogram latency;
+
+  void merge(const IntervalStats& o);
+  void reset() noexcept;
+};
+
+// Identity of a distinct failure, cheap to hash; the message text is made at merge time.
+struct ErrorKey {
+  std::uint32_t name_id;
+  ErrorKind kind;
+  const char* what;
+  int code;
+  bool code_is_errno;
+  bool operator==(const ErrorKey&) const = default;
+};
+struct ErrorKeyHash {
+  std::size_t operator()(const ErrorKey& k) const noexcept;
+};
+std::string error_message(const ErrorKey& k);
+
+class WorkerStats {
+ public:
+  static constexpr std::size_t kMaxDistinctErrors = 1024;
+
+  explicit WorkerStats(std::size_t name_count) : names_(name_count) {}
+
+  // Hot path: folds one record into the totals and the current interval.
+  void record(const Record& r);
+
+  // Called on the worker thread: the current interval becomes the retired one, which the
+  // collector may read until it calls this again. Returns the retired buffer.
+  IntervalStats& retire_interval() noexcept {
+    active_ ^= 1;
+    return intervals_[active_ ^ 1];
+  }
+
+  const std::vector<NameStats>& names() const noexcept { return names_; }
+  const std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash>& errors() const noexcept {
+    return errors_;
+  }
+  std::uint64_t errors_dropped() const noexcept { return errors_dropped_; }
+
+ private:
+  std::vector<NameStats> names_;
+  std::array<IntervalStats, 2> intervals_;
+  unsigned active_ = 0;
+  std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash> errors_;
+  std::uint64_t errors_dropped_ = 0;  // failures whose distinct key did not fit the table
+};
+
+}  // namespace ld::stats

@@ -1,0 +1,100 @@
+#include "action/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "action/executor.hpp"
+#include "loaddensity/core/error.hpp"
+
+using namespace ld;
+using namespace ld::action;
+
+namespace {
+
+CommandRegistry make_registry(std::vector<std::string>* calls) {
+  CommandRegistry r;
+  r.add(Command{"LD_add",
+                "",
+                {{"a", kInteger, true, nullptr, ""}, {"b", kInteger, false, 10, ""}},
+                [calls](const Json& args) -> Json {
+                  calls->push_back("add");
+                  return args["a"].get<int>() + args["b"].get<int>();
+                }});
+  r.add(Command{"LD_boom", "", {}, [calls](const Json&) -> Json {
+                  calls->push_back("boom");
+                  throw std::runtime_error("kaboom");
+                }});
+  return r;
+}
+
+std::string bind_error(const CommandRegistry& r, const std::string& cmd, const Json& args) {
+  try {
+    r.bind(*r.find(cmd), args);
+  } catch (const ConfigError& e) {
+    return std::string(e.what()) + " @" + e.pointer();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Registry, BindsKwargsPositionalAndDefaults) {
+  std::vector<std::string> calls;
+  auto r = make_registry(&calls);
+  EXPECT_EQ(r.bind(*r.find("LD_add"), Json{{"a", 1}})["b"], 10);
+  EXPECT_EQ(r.bind(*r.find("LD_add"), Json::array({1, 2}))["b"], 2);
+}
+
+TEST(Registry, UnknownKeyIsNamedWithSuggestion) {
+  std::vector<std::string> calls;
+  auto r = make_registry(&calls);
+  const std::string e = bind_error(r, "LD_add", Json{{"a", 1}, {"bb", 2}});
+  EXPECT_NE(e.find("unknown argument 'bb'"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'b'"), std::string::npos) << e;
+  EXPECT_NE(e.find("@/bb"), std::string::npos) << e;
+}
+
+TEST(Registry, WrongTypeAndMissingRequiredAreNamed) {
+  std::vector<std::string> calls;
+  auto r = make_registry(&calls);
+  std::string e = bind_error(r, "LD_add", Json{{"a", "one"}});
+  EXPECT_NE(e.find("argument 'a' of LD_add must be integer, got string"), std::string::npos) << e;
+  EXPECT_NE(e.find("@/a"), std::string::npos) << e;
+  e = bind_error(r, "LD_add", Json::object());
+  EXPECT_NE(e.find("missing required argument 'a'"), std::string::npos) << e;
+  e = bind_error(r, "LD_add", Json::array({1, 2, 3}));
+  EXPECT_NE(e.find("at most 2 positional"), std::string::npos) << e;
+}
+
+TEST(Executor, UnknownCommandSuggestsClosestAndNothingRuns) {
+  std::vector<std::string> calls;
+  auto r = make_registry(&calls);
+  std::ostringstream out, err;
+  Executor ex(r, out, err);
+  auto doc = parse_document(R"([["LD_add", {"a": 1}], ["LD_ad", {"a": 2}]])", "d.json");
+  try {
+    ex.check(doc);
+    FAIL() << "check should throw";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("action 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("did you mean 'LD_add'"), std::string::npos) << m;
+  }
+  EXPECT_TRUE(calls.empty());
+}
+
+TEST(Executor, FailingActionIsReportedAndTheRestRun) {
+  std::vector<std::string> calls;
+  auto r = make_registry(&calls);
+  std::ostringstream out, err;
+  Executor ex(r, out, err);
+  auto doc = parse_document(R"([["LD_boom"], ["LD_add", [1, 2]]])", "d.json");
+  ex.check(doc);
+  auto rep = ex.run(doc);
+  EXPECT_EQ(rep.failed, 1u);
+  EXPECT_EQ(rep.ran, 2u);
+  EXPECT_EQ((std::vector<std::string>{"boom", "add"}), calls);
+  EXPECT_EQ(rep.results[1]["result"], 3);
+  EXPECT_NE(err.str().find("FAIL [0] LD_boom: kaboom"), std::string::npos) << err.str();
+}
