@@ -2,7 +2,9 @@
 // Private to ld_target: the request router of the embedded target. The connection code in
 // target.cpp owns sockets, parsing and serialisation; this part maps one parsed request to one
 // reply and does no I/O, so it is cheap to call and easy to read.
-#include <utility>  // Boost 1.74's Asio headers use std::exchange without including <utility>.
+// clang-format off
+#include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
+// clang-format on
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -22,12 +24,12 @@ struct ServerInfo {
 };
 
 // One reply. The connection keeps one Reply for its lifetime and hands it to route() cleared,
-// so the strings keep their capacity between requests.
+// so extra_headers (and bodies filled in place, like /bytes) keep their capacity between requests.
 struct Reply {
   unsigned status = 200;
-  std::string_view content_type;  // static text; empty = no Content-Type header
-  std::string body;               // sent as-is (not sent for HEAD requests)
-  std::string extra_headers;      // preformatted "Name: value\r\n" lines
+  std::string_view content_type;      // static text; empty = no Content-Type header
+  std::string body;                   // sent as-is (not sent for HEAD requests)
+  std::string extra_headers;          // preformatted "Name: value\r\n" lines
   std::chrono::nanoseconds delay{0};  // the connection waits this long before writing
   bool close = false;                 // send "Connection: close" and close after writing
 

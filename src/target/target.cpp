@@ -2,9 +2,11 @@
 // Threading: one io_context per server thread, each with its own acceptor (SO_REUSEPORT when
 // there is more than one). A connection lives on the thread that accepted it, so every piece of
 // per-worker state below is touched by that worker's thread only (stop() posts to it).
-#include <utility>  // Boost 1.74's Asio headers use std::exchange without including <utility>.
-
 #include "target/target.hpp"
+
+// clang-format off
+#include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
+// clang-format on
 
 #include <sys/socket.h>
 
@@ -49,7 +51,7 @@ using boost::system::error_code;
 
 constexpr std::uint64_t kBodyLimit = 16u * 1024u * 1024u;  // bytes; larger bodies get 413
 constexpr std::uint32_t kHeaderLimit = 16u * 1024u;        // bytes; larger headers get 431
-constexpr auto kStopGrace = std::chrono::seconds(2);  // then stop() stops the io_context hard
+constexpr auto kStopGrace = std::chrono::seconds(2);       // then stop() stops the io_context hard
 
 using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
@@ -57,12 +59,12 @@ struct Connection {
   explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
 
   tcp::socket socket;
-  net::steady_timer timer;  // /delay/{s}
+  net::steady_timer timer;    // /delay/{s}
   beast::flat_buffer buffer;  // kept across requests: holds pipelined bytes
   std::optional<http::request_parser<http::string_body>> parser;  // one per message
-  Reply reply;        // reused: keeps its string capacity
-  std::string head;   // serialised status line and headers, reused
-  std::string origin; // peer address text
+  Reply reply;         // reused: keeps its string capacity
+  std::string head;    // serialised status line and headers, reused
+  std::string origin;  // peer address text
 };
 
 struct Worker {
@@ -140,8 +142,7 @@ net::awaitable<void> write_reply(Connection& conn, bool keep_alive, bool http10,
   serialize_head(conn.reply, keep_alive, http10, conn.head);
   const bool send_body = !head_only && status_has_body(conn.reply.status);
   const std::array<net::const_buffer, 2> buffers{
-      net::buffer(conn.head),
-      send_body ? net::buffer(conn.reply.body) : net::const_buffer{}};
+      net::buffer(conn.head), send_body ? net::buffer(conn.reply.body) : net::const_buffer{}};
   co_await net::async_write(conn.socket, buffers, net::redirect_error(net::use_awaitable, ec));
 }
 

@@ -1,6 +1,8 @@
 // The embedded target's endpoints: an httpbin-compatible subset. Every JSON document has the
 // shape httpbin.org returns (keys sorted, two-space indent, trailing newline).
-#include <utility>  // Boost 1.74's Asio headers use std::exchange without including <utility>.
+// clang-format off
+#include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
+// clang-format on
 
 #include <algorithm>
 #include <array>
@@ -21,7 +23,7 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kText = "text/plain; charset=utf-8";
 constexpr std::string_view kOctets = "application/octet-stream";
 constexpr std::size_t kMaxBytes = 10u * 1024u * 1024u;  // /bytes/{n} cap
-constexpr double kMaxDelaySeconds = 10.0;                 // /delay/{s} cap
+constexpr double kMaxDelaySeconds = 10.0;               // /delay/{s} cap
 
 constexpr std::string_view kIndex =
     "loaddensity embedded target (httpbin-compatible subset)\n"
@@ -336,13 +338,20 @@ bool base64_decode(std::string_view in, std::string& out) {
   int bits = 0;
   for (const char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=') break;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return false;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -380,8 +389,8 @@ void handle_basic_auth(const Request& req, std::string_view rest, Reply& reply) 
   const std::string passwd = url_decode(rest.substr(slash + 1), false);
   const std::string_view auth = header(req, http::field::authorization);
   std::string decoded;
-  const bool ok = istarts_with(auth, "Basic ") &&
-                  base64_decode(trim(auth.substr(6)), decoded) && decoded == user + ":" + passwd;
+  const bool ok = istarts_with(auth, "Basic ") && base64_decode(trim(auth.substr(6)), decoded) &&
+                  decoded == user + ":" + passwd;
   if (!ok) {
     reply.status = 401;
     add_header(reply, "WWW-Authenticate", "Basic realm=\"Fake Realm\"");

@@ -1,5 +1,9 @@
 // The embedded target, exercised over loopback with a synchronous Beast client.
-#include <utility>  // Boost 1.74's Asio headers use std::exchange without including <utility>.
+// clang-format off
+#include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
+// clang-format on
+
+#include "target/target.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +24,6 @@
 #include <vector>
 
 #include "core/json_util.hpp"
-#include "target/target.hpp"
 
 namespace ld::target {
 namespace {
@@ -265,7 +268,8 @@ TEST_F(TargetTest, BasicAuthChecksUserAndPassword) {
   EXPECT_EQ(client.get("/basic-auth/user/pass", {{"Authorization", "Basic dXNlcjp3cm9uZw=="}})
                 .result_int(),
             401);
-  const Response ok = client.get("/basic-auth/user/pass", {{"Authorization", "Basic dXNlcjpwYXNz"}});
+  const Response ok =
+      client.get("/basic-auth/user/pass", {{"Authorization", "Basic dXNlcjpwYXNz"}});
   ASSERT_EQ(ok.result_int(), 200);
   EXPECT_EQ(body_json(ok), Json::parse(R"({"authenticated": true, "user": "user"})"));
 }
@@ -345,12 +349,13 @@ TEST_F(TargetTest, Http10WithoutKeepAliveCloses) {
 
 TEST_F(TargetTest, Http10WithKeepAliveStaysOpen) {
   Client client(target_.port());
-  const Response res = client.request(http::verb::get, "/get", {}, {{"Connection", "keep-alive"}}, 10);
+  const Response res =
+      client.request(http::verb::get, "/get", {}, {{"Connection", "keep-alive"}}, 10);
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(res[http::field::connection], "keep-alive");
-  EXPECT_EQ(client.request(http::verb::get, "/ip", {}, {{"Connection", "keep-alive"}}, 10)
-                .result_int(),
-            200);
+  EXPECT_EQ(
+      client.request(http::verb::get, "/ip", {}, {{"Connection", "keep-alive"}}, 10).result_int(),
+      200);
 }
 
 TEST_F(TargetTest, MalformedRequestGets400AndClose) {
@@ -417,9 +422,9 @@ TEST(TargetStart, BusyPortThrowsNamingHostAndPort) {
     second.start();
     FAIL() << "start() on a busy port should throw";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" +
-                                         std::to_string(first.port())),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
+        std::string::npos)
         << e.what();
   }
   EXPECT_FALSE(second.running());

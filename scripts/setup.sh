@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package loaddensity uses (idempotent: only missing ones, one
+# `apt-get update`), then configures and builds the release preset (binary and tests).
+#   scripts/setup.sh            install + build
+#   scripts/setup.sh --no-build install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  g++ cmake make ccache pkg-config
+  # libraries
+  libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
+  # test and benchmark servers and tools
+  nginx python3 python3-httpbin gunicorn wrk openssl curl procps util-linux time
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--no-build" ]; then exit 0; fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+echo "setup: built build/release/loaddensity"

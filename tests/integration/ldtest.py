@@ -1,0 +1,73 @@
+"""Helpers for integration tests: run the built binary on an action document in a temp dir."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("LOADDENSITY_BIN", "")
+SOURCE = os.environ.get("LD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class Result:
+    def __init__(self, code, out, err, workdir):
+        self.code, self.out, self.err, self.workdir = code, out, err, workdir
+
+    def summary(self, name="summary"):
+        with open(os.path.join(self.workdir, name + ".json")) as f:
+            return json.load(f)
+
+    def exists(self, name):
+        return os.path.exists(os.path.join(self.workdir, name))
+
+
+class Case(unittest.TestCase):
+    def setUp(self):
+        if not BIN or not os.path.exists(BIN):
+            self.fail("LOADDENSITY_BIN must name the built binary")
+        self._tmp = tempfile.TemporaryDirectory(prefix="ld-it-")
+        self.workdir = self._tmp.name
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def run_ld(self, *args, timeout=120, env=None):
+        p = subprocess.run([BIN, *args], cwd=self.workdir, capture_output=True, text=True,
+                           timeout=timeout, env={**os.environ, **(env or {})})
+        return Result(p.returncode, p.stdout, p.stderr, self.workdir)
+
+    def run_doc(self, doc, *extra, timeout=120, name="doc.json"):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(doc if isinstance(doc, str) else json.dumps(doc))
+        return self.run_ld("run", path, *extra, timeout=timeout)
+
+    def start_doc(self, doc, *extra):
+        path = os.path.join(self.workdir, "doc.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return subprocess.Popen([BIN, "run", path, *extra], cwd=self.workdir,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def need_env(self, name):
+        value = os.environ.get(name)
+        if not value:
+            self.fail(f"{name} is not set: run the suite through scripts/test.sh, which starts "
+                      "the servers")
+        return value
+
+
+def start_test(tasks, users=4, test_time=2, **kw):
+    args = {"user_detail_dict": {"user": "fast_http_user"}, "user_count": users,
+            "spawn_rate": 1000, "test_time": test_time, "tasks": tasks}
+    args.update(kw)
+    return ["LD_start_test", args]
+
+
+def doc(*actions, summary="summary"):
+    acts = list(actions)
+    if summary:
+        acts.append(["LD_generate_summary_report", {"report_name": summary}])
+    return {"load_density": acts}

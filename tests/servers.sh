@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Starts / stops the real servers the integration tests talk to, all on 127.0.0.1 free ports:
+#   nginx  (HTTP/1.1 on LD_NGINX_PORT, TLS with a fresh self-signed cert on LD_NGINX_TLS_PORT)
+#   httpbin (gunicorn) on LD_HTTPBIN_PORT
+# `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
+set -euo pipefail
+cmd=${1:?start|stop}
+dir=${2:?state directory}
+mkdir -p "$dir"
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {  # port, name
+  for _ in $(seq 1 100); do
+    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "servers: $2 did not open port $1" >&2
+  return 1
+}
+
+case "$cmd" in
+start)
+  nginx_port=$(free_port); tls_port=$(free_port); httpbin_port=$(free_port)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
+  mkdir -p "$dir/nginx-tmp"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx-tmp/body;
+  proxy_temp_path $dir/nginx-tmp/proxy;
+  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
+  scgi_temp_path $dir/nginx-tmp/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /hello { default_type text/plain; return 200 "hello, world\n"; }
+    location = /fail { return 500 "boom\n"; }
+    location = /close { add_header Connection close; return 200 "bye\n"; }
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+  server {
+    listen 127.0.0.1:$tls_port ssl;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    location / { default_type text/plain; return 200 "tls ok\n"; }
+  }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
+  (cd "$dir" && /usr/bin/gunicorn -b "127.0.0.1:$httpbin_port" -w 2 --daemon \
+     --pid "$dir/gunicorn.pid" --error-logfile "$dir/gunicorn.log" httpbin:app)
+  wait_port "$nginx_port" nginx
+  wait_port "$tls_port" "nginx TLS"
+  wait_port "$httpbin_port" httpbin
+  cat >"$dir/servers.env" <<ENV
+export LD_NGINX_URL=http://127.0.0.1:$nginx_port
+export LD_NGINX_TLS_URL=https://127.0.0.1:$tls_port
+export LD_NGINX_TLS_CA=$dir/cert.pem
+export LD_HTTPBIN_URL=http://127.0.0.1:$httpbin_port
+ENV
+  echo "servers: nginx :$nginx_port (TLS :$tls_port), httpbin :$httpbin_port"
+  ;;
+stop)
+  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid"; do
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
+  sleep 0.3
+  rm -f "$dir/servers.env"
+  ;;
+*)
+  echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
