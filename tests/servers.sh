@@ -23,10 +23,12 @@ wait_port() {  # port, name
 
 case "$cmd" in
 start)
-  nginx_port=$(free_port); tls_port=$(free_port); httpbin_port=$(free_port)
+  nginx_port=$(free_port); tls_port=$(free_port); mtls_port=$(free_port); httpbin_port=$(free_port)
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=loaddensity-client" \
+    -keyout "$dir/client-key.pem" -out "$dir/client.pem" >/dev/null 2>&1
   mkdir -p "$dir/nginx-tmp"
   cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
@@ -56,6 +58,14 @@ http {
     ssl_certificate_key $dir/key.pem;
     location / { default_type text/plain; return 200 "tls ok\n"; }
   }
+  server {
+    listen 127.0.0.1:$mtls_port ssl;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    ssl_client_certificate $dir/client.pem;
+    ssl_verify_client on;
+    location / { default_type text/plain; return 200 "client \$ssl_client_s_dn\n"; }
+  }
 }
 CONF
   nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
@@ -63,11 +73,15 @@ CONF
      --pid "$dir/gunicorn.pid" --error-logfile "$dir/gunicorn.log" httpbin:app)
   wait_port "$nginx_port" nginx
   wait_port "$tls_port" "nginx TLS"
+  wait_port "$mtls_port" "nginx mTLS"
   wait_port "$httpbin_port" httpbin
   cat >"$dir/servers.env" <<ENV
 export LD_NGINX_URL=http://127.0.0.1:$nginx_port
 export LD_NGINX_TLS_URL=https://127.0.0.1:$tls_port
 export LD_NGINX_TLS_CA=$dir/cert.pem
+export LD_NGINX_MTLS_URL=https://127.0.0.1:$mtls_port
+export LD_CLIENT_CERT=$dir/client.pem
+export LD_CLIENT_KEY=$dir/client-key.pem
 export LD_HTTPBIN_URL=http://127.0.0.1:$httpbin_port
 ENV
   echo "servers: nginx :$nginx_port (TLS :$tls_port), httpbin :$httpbin_port"

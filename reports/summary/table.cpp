@@ -21,20 +21,20 @@ std::string ms(std::int64_t ns) { return text::format_ms(static_cast<double>(ns)
 void print_table(const stats::Metrics& m, std::ostream& out) {
   const double duration = m.duration_s();
   std::size_t name_w = 24;
-  for (const auto& n : m.names) name_w = std::max(name_w, n.request_type.size() + 1 + n.name.size());
+  for (const auto& n : m.names) name_w = std::max(name_w, n.name.size());
   name_w = std::min<std::size_t>(name_w, 56);
   char line[512];
-  std::snprintf(line, sizeof line, "%-*s %10s %16s %9s %8s %8s %8s %8s %8s\n",
+  std::snprintf(line, sizeof line, "%-7s %-*s %10s %16s %9s %8s %8s %8s %8s %8s\n", "type",
                 static_cast<int>(name_w), "name", "requests", "failures", "req/s", "p50", "p90",
                 "p95", "p99", "max");
   out << line;
-  auto row = [&](const std::string& label, std::uint64_t req, std::uint64_t fail,
+  auto row = [&](const std::string& type, const std::string& label, std::uint64_t req, std::uint64_t fail,
                  const stats::Histogram& h) {
     char fails[48];
     std::snprintf(fails, sizeof fails, "%llu (%.1f%%)", static_cast<unsigned long long>(fail),
                   req ? 100.0 * static_cast<double>(fail) / static_cast<double>(req) : 0.0);
-    std::snprintf(line, sizeof line, "%-*s %10llu %16s %9s %8s %8s %8s %8s %8s\n",
-                  static_cast<int>(name_w), fit(label, name_w).c_str(),
+    std::snprintf(line, sizeof line, "%-7s %-*s %10llu %16s %9s %8s %8s %8s %8s %8s\n",
+                  fit(type, 7).c_str(), static_cast<int>(name_w), fit(label, name_w).c_str(),
                   static_cast<unsigned long long>(req), fails,
                   text::human_count(duration > 0 ? static_cast<double>(req) / duration : 0).c_str(),
                   ms(h.percentile(50)).c_str(), ms(h.percentile(90)).c_str(),
@@ -44,10 +44,10 @@ void print_table(const stats::Metrics& m, std::ostream& out) {
   for (const auto& n : m.names) {
     stats::Histogram h = n.ok_latency;
     h.merge(n.fail_latency);
-    row(n.request_type + " " + n.name, n.requests, n.failures, h);
+    row(n.request_type, n.name, n.requests, n.failures, h);
   }
-  out << std::string(name_w + 90, '-') << '\n';
-  row("total", m.requests(), m.failures(), m.overall_latency());
+  out << std::string(name_w + 98, '-') << '\n';
+  row("", "total", m.requests(), m.failures(), m.overall_latency());
   out << "latency in ms, from the planned start; " << text::human_count(duration)
       << " s measured\n";
   if (!m.errors.empty()) {

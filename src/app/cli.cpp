@@ -98,6 +98,7 @@ int run_cli(int argc, char** argv) {
   CLI::App cli{"loaddensity: load and stress tests described in action JSON", "loaddensity"};
   cli.set_version_flag("-V,--version", std::string("loaddensity ") + LD_VERSION);
   cli.footer(kFooter);
+  auto no_footer = [](CLI::App* sub) { sub->footer(""); };
   cli.require_subcommand(0, 1);
 
   Options opts;
@@ -143,6 +144,7 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   target_cmd->add_option("--threads", topts.threads, "Server threads")->capture_default_str();
 
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd}) no_footer(sub);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

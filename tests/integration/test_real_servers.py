@@ -45,6 +45,29 @@ class NginxTest(Case):
         s = r.summary()
         self.assertGreater(s["errors_by_kind"]["tls"], 0)
 
+    def test_client_certificate(self):
+        url = self.need_env("LD_NGINX_MTLS_URL")
+        cert, key = self.need_env("LD_CLIENT_CERT"), self.need_env("LD_CLIENT_KEY")
+        r = self.run_doc(doc(start_test([
+            {"method": "get", "request_url": url + "/", "name": "mtls", "verify": False,
+             "cert": [cert, key]},
+            {"method": "get", "request_url": url + "/", "name": "nocert", "verify": False},
+        ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        per = r.summary()["per_name"]
+        self.assertGreater(per["mtls"]["requests"], 0)
+        self.assertEqual(per["mtls"]["failures"], 0)
+        self.assertEqual(per["nocert"]["failures"], per["nocert"]["requests"],
+                         "nginx answers 400 without a client certificate")
+
+    def test_bad_client_certificate_path_is_bad_input(self):
+        url = self.need_env("LD_NGINX_MTLS_URL")
+        r = self.run_doc(doc(start_test([
+            {"method": "get", "request_url": url + "/", "cert": "/nonexistent/c.pem"}])))
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("cannot load client certificate '/nonexistent/c.pem'", r.err)
+        self.assertIn("/tasks/0/cert", r.err)
+
 
 class HttpbinTest(Case):
     def test_bodies_auth_and_redirects(self):
