@@ -11,6 +11,7 @@
 #include "http1.hpp"
 #include "http1_impl.hpp"
 #include "loaddensity/core/error.hpp"
+#include "checks/checks.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http1 {
@@ -20,7 +21,7 @@ namespace {
 const std::vector<std::string> kFields = {
     "method", "request_url", "url",    "params", "headers", "cookies", "json", "data",
     "timeout", "allow_redirects", "follow_redirects", "verify", "auth", "name", "cert",
-    "files", "weight"};
+    "files", "weight", "assertions", "extract"};
 const std::vector<std::string> kMethods = {"get", "post", "put", "patch", "delete", "head",
                                            "options"};
 
@@ -125,6 +126,7 @@ class Http1Protocol final : public engine::Protocol {
       expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
     }
     if (task.contains("auth")) validate_auth(task["auth"]);
+    checks::Checks::validate(task);
   }
 
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
@@ -221,20 +223,24 @@ class Http1Protocol final : public engine::Protocol {
     return ctx;
   }
 
-  static void append_query(std::string& target, const Json& params) {
-    if (params.is_string()) {
-      const std::string q = params.get<std::string>();
+  // Appends `params` to a target/URL template (a '?' already present continues with '&').
+  static void append_query(params::Template& t, bool has_query, const Json& p,
+                           const params::ParseContext& pc) {
+    if (p.is_string()) {
+      const std::string q = p.get<std::string>();
       if (q.empty()) return;
-      target += target.find('?') == std::string::npos ? '?' : '&';
-      target += q;
+      t.append_literal(has_query ? "&" : "?");
+      t.append(params::Template::parse(q, pc), params::Escape::kNone);
       return;
     }
-    for (auto it = params.begin(); it != params.end(); ++it) {
+    for (auto it = p.begin(); it != p.end(); ++it) {
       auto add = [&](const Json& v) {
-        target += target.find('?') == std::string::npos ? '?' : '&';
-        text::url_encode(it.key(), target);
-        target += '=';
-        text::url_encode(json_display(v), target);
+        std::string key;
+        text::url_encode(it.key(), key);
+        t.append_literal(has_query ? "&" : "?");
+        has_query = true;
+        t.append_literal(key + "=");
+        t.append(params::Template::parse(json_display(v), pc), params::Escape::kUrl);
       };
       if (it.value().is_array()) {
         for (const auto& v : it.value()) add(v);
@@ -246,32 +252,59 @@ class Http1Protocol final : public engine::Protocol {
 
   static Step compile_one(const Json& task, engine::CompileContext& ctx, Tasks& tasks,
                           std::map<std::string, std::vector<tcp::endpoint>>& dns) {
+    const params::ParseContext pc = ctx.parse_context();
+    auto text_of = [&](const Json& v) { return params::Template::parse(json_display(v), pc); };
     Step s;
     const std::string method = method_of(task);
-    s.method = text::lower(method);
+    s.method = method;
     for (auto& c : s.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     s.head = method == "head";
     const char* url_key = task.contains("request_url") ? "request_url" : "url";
     std::string url_text = task[url_key].get<std::string>();
-    if (url_text.find("://") == std::string::npos) {
-      if (ctx.host.empty()) {
-        fail(url_key, "'" + url_text +
+    std::string host = ctx.host.empty() ? "" : params::resolve_static(ctx.host, ctx.resolver);
+    // The URL with fixed placeholders folded and per-request ones still written as ${...}.
+    const params::Template url_parsed = params::Template::parse(url_text, pc);
+    std::string skeleton = url_parsed.text();
+    // A URL that starts with a per-request placeholder may carry its own scheme and host.
+    const bool host_from_placeholder = !url_parsed.is_static() && skeleton.rfind("${", 0) == 0;
+    if (skeleton.find("://") == std::string::npos && !host_from_placeholder) {
+      if (host.empty()) {
+        fail(url_key, "'" + skeleton +
                           "' is not an absolute URL and LD_start_test has no 'host' to prefix");
       }
-      std::string base = ctx.host;
-      if (!base.empty() && base.back() == '/' && !url_text.empty() && url_text.front() == '/') {
-        base.pop_back();
-      }
-      url_text = base + url_text;
+      if (host.back() == '/' && !skeleton.empty() && skeleton.front() == '/') host.pop_back();
+      skeleton = host + skeleton;
     }
-    std::string error;
-    if (!parse_url(url_text, s.url, error)) fail(url_key, "'" + url_text + "': " + error);
-    const std::string display_url = url_text;
-    if (task.contains("params")) append_query(s.url.target, task["params"]);
+    const std::size_t scheme_end = skeleton.find("://");
+    const std::size_t authority_end =
+        scheme_end == std::string::npos ? std::string::npos
+                                        : skeleton.find_first_of("/?#", scheme_end + 3);
+    const std::string authority = skeleton.substr(0, authority_end);
+    s.dynamic_authority = scheme_end == std::string::npos || authority.find("${") != std::string::npos;
+    bool has_query;
+    if (s.dynamic_authority) {
+      s.url_tpl = params::Template::parse(skeleton, pc);
+      has_query = skeleton.find('?') != std::string::npos;
+      if (task.contains("params")) append_query(s.url_tpl, has_query, task["params"], pc);
+      s.dynamic = true;
+    } else {
+      std::string error;
+      if (!parse_url(authority + "/", s.url, error)) fail(url_key, "'" + skeleton + "': " + error);
+      std::string rest = authority_end == std::string::npos ? "/" : skeleton.substr(authority_end);
+      if (auto hash = rest.find('#'); hash != std::string::npos) rest.resize(hash);
+      if (rest.empty()) rest = "/";
+      if (rest.front() == '?') rest.insert(rest.begin(), '/');
+      s.target_tpl = params::Template::parse(rest, pc);
+      has_query = rest.find('?') != std::string::npos;
+      if (task.contains("params")) append_query(s.target_tpl, has_query, task["params"], pc);
+      s.url.target = s.target_tpl.text();
+      s.dynamic = !s.target_tpl.is_static();
+    }
 
-    // Name results by the task's name, else by its URL (as Locust does).
-    const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
-    s.name_id = ctx.names.intern(s.method, name);
+    // Name results by the task's name, else by the URL as written (as Locust does).
+    s.label = task.contains("name") ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
+                                    : skeleton;
+    s.name_id = ctx.names.intern(s.method, s.label);
 
     s.allow_redirects = true;
     if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();
@@ -283,63 +316,80 @@ class Http1Protocol final : public engine::Protocol {
     }
     s.timeout = seconds_to_ns(timeout_s);
 
-    // Headers, in the order they are sent after Host.
-    std::vector<std::pair<std::string, std::string>> headers;
+    // Header lines after Host, in order.
+    std::vector<std::string> names;
     auto has_header = [&](std::string_view n) {
-      for (const auto& [k, v] : headers) {
+      for (const auto& k : names) {
         if (text::iequals(k, n)) return true;
       }
       return false;
     };
+    auto add_header = [&](const std::string& name, const params::Template& value) {
+      check_header_text("headers", name);
+      names.push_back(name);
+      s.headers_tpl.append_literal(name + ": ");
+      s.headers_tpl.append(value, params::Escape::kHeader);
+      s.headers_tpl.append_literal("\r\n");
+    };
     if (task.contains("headers")) {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
-        const std::string v = json_display(it.value());
-        check_header_text("headers", it.key());
-        check_header_text("headers", v);
-        headers.emplace_back(it.key(), v);
+        add_header(it.key(), text_of(it.value()));
       }
     }
-    if (!has_header("User-Agent")) headers.emplace_back("User-Agent", "loaddensity/" LD_HTTP_VERSION);
-    if (!has_header("Accept")) headers.emplace_back("Accept", "*/*");
+    if (!has_header("User-Agent")) {
+      add_header("User-Agent", params::Template::literal("loaddensity/" LD_HTTP_VERSION));
+    }
+    if (!has_header("Accept")) add_header("Accept", params::Template::literal("*/*"));
     if (task.contains("cookies") && !task["cookies"].empty()) {
-      std::string cookie;
+      params::Template cookie;
+      bool first = true;
       for (auto it = task["cookies"].begin(); it != task["cookies"].end(); ++it) {
-        if (!cookie.empty()) cookie += "; ";
-        cookie += it.key() + "=" + json_display(it.value());
+        cookie.append_literal((first ? "" : "; ") + it.key() + "=");
+        cookie.append(text_of(it.value()), params::Escape::kNone);
+        first = false;
       }
-      check_header_text("cookies", cookie);
-      headers.emplace_back("Cookie", cookie);
+      add_header("Cookie", cookie);
     }
     if (task.contains("auth") && !has_header("Authorization")) {
       const Json& a = task["auth"];
-      std::string value;
-      if (a.is_array()) {
-        value = "Basic " + text::base64_encode(a[0].get<std::string>() + ":" +
-                                               a[1].get<std::string>());
-      } else if (text::lower(a["type"].get<std::string>()) == "basic") {
-        value = "Basic " + text::base64_encode(a["username"].get<std::string>() + ":" +
-                                               a["password"].get<std::string>());
+      const bool list = a.is_array();
+      const std::string type = list ? "basic" : text::lower(a["type"].get<std::string>());
+      if (type == "basic") {
+        params::Template user = text_of(list ? a[0] : a["username"]);
+        params::Template pass = text_of(list ? a[1] : a["password"]);
+        if (user.is_static() && pass.is_static()) {
+          add_header("Authorization", params::Template::literal(
+                                          "Basic " + text::base64_encode(user.text() + ":" + pass.text())));
+        } else {
+          s.dynamic_basic_auth = true;
+          s.auth_user_tpl = std::move(user);
+          s.auth_pass_tpl = std::move(pass);
+          names.push_back("Authorization");
+          s.dynamic = true;
+        }
       } else {
-        value = "Bearer " + a["token"].get<std::string>();
+        params::Template bearer = params::Template::literal("Bearer ");
+        bearer.append(text_of(a["token"]), params::Escape::kNone);
+        add_header("Authorization", bearer);
       }
-      check_header_text("auth", value);
-      headers.emplace_back("Authorization", value);
     }
 
     // Body.
     if (task.contains("json")) {
-      s.body = task["json"].dump();
+      s.body_tpl = params::json_template(task["json"], pc);
       s.content_type = "application/json";
     } else if (task.contains("data")) {
       const Json& d = task["data"];
       if (d.is_string()) {
-        s.body = d.get<std::string>();
+        s.body_tpl = text_of(d);
       } else {
+        bool first = true;
         for (auto it = d.begin(); it != d.end(); ++it) {
-          if (!s.body.empty()) s.body += '&';
-          text::url_encode(it.key(), s.body);
-          s.body += '=';
-          text::url_encode(json_display(it.value()), s.body);
+          std::string key;
+          text::url_encode(it.key(), key);
+          s.body_tpl.append_literal((first ? "" : "&") + key + "=");
+          s.body_tpl.append(text_of(it.value()), params::Escape::kUrl);
+          first = false;
         }
         s.content_type = "application/x-www-form-urlencoded";
       }
@@ -351,11 +401,11 @@ class Http1Protocol final : public engine::Protocol {
       if (task.contains("data") && task["data"].is_object()) {
         for (auto it = task["data"].begin(); it != task["data"].end(); ++it) {
           mp += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + it.key() +
-                "\"\r\n\r\n" + json_display(it.value()) + "\r\n";
+                "\"\r\n\r\n" + params::resolve_static(json_display(it.value()), ctx.resolver) + "\r\n";
         }
       }
       for (auto it = task["files"].begin(); it != task["files"].end(); ++it) {
-        const std::string path = json_display(it.value());
+        const std::string path = params::resolve_static(json_display(it.value()), ctx.resolver);
         const std::string filename = path.substr(path.find_last_of('/') + 1);
         mp += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + it.key() +
               "\"; filename=\"" + filename +
@@ -363,41 +413,54 @@ class Http1Protocol final : public engine::Protocol {
               "\r\n";
       }
       mp += "--" + boundary + "--\r\n";
-      s.body = std::move(mp);
+      s.body_tpl = params::Template::literal(mp);
       s.content_type = "multipart/form-data; boundary=" + boundary;
     }
+    if (has_header("Content-Type")) s.content_type.clear();
+    s.send_length = s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
+    s.dynamic = s.dynamic || !s.headers_tpl.is_static() || !s.body_tpl.is_static();
 
-    for (const auto& [k, v] : headers) s.common_headers += k + ": " + v + "\r\n";
-    s.request = s.method + " " + s.url.target + " HTTP/1.1\r\nHost: " + s.url.host_header +
-                "\r\n" + s.common_headers;
-    if (!s.content_type.empty() && !has_header("Content-Type")) {
-      s.request += "Content-Type: " + s.content_type + "\r\n";
+    if (!s.dynamic) {
+      const std::string& body = s.body_tpl.text();
+      s.request = s.method + " " + s.url.target + " HTTP/1.1\r\nHost: " + s.url.host_header +
+                  "\r\n" + s.headers_tpl.text();
+      if (!body.empty() && !s.content_type.empty()) {
+        s.request += "Content-Type: " + s.content_type + "\r\n";
+      }
+      if (!body.empty() || s.send_length) {
+        s.request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+      }
+      s.request += "\r\n";
+      s.request += body;
     }
-    if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
-      s.request += "Content-Length: " + std::to_string(s.body.size()) + "\r\n";
-    }
-    s.request += "\r\n";
-    s.request += s.body;
-    if (has_header("Content-Type")) s.content_type.clear();  // the user's header is in common_headers
 
-    if (s.url.tls) s.ssl = ssl_context(task, tasks);
+    if (task.contains("assertions") || task.contains("extract")) {
+      s.checks = checks::Checks::compile(task, pc);
+      if (s.checks->empty()) s.checks.reset();
+    }
+
+    // TLS contexts are per settings; a dynamic host may turn out to be https at run time.
+    const bool maybe_tls = s.dynamic_authority || s.url.tls;
+    if (maybe_tls) s.ssl = ssl_context(task, tasks);
 
     // Resolve once here; a name that does not resolve now is retried per connection at run time
     // and then counted as a connect failure.
-    const std::string key = s.url.host + ":" + std::to_string(s.url.port);
-    auto it = dns.find(key);
-    if (it == dns.end()) {
-      std::vector<tcp::endpoint> eps;
-      net::io_context io;
-      tcp::resolver r(io);
-      boost::system::error_code ec;
-      auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
-      if (!ec) {
-        for (const auto& e : results) eps.push_back(e.endpoint());
+    if (!s.dynamic_authority) {
+      const std::string key = s.url.host + ":" + std::to_string(s.url.port);
+      auto it = dns.find(key);
+      if (it == dns.end()) {
+        std::vector<tcp::endpoint> eps;
+        net::io_context io;
+        tcp::resolver r(io);
+        boost::system::error_code ec;
+        auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
+        if (!ec) {
+          for (const auto& e : results) eps.push_back(e.endpoint());
+        }
+        it = dns.emplace(key, std::move(eps)).first;
       }
-      it = dns.emplace(key, std::move(eps)).first;
+      s.endpoints = it->second;
     }
-    s.endpoints = it->second;
     return s;
   }
 };

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "checks/checks.hpp"
 #include "engine/protocol.hpp"
+#include "params/resolver.hpp"
 #include "url.hpp"
 
 namespace ld::proto::http1 {
@@ -17,17 +19,30 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 // One task, ready to send: everything that does not change between requests is built here.
+// When no placeholder needs a per-request value, `request` holds the complete bytes; otherwise
+// the templates are rendered into the session's buffers for each request.
 struct Step {
   std::uint32_t name_id = 0;
+  std::string label;           // name, else the URL as written
   std::string method;          // upper case, as sent
-  Url url;
-  std::string request;         // the complete request bytes (head + body)
-  std::string common_headers;  // header lines after Host, reused when following redirects
-  std::string body;            // request body (kept for 307/308 redirects)
-  std::string content_type;    // of `body`, if any
   bool head = false;           // HEAD: the response has no body
   bool allow_redirects = true;
   Nanos timeout = 0;
+
+  bool dynamic = false;        // false: `request` and `url` are complete
+  Url url;                     // the URL when its scheme/host/port are fixed
+  std::string request;         // the complete request bytes (static steps)
+  bool dynamic_authority = false;  // the host itself comes from a placeholder
+  params::Template url_tpl;        // dynamic_authority: the whole URL
+  params::Template target_tpl;     // otherwise: path + query
+  params::Template headers_tpl;    // header lines after Host ("Name: value\r\n" ...)
+  params::Template body_tpl;
+  params::Template auth_user_tpl, auth_pass_tpl;  // basic auth with placeholders
+  bool dynamic_basic_auth = false;
+  std::string content_type;    // sent when the body is non-empty and no Content-Type was given
+  bool send_length = false;    // Content-Length even when the body is empty (POST/PUT/PATCH)
+
+  std::unique_ptr<checks::Checks> checks;  // null when the task has none
   std::shared_ptr<net::ssl::context> ssl;  // for https URLs
   std::vector<tcp::endpoint> endpoints;    // resolved when the plan was built (may be empty)
 };
@@ -36,6 +51,8 @@ class Tasks final : public engine::CompiledTasks {
  public:
   std::size_t size() const noexcept override { return steps.size(); }
   Nanos max_timeout() const noexcept override;
+  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
+  const std::string& label(std::size_t i) const noexcept override { return steps[i].label; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
   std::vector<Step> steps;

@@ -38,11 +38,13 @@ std::size_t find_header_end(std::string_view s, std::size_t from) {
 
 }  // namespace
 
-void ResponseParser::reset(bool head_request, std::string* body) {
+void ResponseParser::reset(bool head_request, std::string* body, std::string* headers) {
   state_ = State::kHeaders;
   head_ = head_request;
   body_ = body;
+  headers_ = headers;
   if (body_) body_->clear();
+  if (headers_) headers_->clear();
   partial_.clear();
   location_.clear();
   error_ = nullptr;
@@ -147,6 +149,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, std::size_t n,
         }
         header_bytes_ += block.size();
         if (!parse_headers(block)) return fail("malformed response header");
+        if (headers_) headers_->assign(block);
         partial_.clear();
         if (status_ < 200 && status_ != 101) continue;  // interim response: parse the next one
         if (head_ || status_ == 204 || status_ == 304 || status_ == 101) {

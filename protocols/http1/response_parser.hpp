@@ -15,8 +15,9 @@ class ResponseParser {
   enum class Result { kNeedMore, kDone, kError };
   static constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 
-  // Prepares for the next response. `body` (optional) receives the body when non-null.
-  void reset(bool head_request, std::string* body = nullptr);
+  // Prepares for the next response. `body` / `headers` (optional) receive the body and the
+  // raw header block (status line included) when non-null.
+  void reset(bool head_request, std::string* body = nullptr, std::string* headers = nullptr);
 
   // Consumes bytes from `data`; `consumed` tells how many (fewer than `n` only at kDone).
   Result feed(const char* data, std::size_t n, std::size_t& consumed);
@@ -45,6 +46,7 @@ class ResponseParser {
   State state_ = State::kHeaders;
   bool head_ = false;
   std::string* body_ = nullptr;
+  std::string* headers_ = nullptr;
   std::string partial_;    // split header block, or the current chunk-size line
   std::string location_;
   const char* error_ = nullptr;

@@ -15,10 +15,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 
 #include "http1_impl.hpp"
 #include "response_parser.hpp"
+#include "core/text.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::proto::http1 {
@@ -100,15 +102,29 @@ class Session final : public engine::UserSession {
     rec.start = steady_now();
     const Url* url = &step.url;
     const std::string* request = &step.request;
+    const std::string* headers = &step.headers_tpl.text();
     const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    if (step.dynamic) {
+      if (!build_request(step, url, headers)) {
+        rec.end = steady_now();
+        rec.error = {ErrorKind::kProtocol, "URL is not valid once placeholders resolved", 0, false};
+        w_.record(rec);
+        co_return;
+      }
+      request = &request_buf_;
+      if (step.dynamic_authority) endpoints = &no_endpoints_;
+    }
     const char* method = step.method.c_str();
     bool head = step.head;
+    const bool capture = step.checks != nullptr;
     Conn* conn = nullptr;
     for (int hop = 0;; ++hop) {
-      conn = &connection(*url, step.ssl.get());
+      conn = &connection(*url, url->tls ? step.ssl.get() : nullptr);
       conn->op.arm(rec.start + step.timeout);
       rec.bytes_out += request->size();
-      rec.error = co_await exchange(*conn, *url, *endpoints, *request, head);
+      rec.error = co_await exchange(*conn, *url, *endpoints, *request, head,
+                                    capture && step.checks->needs_body(),
+                                    capture && step.checks->needs_headers());
       if (rec.error.kind != ErrorKind::kNone) break;
       const int status = parser_.status();
       rec.status = static_cast<std::uint32_t>(status);
@@ -126,12 +142,13 @@ class Session final : public engine::UserSession {
         rec.error = {ErrorKind::kProtocol, "bad redirect location", 0, false};
         break;
       }
+      rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();  // this hop's response
       redirect_url_ = std::move(next);
       url = &redirect_url_;
       // 307/308 keep the method and body; others become GET (as browsers and requests do).
       const bool keep = status == 307 || status == 308;
       if (!keep && !head) method = "GET";
-      build_redirect(step, *url, method, keep);
+      build_redirect(step, *url, method, *headers, keep);
       request = &redirect_request_;
       endpoints = &no_endpoints_;
       if (url->host == step.url.host && url->port == step.url.port) endpoints = &step.endpoints;
@@ -140,10 +157,22 @@ class Session final : public engine::UserSession {
     rec.end = steady_now();
     if (conn->op.expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
     rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
-    if (rec.error.kind == ErrorKind::kNone && rec.status >= 400) {
-      rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+    if (rec.error.kind == ErrorKind::kNone) {
+      if (step.checks) {
+        // With assertions, they decide (as the original); without, status >= 400 fails.
+        if (!step.checks->has_assertions() && rec.status >= 400) {
+          rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+        } else {
+          const checks::ResponseView view{static_cast<int>(rec.status), body_, header_block_};
+          if (const char* failed = step.checks->apply(view, *w_.scope)) {
+            rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
+          }
+        }
+      } else if (rec.status >= 400) {
+        rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+      }
     }
-    w_.stats.record(rec);
+    w_.record(rec);
   }
 
  private:
@@ -162,7 +191,66 @@ class Session final : public engine::UserSession {
     return *conns_.back();
   }
 
-  void build_redirect(const Step& step, const Url& url, const char* method, bool keep_body) {
+  // Renders a request whose text depends on per-request values into request_buf_.
+  bool build_request(const Step& step, const Url*& url, const std::string*& headers) {
+    params::UserScope& scope = *w_.scope;
+    if (step.dynamic_authority) {
+      scratch_.clear();
+      step.url_tpl.render(scratch_, scope);
+      std::string error;
+      if (!parse_url(scratch_, dynamic_url_, error)) return false;
+      url = &dynamic_url_;
+    }
+    headers_buf_.clear();
+    step.headers_tpl.render(headers_buf_, scope);
+    if (step.dynamic_basic_auth) {
+      scratch_.clear();
+      step.auth_user_tpl.render(scratch_, scope);
+      scratch_ += ':';
+      step.auth_pass_tpl.render(scratch_, scope);
+      headers_buf_ += "Authorization: Basic ";
+      headers_buf_ += text::base64_encode(scratch_);
+      headers_buf_ += "\r\n";
+    }
+    headers = &headers_buf_;
+    body_buf_.clear();
+    step.body_tpl.render(body_buf_, scope);
+    std::string& r = request_buf_;
+    r.clear();
+    r += step.method;
+    r += ' ';
+    if (step.dynamic_authority) {
+      r += url->target;
+    } else {
+      step.target_tpl.render(r, scope);
+    }
+    r += " HTTP/1.1\r\nHost: ";
+    r += url->host_header;
+    r += "\r\n";
+    r += headers_buf_;
+    append_body(r, step, body_buf_);
+    return true;
+  }
+
+  static void append_body(std::string& r, const Step& step, const std::string& body) {
+    if (!body.empty() && !step.content_type.empty()) {
+      r += "Content-Type: ";
+      r += step.content_type;
+      r += "\r\n";
+    }
+    if (!body.empty() || step.send_length) {
+      char len[24];
+      auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
+      r += "Content-Length: ";
+      r.append(len, end);
+      r += "\r\n";
+    }
+    r += "\r\n";
+    r += body;
+  }
+
+  void build_redirect(const Step& step, const Url& url, const char* method,
+                      const std::string& headers, bool keep_body) {
     std::string& r = redirect_request_;
     r.clear();
     r += method;
@@ -171,11 +259,9 @@ class Session final : public engine::UserSession {
     r += " HTTP/1.1\r\nHost: ";
     r += url.host_header;
     r += "\r\n";
-    r += step.common_headers;
-    if (keep_body && !step.body.empty()) {
-      if (!step.content_type.empty()) r += "Content-Type: " + step.content_type + "\r\n";
-      r += "Content-Length: " + std::to_string(step.body.size()) + "\r\n\r\n";
-      r += step.body;
+    r += headers;
+    if (keep_body) {
+      append_body(r, step, step.dynamic ? body_buf_ : step.body_tpl.text());
     } else {
       r += "\r\n";
     }
@@ -233,7 +319,8 @@ class Session final : public engine::UserSession {
   // One request/response on `c`, reconnecting once if a reused connection turned out closed.
   net::awaitable<ErrorInfo> exchange(Conn& c, const Url& url,
                                      const std::vector<tcp::endpoint>& endpoints,
-                                     const std::string& request, bool head) {
+                                     const std::string& request, bool head, bool want_body,
+                                     bool want_headers) {
     for (int attempt = 0;; ++attempt) {
       const bool reused = c.open;
       if (!c.open) {
@@ -243,7 +330,7 @@ class Session final : public engine::UserSession {
           co_return e;
         }
       }
-      parser_.reset(head);
+      parser_.reset(head, want_body ? &body_ : nullptr, want_headers ? &header_block_ : nullptr);
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       error_code ec;
       if (c.tls) {
@@ -343,6 +430,9 @@ class Session final : public engine::UserSession {
   ResponseParser parser_;
   Url redirect_url_;
   std::string redirect_request_;
+  Url dynamic_url_;
+  std::string request_buf_, headers_buf_, body_buf_, scratch_;  // reused per request
+  std::string body_, header_block_;  // captured response parts, for checks
   const std::vector<tcp::endpoint> no_endpoints_;
 };
 

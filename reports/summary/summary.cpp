@@ -38,6 +38,9 @@ Json build_summary(const stats::Metrics& m) {
       {"bytes_received", m.bytes_in()},
       {"bytes_sent", m.bytes_out()},
   };
+  std::uint64_t retries = 0;
+  for (const auto& n : m.names) retries += n.retries;
+  totals["retries"] = retries;
   const stats::Histogram all = m.overall_latency();
   Json overall = {{"count", all.count()},
                   {"p50_ms", ms(all.percentile(50))},
@@ -66,6 +69,8 @@ Json build_summary(const stats::Metrics& m) {
     t.bytes_in += n.bytes_in;
     t.ok_latency.merge(n.ok_latency);
     t.fail_latency.merge(n.fail_latency);
+    t.service.merge(n.service);
+    t.retries += n.retries;
   }
   Json per_name = Json::object();
   for (const auto& name : order) {
@@ -78,6 +83,10 @@ Json build_summary(const stats::Metrics& m) {
                                    : 0.0;
     b["requests_per_second"] = duration > 0 ? round3(t.requests / duration) : 0.0;
     b["bytes_received"] = t.bytes_in;
+    b["retries"] = t.retries;
+    // Service time: from the actual send (equals latency unless sends started late).
+    b["service_p50_ms"] = ms(t.service.percentile(50));
+    b["service_p99_ms"] = ms(t.service.percentile(99));
     per_name[name] = std::move(b);
   }
   Json by_kind = Json::object();
@@ -105,11 +114,35 @@ Json build_summary(const stats::Metrics& m) {
                     {"test_time_s", r.test_time_s},
                     {"duration_s", round3(r.duration_s)},
                     {"threads", r.threads},
-                    {"stop_reason", r.stop_reason}});
+                    {"stop_reason", r.stop_reason},
+                    {"load_model", r.load_model}});
   }
-  return {{"totals", totals},       {"latency_overall", overall}, {"per_name", per_name},
+  Json out = {{"totals", totals},       {"latency_overall", overall}, {"per_name", per_name},
           {"errors_by_kind", by_kind}, {"errors", errors},         {"errors_not_itemised", m.errors_dropped},
           {"runs", runs}};
+  // Service time over every request: latency measured from the actual send.
+  stats::Histogram service;
+  for (const auto& n : m.names) service.merge(n.service);
+  out["latency_overall"]["service_p50_ms"] = ms(service.percentile(50));
+  out["latency_overall"]["service_p99_ms"] = ms(service.percentile(99));
+  if (m.open_model.planned) {
+    const auto& om = m.open_model;
+    out["open_model"] = {
+        {"planned_iterations", om.planned},
+        {"started_iterations", om.started},
+        {"blocked_iterations", om.queued},
+        {"dropped_iterations", om.dropped},
+        {"planned_rate", round3(om.planned_rate)},
+        {"actual_rate", om.duration_s > 0 ? round3(om.started / om.duration_s) : 0.0},
+        {"blocked_p50_ms", ms(om.blocked.percentile(50))},
+        {"blocked_p99_ms", ms(om.blocked.percentile(99))},
+        {"blocked_max_ms", ms(om.blocked.max())}};
+  }
+  if (m.conditioner_delayed || m.conditioner_dropped) {
+    out["network_conditioner"] = {{"delayed", m.conditioner_delayed},
+                                  {"dropped", m.conditioner_dropped}};
+  }
+  return out;
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {

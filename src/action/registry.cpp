@@ -96,6 +96,8 @@ Json CommandRegistry::bind(const Command& c, const Json& raw) const {
   } else if (!raw.is_null()) {
     throw ConfigError(c.name + ": arguments must be an object or a list");
   }
+  Json given = Json::array();  // which arguments the action named (defaults are not "given")
+  for (auto it = out.begin(); it != out.end(); ++it) given.push_back(it.key());
   for (std::size_t i = 0; i < c.params.size(); ++i) {
     const Param& p = c.params[i];
     const std::string ptr = raw.is_array() ? pointer_index(i) : pointer_key(p.name);
@@ -116,6 +118,7 @@ Json CommandRegistry::bind(const Command& c, const Json& raw) const {
                         ptr);
     }
   }
+  out["_given"] = std::move(given);
   return out;
 }
 

@@ -4,10 +4,12 @@
 #include <atomic>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 
 #include "action/executor.hpp"
 #include "action/registry.hpp"
 #include "engine/protocol.hpp"
+#include "engine/scheduler.hpp"
 #include "loaddensity/stats/metrics.hpp"
 #include "params/resolver.hpp"
 
@@ -21,6 +23,7 @@ struct Options {
   bool quiet = false;         // no per-action lines
   bool progress = false;      // live progress line (a terminal)
   unsigned threads = 0;       // default worker threads for LD_start_test (0 = one per core)
+  double hard_timeout_s = 0;  // default watchdog for LD_start_test (0 = none)
 };
 
 class App {
@@ -38,6 +41,8 @@ class App {
 
  private:
   void register_commands();
+  Json register_csv_sources(const Json& list, const std::string& pointer);
+  Json register_db_source(const Json& args, const std::string& pointer);
 
   std::ostream& out_;
   std::ostream& err_;
@@ -47,6 +52,8 @@ class App {
   params::Resolver resolver_;
   stats::Metrics metrics_;
   std::unique_ptr<target::EmbeddedTarget> target_;
+  std::optional<engine::FailureBudget> failure_budget_;
+  std::optional<engine::NetworkConditioner> conditioner_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
 };

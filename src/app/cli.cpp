@@ -108,6 +108,10 @@ int run_cli(int argc, char** argv) {
                  "Worker threads for tests that do not set `threads` (default: one per core)")
       ->check(CLI::Range(1u, 1024u));
   cli.add_flag("--list-commands", list_commands, "List every LD_* command and exit");
+  cli.add_option("--hard-timeout", opts.hard_timeout_s,
+                 "Watchdog: end any test still running after this many seconds (reports are "
+                 "still written)")
+      ->check(CLI::PositiveNumber);
 
   // The original's single-flag forms, kept for tools that call it that way.
   std::string legacy_file, legacy_dir, legacy_create, legacy_str;

@@ -1,7 +1,11 @@
 #include <ostream>
+#include <random>
 
 #include "app/app.hpp"
+#include "checks/checks.hpp"
+#include "engine/flow.hpp"
 #include "engine/plan.hpp"
+#include "params/sources.hpp"
 #include "engine/scheduler.hpp"
 #include "http1/http1.hpp"
 #include "loaddensity/core/error.hpp"
@@ -53,6 +57,7 @@ std::vector<Param> start_test_params() {
       {"load_shape", A::kString | A::kNull, false, nullptr, ""},
       {"shape_config", A::kObject | A::kNull, false, nullptr, ""},
       {"threads", A::kInteger | A::kNull, false, nullptr, "worker threads (default: cores)"},
+      {"hard_timeout", A::kNumber | A::kNull, false, nullptr, "watchdog: seconds before a hung run is ended"},
       {"connection", A::kAny, false, nullptr, "protocol extra"},
       {"connection_string", A::kAny, false, nullptr, "protocol extra"},
       {"http2", A::kAny, false, nullptr, "protocol extra"},
@@ -61,6 +66,34 @@ std::vector<Param> start_test_params() {
 }
 
 }  // namespace
+
+Json App::register_csv_sources(const Json& list, const std::string& ptr) {
+  Json out = Json::array();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Json& s = list[i];
+    const std::string p = ptr + pointer_index(i);
+    if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
+        !s.contains("file_path") || !s["file_path"].is_string()) {
+      throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
+    }
+    const bool cycle = s.contains("cycle") ? s["cycle"].get<bool>() : true;
+    auto src = params::load_csv_source(s["name"].get<std::string>(),
+                                       s["file_path"].get<std::string>(), cycle);
+    out.push_back({{"name", s["name"]}, {"rows", src->rows.size()}});
+    resolver_.add_source("csv", std::move(src));
+  }
+  return out;
+}
+
+Json App::register_db_source(const Json& a, const std::string& ptr) {
+  auto src = params::load_db_source(a["name"].get<std::string>(),
+                                    a["connection_string"].get<std::string>(),
+                                    a["query"].get<std::string>(), a["cycle"].get<bool>());
+  const std::size_t rows = src->rows.size();
+  Json columns = src->columns;
+  resolver_.add_source("db", std::move(src));
+  return {{"name", a["name"]}, {"rows", rows}, {"columns", columns}};
+}
 
 void App::register_commands() {
   auto& r = registry_;
@@ -74,13 +107,6 @@ void App::register_commands() {
       for (const auto& t : protocols_.user_types()) known += (known.empty() ? "" : ", ") + t;
       throw ConfigError("unsupported user type '" + plan.user_type + "' (available: " + known + ")",
                         "/user_detail_dict/user");
-    }
-    for (const char* unsupported : {"csv_sources", "load_shape", "shape_config"}) {
-      const Json& v = args[unsupported];
-      if (!v.is_null() && !v.empty()) {
-        throw ConfigError(std::string("'") + unsupported + "' is not available in this build",
-                          std::string("/") + unsupported);
-      }
     }
     const std::string base = args["tasks"].is_object() && args["tasks"].contains("tasks")
                                  ? "/tasks/tasks"
@@ -115,24 +141,35 @@ void App::register_commands() {
             resolver_.set_variable(it.key(), json_display(it.value()));
           }
         }
+        if (a["csv_sources"].is_array()) register_csv_sources(a["csv_sources"], "/csv_sources");
+        if (a["hard_timeout"].is_null() && options_.hard_timeout_s > 0) {
+          a["hard_timeout"] = options_.hard_timeout_s;
+        }
         engine::PlanConfig plan = validate_start(a);
+        plan.seed = resolver_.faker_seed() ? *resolver_.faker_seed() : std::random_device{}();
         const engine::Protocol* proto = protocols_.find(plan.user_type);
-        std::vector<Json> resolved;
-        for (const auto& t : plan.tasks) resolved.push_back(params::resolve_json(t, resolver_));
+        // Variables some task extracts are per user: placeholders naming them stay dynamic.
+        std::set<std::string> user_vars;
+        for (const auto& t : plan.tasks) checks::Checks::collect_extracted(t, user_vars);
         engine::NameTable names;
-        const std::string host =
-            plan.host.empty() ? "" : params::resolve_static(plan.host, resolver_);
-        engine::CompileContext cctx{resolver_, names, host, a};
+        engine::CompileContext cctx{resolver_, names, plan.host, a, &user_vars};
         std::unique_ptr<engine::CompiledTasks> compiled;
+        engine::FlowSet flows;
         try {
-          compiled = proto->compile(resolved, cctx);
+          compiled = proto->compile(plan.tasks, cctx);
+          flows.compile(plan.flow, cctx.parse_context(), plan.task_pointers);
         } catch (const ConfigError& e) {
+          // Protocol pointers are relative to the task list; flow pointers are absolute.
+          const bool absolute = e.pointer().rfind("/tasks", 0) == 0;
           const std::string base = a["tasks"].is_object() && a["tasks"].contains("tasks")
                                        ? "/tasks/tasks"
                                        : "/tasks";
-          throw ConfigError(e.what(), base + e.pointer());
+          throw ConfigError(e.what(), absolute ? e.pointer() : base + e.pointer());
         }
-        engine::Scheduler scheduler(plan, *compiled, names);
+        resolver_.rewind_sources();
+        engine::RunPolicies policies{failure_budget_, conditioner_};
+        engine::Scheduler scheduler(plan, *compiled, names, flows, policies,
+                                    resolver_.source_count());
         std::unique_ptr<engine::ProgressSink> progress;
         if (options_.progress) progress = engine::make_terminal_progress(err_);
         engine::RunOutcome outcome = scheduler.run(interrupted_, progress.get());
@@ -151,7 +188,8 @@ void App::register_commands() {
                     {"runner_mode", "local"},
                     {"requests", outcome.metrics.requests()},
                     {"failures", outcome.metrics.failures()},
-                    {"stop_reason", outcome.stop_reason}};
+                    {"stop_reason", outcome.stop_reason},
+                    {"load_model", outcome.metrics.runs.back().load_model}};
       },
       [validate_start](const Json& args) { validate_start(args); },
       true});
@@ -252,6 +290,114 @@ void App::register_commands() {
                   if (target_) target_->stop();
                   target_.reset();
                   return {{"status", "stopped"}};
+                }});
+
+  // ---- data sources
+  r.add(Command{"LD_register_csv_source",
+                "Register a CSV file (header row) for ${csv.NAME.COLUMN} placeholders.",
+                {{"name", A::kString, true, nullptr, ""},
+                 {"file_path", A::kString, true, nullptr, ""},
+                 {"cycle", A::kBool, false, true, "start over when the rows run out"}},
+                [this](const Json& a) -> Json {
+                  auto src = params::load_csv_source(a["name"].get<std::string>(),
+                                                     a["file_path"].get<std::string>(),
+                                                     a["cycle"].get<bool>());
+                  const std::size_t rows = src->rows.size();
+                  resolver_.add_source("csv", std::move(src));
+                  return {{"name", a["name"]}, {"rows", rows}};
+                }});
+  r.add(Command{"LD_register_csv_sources", "Register several CSV sources.",
+                {{"sources", A::kArray, true, nullptr, "[{\"name\", \"file_path\", \"cycle\"}]"}},
+                [this](const Json& a) -> Json { return register_csv_sources(a["sources"], "/sources"); }});
+  r.add(Command{"LD_register_db_source",
+                "Register the rows of a SQL query (SQLite or PostgreSQL) for ${db.NAME.COLUMN}.",
+                {{"name", A::kString, true, nullptr, ""},
+                 {"connection_string", A::kString, true, nullptr,
+                  "sqlite:///file.db or postgresql://user@host:port/db"},
+                 {"query", A::kString, true, nullptr, "SELECT ..."},
+                 {"cycle", A::kBool, false, true, ""}},
+                [this](const Json& a) -> Json { return register_db_source(a, ""); }});
+  r.add(Command{"LD_register_db_sources", "Register several database sources.",
+                {{"sources", A::kArray, true, nullptr,
+                  "[{\"name\", \"connection_string\", \"query\", \"cycle\"}]"}},
+                [this](const Json& a) -> Json {
+                  Json out = Json::array();
+                  for (std::size_t i = 0; i < a["sources"].size(); ++i) {
+                    const Json& s = a["sources"][i];
+                    const std::string ptr = "/sources" + pointer_index(i);
+                    if (!s.is_object() || !s.contains("name") || !s.contains("connection_string") ||
+                        !s.contains("query")) {
+                      throw ConfigError("a db source is {\"name\", \"connection_string\", \"query\", \"cycle\"?}", ptr);
+                    }
+                    Json full = s;
+                    if (!full.contains("cycle")) full["cycle"] = true;
+                    out.push_back(register_db_source(full, ptr));
+                  }
+                  return out;
+                }});
+  r.add(Command{"LD_clear_resolver", "Forget registered variables and data sources.", {},
+                [this](const Json&) -> Json {
+                  resolver_.clear();
+                  return {{"status", "cleared"}};
+                }});
+  r.add(Command{"LD_set_faker_seed", "Make ${faker.*} values repeatable (null: random).",
+                {{"seed", A::kInteger | A::kNull, false, nullptr, ""}},
+                [this](const Json& a) -> Json {
+                  if (a["seed"].is_null()) {
+                    resolver_.set_faker_seed(std::nullopt);
+                  } else {
+                    resolver_.set_faker_seed(a["seed"].get<std::uint64_t>());
+                  }
+                  return {{"seed", a["seed"]}};
+                }});
+
+  // ---- reliability
+  r.add(Command{"LD_install_failure_budget",
+                "Stop tests when the failure rate over a sliding window exceeds a threshold.",
+                {{"threshold", A::kNumber, false, 0.05, "failure rate, 0..1"},
+                 {"window_seconds", A::kNumber, false, 30.0, ""},
+                 {"min_samples", A::kInteger, false, 50, ""},
+                 {"runner_quit_callback", A::kAny, false, nullptr, "accepted, unused"}},
+                [this](const Json& a) -> Json {
+                  engine::FailureBudget b;
+                  b.threshold = a["threshold"].get<double>();
+                  b.window_s = a["window_seconds"].get<double>();
+                  b.min_samples = a["min_samples"].get<std::uint64_t>();
+                  if (b.threshold < 0 || b.threshold > 1) {
+                    throw ConfigError("threshold is a failure rate between 0 and 1", "/threshold");
+                  }
+                  if (b.window_s < 1) throw ConfigError("window_seconds must be >= 1", "/window_seconds");
+                  failure_budget_ = b;
+                  return {{"threshold", b.threshold}, {"window_seconds", b.window_s},
+                          {"min_samples", b.min_samples}};
+                }});
+  r.add(Command{"LD_uninstall_failure_budget", "Remove the failure budget.", {},
+                [this](const Json&) -> Json {
+                  failure_budget_.reset();
+                  return {{"status", "uninstalled"}};
+                }});
+  r.add(Command{"LD_install_network_conditioner",
+                "Add latency, jitter and loss before matching requests (counted separately).",
+                {{"latency_ms", A::kNumber, false, 0, ""},
+                 {"jitter_ms", A::kNumber, false, 0, ""},
+                 {"loss_rate", A::kNumber, false, 0, "0..1"},
+                 {"name_filter", A::kString | A::kNull, false, nullptr, "substring of name or URL"}},
+                [this](const Json& a) -> Json {
+                  engine::NetworkConditioner c;
+                  c.latency_ms = a["latency_ms"].get<double>();
+                  c.jitter_ms = a["jitter_ms"].get<double>();
+                  c.loss_rate = a["loss_rate"].get<double>();
+                  if (a["name_filter"].is_string()) c.name_filter = a["name_filter"].get<std::string>();
+                  if (c.latency_ms < 0 || c.jitter_ms < 0) throw ConfigError("latency_ms and jitter_ms must be >= 0");
+                  if (c.loss_rate < 0 || c.loss_rate > 1) throw ConfigError("loss_rate is between 0 and 1", "/loss_rate");
+                  conditioner_ = c;
+                  return {{"latency_ms", c.latency_ms}, {"jitter_ms", c.jitter_ms},
+                          {"loss_rate", c.loss_rate}, {"name_filter", a["name_filter"]}};
+                }});
+  r.add(Command{"LD_uninstall_network_conditioner", "Remove the network conditioner.", {},
+                [this](const Json&) -> Json {
+                  conditioner_.reset();
+                  return {{"status", "uninstalled"}};
                 }});
 
   r.add(Command{"LD_list_commands", "List every command.", {},

@@ -1,7 +1,9 @@
 #include "engine/plan.hpp"
 
+#include <algorithm>
 #include <thread>
 
+#include "engine/flow.hpp"
 #include "loaddensity/core/error.hpp"
 
 namespace ld::engine {
@@ -46,6 +48,93 @@ const Json& arg(const Json& args, const char* key) {
   return it == args.end() ? kNull : *it;
 }
 
+std::uint32_t count_at(const Json& c, const char* key, std::uint32_t def, const std::string& ptr) {
+  if (!c.contains(key) || c[key].is_null()) return def;
+  if (!c[key].is_number() || c[key].get<double>() < 0) {
+    throw ConfigError(std::string(key) + " must be a number >= 0", ptr + "/" + key);
+  }
+  return static_cast<std::uint32_t>(c[key].get<double>());
+}
+
+void parse_load_model(const Json& args, PlanConfig& p) {
+  const Json& hard = arg(args, "hard_timeout");
+  if (!hard.is_null()) {
+    if (!hard.is_number() || hard.get<double>() <= 0) {
+      throw ConfigError("hard_timeout must be a number of seconds > 0", "/hard_timeout");
+    }
+    p.hard_timeout_s = hard.get<double>();
+  }
+  const Json& shape = arg(args, "load_shape");
+  if (shape.is_null()) return;
+  const std::string name = shape.get<std::string>();
+  p.load_shape = name;
+  // With a shape, test_time only applies when given: the shape decides when to stop.
+  if (const Json& given = arg(args, "_given"); given.is_array()) {
+    p.test_time_explicit = std::find(given.begin(), given.end(), Json("test_time")) != given.end();
+  }
+  const Json& raw = arg(args, "shape_config");
+  const Json cfg = raw.is_null() ? Json::object() : raw;
+  if (name == "constant_arrival_rate" || name == "ramping_arrival_rate") {
+    p.model = LoadModel::kOpen;
+    const std::string ptr = "/shape_config";
+    for (auto it = cfg.begin(); it != cfg.end(); ++it) {
+      static const std::vector<std::string> kConstant = {"rate", "duration", "max_users",
+                                                         "max_backlog"};
+      static const std::vector<std::string> kRamping = {"start_rate", "stages", "max_users",
+                                                        "max_backlog"};
+      const auto& keys = name == "constant_arrival_rate" ? kConstant : kRamping;
+      if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
+        std::string list;
+        for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+        throw ConfigError(name + ": unknown key '" + it.key() + "' (accepted: " + list + ")",
+                          ptr + pointer_key(it.key()));
+      }
+    }
+    auto positive = [&](const Json& v, const std::string& what, const std::string& at) {
+      if (!v.is_number() || v.get<double>() < 0) throw ConfigError(what + " must be a number >= 0", at);
+      return v.get<double>();
+    };
+    if (name == "constant_arrival_rate") {
+      if (!cfg.contains("rate")) throw ConfigError("constant_arrival_rate needs \"rate\" (iterations/s)", ptr);
+      const double rate = positive(cfg["rate"], "rate", ptr + "/rate");
+      if (rate <= 0) throw ConfigError("rate must be > 0", ptr + "/rate");
+      double duration = p.test_time_s;
+      if (cfg.contains("duration")) duration = positive(cfg["duration"], "duration", ptr + "/duration");
+      if (duration <= 0) {
+        throw ConfigError("constant_arrival_rate needs \"duration\" (or test_time)", ptr + "/duration");
+      }
+      p.pacer = Pacer::constant(rate, duration);
+    } else {
+      if (!cfg.contains("stages") || !cfg["stages"].is_array() || cfg["stages"].empty()) {
+        throw ConfigError("ramping_arrival_rate needs \"stages\": [{\"duration\", \"rate\"}]",
+                          ptr + "/stages");
+      }
+      std::vector<RateStage> stages;
+      for (std::size_t i = 0; i < cfg["stages"].size(); ++i) {
+        const Json& st = cfg["stages"][i];
+        const std::string sp = ptr + "/stages" + pointer_index(i);
+        if (!st.is_object() || !st.contains("duration") || !st.contains("rate")) {
+          throw ConfigError("a stage needs \"duration\" (seconds) and \"rate\" (iterations/s)", sp);
+        }
+        stages.push_back({positive(st["duration"], "duration", sp + "/duration"),
+                          positive(st["rate"], "rate", sp + "/rate")});
+      }
+      const double start = cfg.contains("start_rate") ? positive(cfg["start_rate"], "start_rate", ptr + "/start_rate") : 0.0;
+      p.pacer = Pacer::ramping(start, stages);
+    }
+    p.users = std::max<std::uint32_t>(1, count_at(cfg, "max_users", p.users, ptr));
+    p.max_backlog = count_at(cfg, "max_backlog", 10'000, ptr);
+    return;
+  }
+  try {
+    p.shape = LoadShape::make(name, cfg);
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.what(), e.pointer().empty() ? "/load_shape" : "/shape_config" + e.pointer());
+  }
+  if (p.shape->max_users() == 0) throw ConfigError("the load shape never starts a user", "/shape_config");
+  p.users = p.shape->max_users();
+}
+
 }  // namespace
 
 std::vector<Json> normalize_tasks(const Json& tasks, ScenarioMode& mode) {
@@ -69,9 +158,12 @@ std::vector<Json> normalize_tasks(const Json& tasks, ScenarioMode& mode) {
           mode = ScenarioMode::kSequence;
         } else if (name == "weighted") {
           mode = ScenarioMode::kWeighted;
+        } else if (name == "conditional") {
+          mode = ScenarioMode::kConditional;
         } else {
-          throw ConfigError("mode must be \"sequence\" or \"weighted\", got " + json_brief(m),
-                            "/mode");
+          throw ConfigError(
+              "mode must be \"sequence\", \"weighted\" or \"conditional\", got " + json_brief(m),
+              "/mode");
         }
       }
       if (!tasks.contains("tasks")) throw ConfigError("a task block needs \"tasks\": [...]");
@@ -143,7 +235,6 @@ PlanConfig parse_plan(const Json& args) {
     p.threads = static_cast<unsigned>(t);
   }
   if (p.threads == 0) p.threads = std::max(1u, std::thread::hardware_concurrency());
-  if (p.threads > p.users) p.threads = p.users;
   if (args.contains("host") && args["host"].is_string()) p.host = args["host"].get<std::string>();
   if (args.contains("runner_mode") && args["runner_mode"].is_string() &&
       args["runner_mode"].get<std::string>() != "local") {
@@ -163,13 +254,8 @@ PlanConfig parse_plan(const Json& args) {
                                                                             : "/tasks";
   for (std::size_t i = 0; i < p.tasks.size(); ++i) {
     Json& t = p.tasks[i];
-    for (const char* unsupported : {"run_if", "skip_if", "think_time", "throttle", "retry"}) {
-      if (t.contains(unsupported)) {
-        throw ConfigError(std::string("task field '") + unsupported +
-                              "' is not available in this build",
-                          list_ptr + pointer_index(i) + "/" + unsupported);
-      }
-    }
+    p.task_pointers.push_back(list_ptr + pointer_index(i));
+    p.flow.push_back(take_flow_fields(t));
     std::uint32_t w = 1;
     if (t.contains("weight")) {
       const Json& wv = t["weight"];
@@ -186,6 +272,8 @@ PlanConfig parse_plan(const Json& args) {
     for (auto w : p.weights) total += w;
     if (total == 0) throw ConfigError("weighted tasks: every weight is 0", list_ptr);
   }
+  parse_load_model(args, p);
+  if (p.threads > p.users) p.threads = p.users;
   return p;
 }
 

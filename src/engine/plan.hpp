@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "core/json_util.hpp"
+#include "engine/pacing.hpp"
 
 namespace ld::engine {
 
@@ -16,7 +19,10 @@ struct WaitTime {
   bool enabled() const noexcept { return max_s > 0; }
 };
 
-enum class ScenarioMode { kSequence, kWeighted };
+enum class ScenarioMode { kSequence, kWeighted, kConditional };
+
+// Closed: a fixed (or shaped) number of users loop. Open: iterations start at planned times.
+enum class LoadModel { kClosed, kOpen };
 
 struct PlanConfig {
   std::string user_type;      // user_detail_dict["user"]
@@ -29,6 +35,17 @@ struct PlanConfig {
   ScenarioMode mode = ScenarioMode::kSequence;
   std::vector<Json> tasks;    // normalised task objects (placeholders unresolved)
   std::vector<std::uint32_t> weights;  // per task, for kWeighted
+  std::vector<Json> flow;              // per task: run_if, skip_if, think_time, throttle, retry
+  std::vector<std::string> task_pointers;  // JSON pointer of each task in the arguments
+
+  LoadModel model = LoadModel::kClosed;
+  std::optional<LoadShape> shape;      // closed model with a load_shape
+  std::optional<Pacer> pacer;          // open model
+  std::uint32_t max_backlog = 0;       // open model: iterations that may wait for a user
+  double hard_timeout_s = 0;           // watchdog: 0 = none
+  std::string load_shape;              // as given ("" = plain closed model)
+  bool test_time_explicit = true;      // false: test_time was left at its default
+  std::uint64_t seed = 0;              // per-user random streams derive from it
 };
 
 // Throws ConfigError with a pointer relative to the LD_start_test arguments object.

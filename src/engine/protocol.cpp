@@ -2,7 +2,14 @@
 
 #include <algorithm>
 
+#include "stats/recorder.hpp"
+
 namespace ld::engine {
+
+void WorkerContext::record(const stats::Record& r) {
+  stats.record(r);
+  if (outcome) *outcome = r.error.kind;
+}
 
 std::uint32_t NameTable::intern(const std::string& request_type, const std::string& name) {
   for (std::size_t i = 0; i < entries_.size(); ++i) {

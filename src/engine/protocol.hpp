@@ -12,12 +12,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/json_util.hpp"
 #include "loaddensity/core/clock.hpp"
+#include "loaddensity/stats/record.hpp"
 #include "params/resolver.hpp"
 
 namespace boost::asio {
@@ -54,6 +56,11 @@ struct WorkerContext {
   const bool* aborting = nullptr;  // true once in-flight work is abandoned (do not record it)
   unsigned thread_index = 0;
   std::uint32_t user_id = 0;
+  params::UserScope* scope = nullptr;        // this user's variables, rows and randomness
+  stats::ErrorKind* outcome = nullptr;       // the engine reads the last record's error kind
+
+  // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
+  void record(const stats::Record& r);
 };
 
 struct CompileContext {
@@ -61,6 +68,9 @@ struct CompileContext {
   NameTable& names;
   std::string host;  // LD_start_test `host` (base URL for relative task URLs), may be empty
   const Json& options;  // every LD_start_test argument, for protocol extras
+  // Variables some task extracts: placeholders naming them are rendered per request.
+  const std::set<std::string>* user_vars = nullptr;
+  params::ParseContext parse_context() const { return params::ParseContext{resolver, user_vars}; }
 };
 
 class UserSession {
@@ -79,6 +89,10 @@ class CompiledTasks {
   virtual std::size_t size() const noexcept = 0;
   // Longest time an in-flight operation may still take once the test stops (its timeout).
   virtual Nanos max_timeout() const noexcept = 0;
+  // The name results of task `i` are grouped by, and its label (name, else URL/target) for
+  // filters such as the network conditioner.
+  virtual std::uint32_t name_id(std::size_t i) const noexcept = 0;
+  virtual const std::string& label(std::size_t i) const noexcept = 0;
   virtual std::unique_ptr<UserSession> new_user(WorkerContext& worker) = 0;
 };
 

@@ -11,9 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <deque>
 #include <future>
-#include <optional>
 #include <thread>
 
 #include "stats/recorder.hpp"
@@ -37,73 +38,291 @@ std::string local_iso_now() {
   return buf;
 }
 
-// xorshift64*: per-user randomness for weighted picks and wait times, no locks.
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
-  std::uint64_t next() noexcept {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1Dull;
-  }
-  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+// One virtual user's home on its worker: the timer it sleeps on (think/wait time, idle in the
+// open model), so a stop can wake every sleeper.
+struct UserSlot {
+  explicit UserSlot(net::io_context& io) : timer(io) {}
+  net::steady_timer timer;
+  std::size_t index = 0;  // position in Worker::slots
+  bool has_next = false;  // open model: an iteration was handed over while idle
+  Nanos next_planned = 0;
 };
 
 struct Worker {
-  explicit Worker(std::size_t names) : stats(names), scratch(64 * 1024) {}
+  Worker(std::size_t names, std::uint32_t max_users, std::uint32_t max_backlog)
+      : stats(names), scratch(64 * 1024), dispatcher_timer(io), sequencer(max_users, max_backlog) {}
 
   net::io_context io{1};
   stats::WorkerStats stats;
   DeadlineSweeper sweeper;
   std::vector<char> scratch;
   std::atomic<bool> stopping{false};
-  bool aborting = false;  // worker-thread only: in-flight work is being abandoned
-  std::atomic<std::uint32_t> finished{0};
+  bool aborting = false;                     // worker thread only
+  std::atomic<std::uint32_t> started{0};     // users started on this worker
+  std::atomic<std::uint32_t> finished{0};    // users ended on this worker
+  std::vector<UserSlot*> slots;              // live users (worker thread only)
+  // open model (worker thread only)
+  net::steady_timer dispatcher_timer;
+  Sequencer sequencer;
+  std::vector<UserSlot*> open_slots;         // by sequencer user id
+  bool dispatcher_done = false;
   std::thread thread;
+
+  void add_slot(UserSlot* s) {
+    s->index = slots.size();
+    slots.push_back(s);
+  }
+  void remove_slot(UserSlot* s) {
+    slots[s->index] = slots.back();
+    slots[s->index]->index = s->index;
+    slots.pop_back();
+  }
+  void wake_all() {
+    for (UserSlot* s : slots) s->timer.cancel();
+    dispatcher_timer.cancel();
+  }
 };
 
-net::awaitable<void> run_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
-                              unsigned thread_index, std::uint32_t user_id) {
-  try {
-    WorkerContext ctx{w.io,        w.stats,     w.sweeper, std::span<char>(w.scratch),
-                      &w.aborting, thread_index, user_id};
-    std::unique_ptr<UserSession> session = tasks.new_user(ctx);
-    net::steady_timer timer(w.io);
-    Rng rng(user_id + 1);
-    std::uint64_t total_weight = 0;
-    for (auto x : plan.weights) total_weight += x;
-    const std::size_t n = tasks.size();
-    while (!w.stopping.load(std::memory_order_relaxed)) {
-      const Nanos iteration_start = steady_now();
-      if (plan.mode == ScenarioMode::kWeighted) {
-        std::uint64_t pick = rng.next() % total_weight;
-        std::size_t i = 0;
-        while (pick >= plan.weights[i]) pick -= plan.weights[i++];
-        co_await session->run_step(i, steady_now());
-      } else {
-        for (std::size_t i = 0; i < n && !w.stopping.load(std::memory_order_relaxed); ++i) {
-          co_await session->run_step(i, steady_now());
-        }
-      }
-      if (plan.wait.enabled() && !w.stopping.load(std::memory_order_relaxed)) {
-        const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) * rng.uniform();
-        timer.expires_at(to_time_point(steady_now() + seconds_to_ns(s)));
-        boost::system::error_code ec;
-        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-      } else if (steady_now() - iteration_start < 2000) {
-        // An iteration that finished without waiting on I/O must not starve the other users.
-        co_await net::post(w.io, net::use_awaitable);
+// Everything a user needs to run iterations; lives in the user's coroutine frame.
+class UserRun {
+ public:
+  UserRun(Worker& w, const PlanConfig& plan, CompiledTasks& tasks, const FlowSet& flows,
+          const RunPolicies& policies, std::size_t sources, unsigned thread_index,
+          std::uint32_t user_id)
+      : w_(w),
+        plan_(plan),
+        tasks_(tasks),
+        flows_(flows),
+        policies_(policies),
+        slot_(w.io),
+        scope_(plan.seed + user_id + 1, sources),
+        ctx_{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, thread_index,
+             user_id, &scope_, &outcome_} {
+    w_.add_slot(&slot_);
+    for (auto x : plan.weights) total_weight_ += x;
+  }
+  ~UserRun() { w_.remove_slot(&slot_); }
+
+  void start() { session_ = tasks_.new_user(ctx_); }
+  void finish() noexcept {
+    if (session_) session_->shutdown();
+  }
+  UserSlot& slot() noexcept { return slot_; }
+  bool stopping() const noexcept { return w_.stopping.load(std::memory_order_relaxed); }
+
+  // Sleeps until `deadline`; false when woken early (stop).
+  net::awaitable<bool> sleep_until(Nanos deadline) {
+    if (deadline <= steady_now()) co_return !stopping();
+    slot_.timer.expires_at(to_time_point(deadline));
+    boost::system::error_code ec;
+    co_await slot_.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    co_return !ec && !stopping();
+  }
+
+  // One pass over the task list (or one weighted pick).
+  net::awaitable<void> iteration(Nanos planned) {
+    const Nanos start = steady_now();
+    if (plan_.mode == ScenarioMode::kWeighted) {
+      std::uint64_t pick = scope_.next_random() % total_weight_;
+      std::size_t i = 0;
+      while (pick >= plan_.weights[i]) pick -= plan_.weights[i++];
+      co_await task(i, planned);
+    } else {
+      for (std::size_t i = 0; i < tasks_.size() && !stopping(); ++i) {
+        co_await task(i, i == 0 ? planned : steady_now());
       }
     }
-    session->shutdown();
+    if (steady_now() - start < 2000) {
+      // An iteration that finished without waiting on I/O (every task skipped, say) must not
+      // starve the other users of this thread.
+      co_await net::post(w_.io, net::use_awaitable);
+    }
+  }
+
+ private:
+  net::awaitable<void> task(std::size_t i, Nanos planned) {
+    const TaskFlow& flow = flows_.at(i);
+    scope_.begin_task();
+    if (flow.run_if && !flow.run_if->eval(scope_)) co_return;
+    if (flow.skip_if && flow.skip_if->eval(scope_)) co_return;
+    if (flow.throttle) {
+      const Nanos slot = flow.throttle->reserve(steady_now());
+      if (!co_await sleep_until(slot)) co_return;
+      planned = std::max(planned, slot);  // the throttle's slot is when it was meant to start
+    }
+    std::uint32_t used[3] = {0, 0, 0};
+    for (std::uint32_t attempt = 1;; ++attempt) {
+      outcome_ = stats::ErrorKind::kNone;
+      if (!co_await conditioned(i, planned)) {
+        co_await session_->run_step(i, planned);
+      }
+      if (outcome_ == stats::ErrorKind::kNone || !flow.retry || stopping()) break;
+      const auto cls = static_cast<std::size_t>(classify(outcome_));
+      if (used[cls] >= flow.retry->budget[cls]) break;
+      ++used[cls];
+      w_.stats.count_retry(tasks_.name_id(i));
+      const Nanos delay = flow.retry->delay(attempt, scope_.uniform());
+      if (!co_await sleep_until(steady_now() + delay)) break;
+      planned = steady_now();
+    }
+    if (flow.think_max_s > 0) {
+      const double s = flow.think_min_s + (flow.think_max_s - flow.think_min_s) * scope_.uniform();
+      co_await sleep_until(steady_now() + seconds_to_ns(s));
+    }
+  }
+
+  // The network conditioner: true when the request was dropped (and recorded as such).
+  net::awaitable<bool> conditioned(std::size_t i, Nanos planned) {
+    const auto& c = policies_.conditioner;
+    if (!c) co_return false;
+    if (!c->name_filter.empty() && tasks_.label(i).find(c->name_filter) == std::string::npos) {
+      co_return false;
+    }
+    if (c->loss_rate > 0 && scope_.uniform() < c->loss_rate) {
+      ++w_.stats.conditioner_dropped;
+      stats::Record r;
+      r.name_id = tasks_.name_id(i);
+      r.planned = planned;
+      r.start = r.end = steady_now();
+      r.error = {stats::ErrorKind::kDropped, "network_conditioner: simulated drop", 0, false};
+      ctx_.record(r);
+      co_return true;
+    }
+    const double jitter = c->jitter_ms * (2 * scope_.uniform() - 1);
+    const double ms = std::max(0.0, c->latency_ms + jitter);
+    if (ms > 0) {
+      ++w_.stats.conditioner_delayed;
+      co_await sleep_until(steady_now() + static_cast<Nanos>(ms * 1e6));
+    }
+    co_return false;
+  }
+
+  Worker& w_;
+  const PlanConfig& plan_;
+  CompiledTasks& tasks_;
+  const FlowSet& flows_;
+  const RunPolicies& policies_;
+  UserSlot slot_;
+  params::UserScope scope_;
+  stats::ErrorKind outcome_ = stats::ErrorKind::kNone;
+  WorkerContext ctx_;
+  std::unique_ptr<UserSession> session_;
+  std::uint64_t total_weight_ = 0;
+};
+
+// Closed model: loop until the test stops or this user's id falls outside the user limit.
+net::awaitable<void> run_closed_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
+                                     const FlowSet& flows, const RunPolicies& policies,
+                                     std::size_t sources, unsigned ti, std::uint32_t uid,
+                                     const std::atomic<std::uint32_t>& limit,
+                                     std::atomic<std::uint8_t>& alive) {
+  try {
+    UserRun u(w, plan, tasks, flows, policies, sources, ti, uid);
+    u.start();
+    while (!u.stopping() && uid < limit.load(std::memory_order_relaxed)) {
+      co_await u.iteration(steady_now());
+      if (plan.wait.enabled() && !u.stopping()) {
+        const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) *
+                                               (static_cast<double>(uid * 7919 % 1000) / 1000.0);
+        co_await u.sleep_until(steady_now() + seconds_to_ns(s));
+      }
+    }
+    u.finish();
   } catch (...) {
     // A session must never throw; if one does, the user ends and the run goes on.
+  }
+  alive.store(0, std::memory_order_release);
+  w.finished.fetch_add(1, std::memory_order_release);
+}
+
+// Open model: run the iteration handed over, then whatever the backlog holds, then idle until
+// the dispatcher hands over another one.
+net::awaitable<void> run_open_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
+                                   const FlowSet& flows, const RunPolicies& policies,
+                                   std::size_t sources, unsigned ti, std::uint32_t uid,
+                                   std::uint32_t global_id, Nanos planned) {
+  try {
+    UserRun u(w, plan, tasks, flows, policies, sources, ti, global_id);
+    if (w.open_slots.size() <= uid) w.open_slots.resize(uid + 1, nullptr);
+    w.open_slots[uid] = &u.slot();
+    u.start();
+    for (;;) {
+      const Nanos start = steady_now();
+      auto& om = w.stats.open_model();
+      ++om.started;
+      om.blocked.record(start - planned);
+      co_await u.iteration(planned);
+      if (u.stopping()) break;
+      if (auto next = w.sequencer.release(uid)) {
+        planned = *next;
+        continue;
+      }
+      if (w.dispatcher_done) break;
+      u.slot().has_next = false;
+      u.slot().timer.expires_at(SteadyTime::max());
+      boost::system::error_code ec;
+      co_await u.slot().timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (!u.slot().has_next || u.stopping()) break;
+      planned = u.slot().next_planned;
+    }
+    w.open_slots[uid] = nullptr;
+    u.finish();
+  } catch (...) {
   }
   w.finished.fetch_add(1, std::memory_order_release);
 }
 
-net::awaitable<void> run_sweeper(Worker& w, const std::atomic<std::uint32_t>& spawned_here) {
+// Open model dispatcher: this worker's share of the schedule (global iterations k*N + index).
+net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
+                                    const FlowSet& flows, const RunPolicies& policies,
+                                    std::size_t sources, unsigned ti, unsigned nthreads,
+                                    Nanos t0) {
+  try {
+    for (std::uint64_t k = 0;; ++k) {
+      const auto offset = plan.pacer->hit_time(k * nthreads + ti);
+      if (!offset || w.stopping.load(std::memory_order_relaxed)) break;
+      const Nanos planned = t0 + *offset;
+      if (planned > steady_now()) {
+        w.dispatcher_timer.expires_at(to_time_point(planned));
+        boost::system::error_code ec;
+        co_await w.dispatcher_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        if (w.stopping.load(std::memory_order_relaxed)) break;
+      }
+      ++w.stats.open_model().planned;
+      const Sequencer::Decision d = w.sequencer.due(planned);
+      switch (d.kind) {
+        case Sequencer::Kind::kAssign: {
+          UserSlot* s = w.open_slots[d.user];
+          s->has_next = true;
+          s->next_planned = planned;
+          s->timer.cancel();
+          break;
+        }
+        case Sequencer::Kind::kSpawn:
+          w.started.fetch_add(1, std::memory_order_release);
+          net::co_spawn(w.io,
+                        run_open_user(w, plan, tasks, flows, policies, sources, ti, d.user,
+                                      d.user * nthreads + ti, planned),
+                        net::detached);
+          break;
+        case Sequencer::Kind::kQueue:
+          ++w.stats.open_model().queued;
+          break;
+        case Sequencer::Kind::kDrop:
+          ++w.stats.open_model().dropped;
+          break;
+      }
+    }
+  } catch (...) {
+  }
+  w.dispatcher_done = true;
+  // Idle users have nothing more to wait for.
+  for (UserSlot* s : w.open_slots) {
+    if (s) s->timer.cancel();
+  }
+}
+
+net::awaitable<void> run_sweeper(Worker& w) {
   net::steady_timer timer(w.io);
   Nanos next = steady_now();
   for (;;) {
@@ -113,7 +332,8 @@ net::awaitable<void> run_sweeper(Worker& w, const std::atomic<std::uint32_t>& sp
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     w.sweeper.sweep(steady_now(), w.aborting);
     if (w.stopping.load(std::memory_order_relaxed) &&
-        w.finished.load(std::memory_order_acquire) == spawned_here.load(std::memory_order_acquire)) {
+        w.finished.load(std::memory_order_acquire) == w.started.load(std::memory_order_acquire) &&
+        (w.dispatcher_done || !w.sequencer.users())) {
       co_return;
     }
   }
@@ -123,10 +343,17 @@ net::awaitable<void> run_sweeper(Worker& w, const std::atomic<std::uint32_t>& sp
 
 RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* progress) {
   RunOutcome out;
+  const bool open = plan_.model == LoadModel::kOpen;
   const unsigned nthreads = std::max(1u, plan_.threads);
+  const std::uint32_t per_worker_users = (plan_.users + nthreads - 1) / nthreads;
   std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::atomic<std::uint32_t>> spawned_per(nthreads);
-  for (unsigned i = 0; i < nthreads; ++i) workers.push_back(std::make_unique<Worker>(names_.size()));
+  for (unsigned i = 0; i < nthreads; ++i) {
+    workers.push_back(std::make_unique<Worker>(names_.size(), per_worker_users,
+                                               (plan_.max_backlog + nthreads - 1) / nthreads));
+  }
+  // Closed model: users with id < limit run; alive[id] says whether user id is running.
+  std::atomic<std::uint32_t> limit{plan_.users};
+  std::vector<std::atomic<std::uint8_t>> alive(open ? 0 : plan_.users);
 
   stats::RunInfo info;
   info.started_at = local_iso_now();
@@ -135,27 +362,48 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   info.spawn_rate = plan_.spawn_rate;
   info.test_time_s = plan_.test_time_s;
   info.threads = nthreads;
+  const std::string shape_name = plan_.load_shape.empty() ? "" : ":" + plan_.load_shape;
+  info.load_model = (open ? "open" : "closed") + shape_name;
 
   using Guard = net::executor_work_guard<net::io_context::executor_type>;
   std::vector<std::optional<Guard>> guards(nthreads);
+  const Nanos t0 = steady_now() + (open ? 20 * kNanosPerMilli : 0);  // let threads start first
   for (unsigned i = 0; i < nthreads; ++i) {
     Worker& w = *workers[i];
     guards[i].emplace(w.io.get_executor());
-    net::co_spawn(w.io, run_sweeper(w, spawned_per[i]), net::detached);
+    net::co_spawn(w.io, run_sweeper(w), net::detached);
+    if (open) {
+      net::co_spawn(w.io,
+                    run_dispatcher(w, plan_, tasks_, flows_, policies_, sources_, i, nthreads, t0),
+                    net::detached);
+    }
     w.thread = std::thread([&w] { w.io.run(); });
   }
 
-  const Nanos t0 = steady_now();
-  const Nanos end_at = plan_.test_time_s > 0 ? t0 + seconds_to_ns(plan_.test_time_s) : 0;
-  std::uint32_t spawned = 0;
+  Nanos end_at = plan_.test_time_s > 0 ? t0 + seconds_to_ns(plan_.test_time_s) : 0;
+  if (open) {
+    const Nanos pacer_end = t0 + seconds_to_ns(plan_.pacer->duration_s());
+    end_at = end_at ? std::min(end_at, pacer_end) : pacer_end;
+  }
+  if (plan_.shape && !plan_.test_time_explicit) end_at = 0;  // the shape decides when to stop
+  const Nanos hard_at = plan_.hard_timeout_s > 0 ? t0 + seconds_to_ns(plan_.hard_timeout_s) : 0;
+
+  std::uint32_t spawned = 0;  // closed model, control thread only
+  std::uint32_t peak_users = 0;
+  double spawn_allowance = 1;  // the first user starts at once
+  Nanos last_tick = t0;
   Nanos next_interval = t0 + kNanosPerSecond;
   Nanos last_interval = t0;
   std::uint64_t total_requests = 0, total_failures = 0;
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> window;  // failure budget: per-second
 
-  auto finished_total = [&] {
-    std::uint32_t f = 0;
-    for (auto& w : workers) f += w->finished.load(std::memory_order_acquire);
-    return f;
+  auto running_users = [&] {
+    std::uint32_t s = 0, f = 0;
+    for (auto& w : workers) {
+      s += w->started.load(std::memory_order_acquire);
+      f += w->finished.load(std::memory_order_acquire);
+    }
+    return s - f;
   };
 
   auto collect = [&](Nanos now) {
@@ -179,17 +427,19 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     pt.p95_ns = merged.latency.percentile(95);
     pt.p99_ns = merged.latency.percentile(99);
     pt.max_ns = merged.latency.max();
-    pt.users = spawned - finished_total();
+    pt.users = running_users();
+    peak_users = std::max(peak_users, pt.users);
     out.metrics.timeline.push_back(pt);
     total_requests += merged.requests;
     total_failures += merged.failures;
+    window.emplace_back(merged.requests, merged.failures);
     last_interval = now;
     if (progress) {
       ProgressSnapshot s;
       s.elapsed_s = pt.t_s;
-      s.test_time_s = plan_.test_time_s;
+      s.test_time_s = end_at ? static_cast<double>(end_at - t0) / 1e9 : 0;
       s.users = pt.users;
-      s.target_users = plan_.users;
+      s.target_users = open ? plan_.users : limit.load();
       s.rps = pt.seconds > 0 ? static_cast<double>(pt.requests) / pt.seconds : 0;
       s.p95_ns = pt.p95_ns;
       s.requests = total_requests;
@@ -198,7 +448,29 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     }
   };
 
-  // --- the control loop: spawn, collect, stop
+  // The failure budget over the last window_s seconds; returns the stop reason or "".
+  auto budget_breached = [&]() -> std::string {
+    const auto& b = policies_.failure_budget;
+    if (!b) return "";
+    while (window.size() > std::max<std::size_t>(1, static_cast<std::size_t>(b->window_s))) {
+      window.pop_front();
+    }
+    std::uint64_t req = 0, fail = 0;
+    for (const auto& [r, f] : window) {
+      req += r;
+      fail += f;
+    }
+    if (req < b->min_samples || req == 0) return "";
+    const double rate = static_cast<double>(fail) / static_cast<double>(req);
+    if (rate <= b->threshold) return "";
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  "failure_budget: failure rate %.3f > %.3f over the last %.0f s (%llu requests)",
+                  rate, b->threshold, b->window_s, static_cast<unsigned long long>(req));
+    return buf;
+  };
+
+  // --- the control loop
   out.stop_reason = "test_time";
   for (;;) {
     const Nanos now = steady_now();
@@ -206,35 +478,64 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       out.stop_reason = "interrupted";
       break;
     }
+    if (hard_at && now >= hard_at) {
+      out.stop_reason = "hard_timeout";
+      break;
+    }
     if (end_at && now >= end_at) break;
-    // Users due by now: the first at t=0, then one every 1/spawn_rate seconds.
-    const double due = 1.0 + static_cast<double>(now - t0) / 1e9 * plan_.spawn_rate;
-    const auto want = static_cast<std::uint32_t>(std::min<double>(plan_.users, due));
-    while (spawned < want) {
-      const unsigned ti = spawned % nthreads;
-      Worker& w = *workers[ti];
-      spawned_per[ti].fetch_add(1, std::memory_order_release);
-      const std::uint32_t uid = spawned++;
-      net::co_spawn(w.io, run_user(w, plan_, tasks_, ti, uid), net::detached);
+    if (!open) {
+      std::uint32_t target = plan_.users;
+      double rate = plan_.spawn_rate;
+      if (plan_.shape) {
+        const auto tick = plan_.shape->tick(static_cast<double>(now - t0) / 1e9);
+        if (!tick) {
+          out.stop_reason = "load_shape";
+          break;
+        }
+        target = std::min(tick->users, plan_.users);
+        rate = tick->spawn_rate;
+      }
+      limit.store(target, std::memory_order_relaxed);
+      spawn_allowance += static_cast<double>(now - last_tick) / 1e9 * rate;
+      spawn_allowance = std::min(spawn_allowance, static_cast<double>(plan_.users) + 1);
+      last_tick = now;
+      for (std::uint32_t id = 0; id < target && spawn_allowance >= 1; ++id) {
+        if (alive[id].load(std::memory_order_acquire)) continue;
+        alive[id].store(1, std::memory_order_release);
+        spawn_allowance -= 1;
+        const unsigned ti = id % nthreads;
+        Worker& w = *workers[ti];
+        w.started.fetch_add(1, std::memory_order_release);
+        ++spawned;
+        net::co_spawn(w.io,
+                      run_closed_user(w, plan_, tasks_, flows_, policies_, sources_, ti, id, limit,
+                                      alive[id]),
+                      net::detached);
+      }
     }
     if (now >= next_interval) {
       collect(now);
       next_interval += kNanosPerSecond;
       if (next_interval <= now) next_interval = now + kNanosPerSecond;
+      if (std::string why = budget_breached(); !why.empty()) {
+        out.stop_reason = why;
+        break;
+      }
     }
-    Nanos wake = next_interval;
+    Nanos wake = std::min(next_interval, now + 20 * kNanosPerMilli);
     if (end_at) wake = std::min(wake, end_at);
-    if (spawned < plan_.users) {
-      wake = std::min(wake, t0 + static_cast<Nanos>(spawned / plan_.spawn_rate * 1e9));
-    }
-    wake = std::min(wake, now + 50 * kNanosPerMilli);  // poll the interrupt flag
     std::this_thread::sleep_until(to_time_point(std::max(wake, now)));
   }
 
   // --- stop: users finish their current operation (bounded by its timeout), then end.
   const Nanos stop_at = steady_now();
-  for (auto& w : workers) w->stopping.store(true);
-  const bool abort_now = out.stop_reason == "interrupted";
+  for (auto& wp : workers) {
+    Worker& w = *wp;
+    w.stopping.store(true);
+    net::post(w.io, [&w] { w.wake_all(); });
+  }
+  const bool abort_now = out.stop_reason == "interrupted" || out.stop_reason == "hard_timeout" ||
+                         out.stop_reason.rfind("failure_budget", 0) == 0;
   const Nanos grace = tasks_.max_timeout() + kNanosPerSecond;
   bool aborted = false;
   auto abort_all = [&] {
@@ -243,14 +544,17 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       net::post(w.io, [&w] {
         w.aborting = true;
         w.sweeper.sweep(steady_now(), true);
+        w.wake_all();
       });
     }
     aborted = true;
   };
   if (abort_now) abort_all();
-  while (finished_total() < spawned) {
+  while (running_users() > 0) {
     const Nanos now = steady_now();
-    if (!aborted && (interrupt.load() || now - stop_at > grace)) abort_all();
+    if (!aborted && (interrupt.load() || now - stop_at > grace || (hard_at && now >= hard_at))) {
+      abort_all();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const Nanos t_end = steady_now();
@@ -262,10 +566,11 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   // --- fold the per-thread totals into this run's metrics (threads have joined: no races).
   info.duration_s = static_cast<double>(stop_at - t0) / 1e9;
   info.stop_reason = out.stop_reason;
+  info.users = std::max(peak_users, open ? 0u : std::min(spawned, plan_.users));
   for (auto& wp : workers) {
     const auto& names = wp->stats.names();
     for (std::uint32_t id = 0; id < names.size(); ++id) {
-      if (names[id].requests == 0) continue;
+      if (names[id].requests == 0 && names[id].retries == 0) continue;
       const auto& [type, name] = names_.at(id);
       stats::NameMetrics& m = out.metrics.name_slot(type, name);
       const stats::NameStats& s = names[id];
@@ -273,6 +578,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       m.failures += s.failures;
       m.bytes_in += s.bytes_in;
       m.bytes_out += s.bytes_out;
+      m.retries += s.retries;
       m.ok_latency.merge(s.ok_latency);
       m.fail_latency.merge(s.fail_latency);
       m.service.merge(s.service);
@@ -283,6 +589,23 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       out.metrics.add_error({type, name, key.kind, stats::error_message(key), count});
     }
     out.metrics.errors_dropped += wp->stats.errors_dropped();
+    out.metrics.conditioner_delayed += wp->stats.conditioner_delayed;
+    out.metrics.conditioner_dropped += wp->stats.conditioner_dropped;
+    if (open) {
+      const auto& om = wp->stats.open_model();
+      auto& m = out.metrics.open_model;
+      m.planned += om.planned;
+      m.started += om.started;
+      m.queued += om.queued;
+      // Iterations still waiting in the backlog when the test ended never started.
+      m.dropped += om.dropped + wp->sequencer.backlog();
+      m.blocked.merge(om.blocked);
+    }
+  }
+  if (open) {
+    auto& m = out.metrics.open_model;
+    m.duration_s = info.duration_s;
+    m.planned_rate = plan_.pacer->total_hits() / std::max(plan_.pacer->duration_s(), 1e-9);
   }
   out.metrics.sort_errors();
   out.metrics.runs.push_back(info);

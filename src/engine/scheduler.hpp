@@ -1,11 +1,15 @@
 #pragma once
 // Runs one test: N worker threads, one io_context each; every virtual user is a coroutine that
-// lives on one worker for its whole life. The calling (control) thread spawns users at
-// spawn_rate, collects one interval snapshot per second from every worker (through the worker's
-// own io_context, so the workers never lock), drives the progress line and decides when to stop.
+// lives on one worker for its whole life. The calling (control) thread starts users (closed
+// model, shaped or not), collects one interval snapshot per second from every worker (through
+// the worker's own io_context, so the workers never lock), drives the progress line, applies
+// the failure budget and the watchdog, and decides when to stop. In the open model each worker
+// runs its share of the pacer's schedule and hands due iterations to its users.
 #include <atomic>
+#include <optional>
 #include <string>
 
+#include "engine/flow.hpp"
 #include "engine/plan.hpp"
 #include "engine/progress.hpp"
 #include "engine/protocol.hpp"
@@ -13,15 +17,37 @@
 
 namespace ld::engine {
 
+// LD_install_failure_budget: stop when the failure rate over the sliding window breaches.
+struct FailureBudget {
+  double threshold = 0.05;
+  double window_s = 30;
+  std::uint64_t min_samples = 50;
+};
+
+// LD_install_network_conditioner: added latency and simulated loss before matching requests.
+struct NetworkConditioner {
+  double latency_ms = 0;
+  double jitter_ms = 0;
+  double loss_rate = 0;
+  std::string name_filter;  // substring of the task's name or URL; empty matches all
+};
+
+struct RunPolicies {
+  std::optional<FailureBudget> failure_budget;
+  std::optional<NetworkConditioner> conditioner;
+};
+
 struct RunOutcome {
   stats::Metrics metrics;   // this run only
-  std::string stop_reason;  // "test_time", "interrupted"
+  std::string stop_reason;  // "test_time", "interrupted", "failure_budget: ...", "hard_timeout"
 };
 
 class Scheduler {
  public:
-  Scheduler(const PlanConfig& plan, CompiledTasks& tasks, const NameTable& names)
-      : plan_(plan), tasks_(tasks), names_(names) {}
+  Scheduler(const PlanConfig& plan, CompiledTasks& tasks, const NameTable& names,
+            const FlowSet& flows, const RunPolicies& policies, std::size_t source_count)
+      : plan_(plan), tasks_(tasks), names_(names), flows_(flows), policies_(policies),
+        sources_(source_count) {}
 
   // Blocks until the test ends. `interrupt` is polled; when it becomes true the test stops at
   // once and in-flight operations are abandoned (not recorded).
@@ -31,6 +57,9 @@ class Scheduler {
   const PlanConfig& plan_;
   CompiledTasks& tasks_;
   const NameTable& names_;
+  const FlowSet& flows_;
+  const RunPolicies& policies_;
+  std::size_t sources_;
 };
 
 }  // namespace ld::engine

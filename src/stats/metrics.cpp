@@ -62,8 +62,24 @@ void Metrics::absorb(const Metrics& run) {
     m.ok_latency.merge(n.ok_latency);
     m.fail_latency.merge(n.fail_latency);
     m.service.merge(n.service);
+    m.retries += n.retries;
     for (std::size_t k = 0; k < kErrorKindCount; ++k) m.by_kind[k] += n.by_kind[k];
   }
+  open_model.planned += run.open_model.planned;
+  open_model.started += run.open_model.started;
+  open_model.queued += run.open_model.queued;
+  open_model.dropped += run.open_model.dropped;
+  open_model.blocked.merge(run.open_model.blocked);
+  if (run.open_model.planned) {
+    const double total_s = open_model.duration_s + run.open_model.duration_s;
+    open_model.planned_rate =
+        total_s > 0 ? (open_model.planned_rate * open_model.duration_s +
+                       run.open_model.planned_rate * run.open_model.duration_s) / total_s
+                    : run.open_model.planned_rate;
+    open_model.duration_s = total_s;
+  }
+  conditioner_delayed += run.conditioner_delayed;
+  conditioner_dropped += run.conditioner_dropped;
   for (IntervalPoint p : run.timeline) {
     p.t_s += offset;
     timeline.push_back(p);

@@ -16,6 +16,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kHttpStatus: return "http_status";
     case ErrorKind::kProtocol: return "protocol";
     case ErrorKind::kAssertion: return "assertion";
+    case ErrorKind::kDropped: return "dropped";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }
@@ -27,10 +28,19 @@ void NameStats::merge(const NameStats& o) {
   failures += o.failures;
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
+  retries += o.retries;
   ok_latency.merge(o.ok_latency);
   fail_latency.merge(o.fail_latency);
   service.merge(o.service);
   for (std::size_t i = 0; i < kErrorKindCount; ++i) by_kind[i] += o.by_kind[i];
+}
+
+void OpenModelStats::merge(const OpenModelStats& o) {
+  planned += o.planned;
+  started += o.started;
+  queued += o.queued;
+  dropped += o.dropped;
+  blocked.merge(o.blocked);
 }
 
 void IntervalStats::merge(const IntervalStats& o) {

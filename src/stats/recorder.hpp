@@ -22,8 +22,20 @@ struct NameStats {
   Histogram fail_latency;  // failures, from planned start
   Histogram service;       // every operation, from actual start (differs in the open model)
   std::array<std::uint64_t, kErrorKindCount> by_kind{};
+  std::uint64_t retries = 0;  // attempts that were retries of a failed one
 
   void merge(const NameStats& o);
+};
+
+// Open model bookkeeping: iterations planned by the pacer, how they started.
+struct OpenModelStats {
+  std::uint64_t planned = 0;  // iterations that came due
+  std::uint64_t started = 0;
+  std::uint64_t queued = 0;   // waited for a free user (blocked)
+  std::uint64_t dropped = 0;  // no user and no backlog room, or never started before the end
+  Histogram blocked;          // start - planned, for every started iteration
+
+  void merge(const OpenModelStats& o);
 };
 
 // What happened in one reporting interval (all names together).
@@ -67,6 +79,12 @@ class WorkerStats {
     return intervals_[active_ ^ 1];
   }
 
+  void count_retry(std::uint32_t name_id) noexcept { ++names_[name_id].retries; }
+  OpenModelStats& open_model() noexcept { return open_; }
+  const OpenModelStats& open_model() const noexcept { return open_; }
+  std::uint64_t conditioner_delayed = 0;
+  std::uint64_t conditioner_dropped = 0;
+
   const std::vector<NameStats>& names() const noexcept { return names_; }
   const std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash>& errors() const noexcept {
     return errors_;
@@ -79,6 +97,7 @@ class WorkerStats {
   unsigned active_ = 0;
   std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash> errors_;
   std::uint64_t errors_dropped_ = 0;  // failures whose distinct key did not fit the table
+  OpenModelStats open_;
 };
 
 }  // namespace ld::stats

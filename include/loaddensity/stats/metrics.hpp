@@ -22,6 +22,18 @@ struct NameMetrics {
   Histogram fail_latency;
   Histogram service;
   std::array<std::uint64_t, kErrorKindCount> by_kind{};
+  std::uint64_t retries = 0;
+};
+
+// The open (arrival-rate) model: how the plan was kept.
+struct OpenModelMetrics {
+  std::uint64_t planned = 0;   // iterations that came due
+  std::uint64_t started = 0;
+  std::uint64_t queued = 0;    // started late because no user was free
+  std::uint64_t dropped = 0;   // never started
+  double planned_rate = 0;     // iterations/s the schedule asked for
+  double duration_s = 0;
+  Histogram blocked;           // start - planned
 };
 
 // One row per reporting interval (one second) of the whole run.
@@ -52,6 +64,7 @@ struct RunInfo {
   double duration_s = 0;    // measured
   std::uint32_t threads = 0;
   std::string stop_reason;  // "test_time", "interrupted", ...
+  std::string load_model;   // "closed", "closed:stages", "open:constant_arrival_rate", ...
 };
 
 class Metrics {
@@ -61,6 +74,9 @@ class Metrics {
   std::vector<ErrorEntry> errors;      // distinct failures, most frequent first
   std::uint64_t errors_dropped = 0;    // failures not itemised (too many distinct messages)
   std::vector<RunInfo> runs;
+  OpenModelMetrics open_model;         // zero unless an open-model run happened
+  std::uint64_t conditioner_delayed = 0;
+  std::uint64_t conditioner_dropped = 0;
 
   // Totals over every name.
   std::uint64_t requests() const noexcept;

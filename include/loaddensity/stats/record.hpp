@@ -17,6 +17,7 @@ enum class ErrorKind : std::uint8_t {
   kHttpStatus,  // a response arrived with a failing status (HTTP >= 400)
   kProtocol,    // malformed response / frame
   kAssertion,   // a check on the response failed
+  kDropped,     // dropped on purpose by the network conditioner
   kOther,
   kCount_,
 };

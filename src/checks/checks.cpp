@@ -1,0 +1,296 @@
+#include "checks/checks.hpp"
+
+#include <charconv>
+#include <optional>
+
+#include "core/text.hpp"
+#include "loaddensity/core/error.hpp"
+
+namespace ld::checks {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+bool to_int(std::string_view s, std::int64_t& out) {
+  s = trim(s);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size() && !s.empty();
+}
+
+const std::vector<std::string> kAssertionTypes = {"status_code", "contains", "not_contains",
+                                                  "json_path", "header"};
+const std::vector<std::string> kFromTypes = {"json_path", "header", "status_code"};
+
+[[noreturn]] void fail(const std::string& ptr, const std::string& msg) {
+  throw ConfigError(msg, ptr);
+}
+
+std::string type_of(const Json& a, const std::string& ptr, const std::vector<std::string>& allowed,
+                    const char* what) {
+  if (!a.is_object()) fail(ptr, std::string(what) + " must be an object with a \"type\"");
+  const char* key = std::string_view(what) == "extractor" ? "from" : "type";
+  std::string t = std::string_view(what) == "extractor" ? "json_path" : "";
+  if (a.contains(key)) {
+    if (!a[key].is_string()) fail(ptr + "/" + key, std::string(key) + " must be a string");
+    t = text::lower(a[key].get<std::string>());
+  } else if (std::string_view(what) != "extractor") {
+    fail(ptr, "assertion needs a \"type\" (status_code, contains, not_contains, json_path, header)");
+  }
+  for (const auto& x : allowed) {
+    if (x == t) return t;
+  }
+  std::string msg = std::string("unknown ") + what + " " + key + " '" + t + "'";
+  const std::string s = text::closest(t, allowed);
+  if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+  std::string list;
+  for (const auto& x : allowed) list += (list.empty() ? "" : ", ") + x;
+  fail(ptr + "/" + key, msg + "; use " + list);
+}
+
+void need(const Json& a, const char* field, const std::string& ptr, const std::string& type) {
+  if (!a.contains(field)) fail(ptr, type + " needs \"" + field + "\"");
+}
+
+}  // namespace
+
+bool ResponseView::header(std::string_view name, std::string_view& value) const {
+  std::size_t pos = header_block.find('\n');  // skip the status line
+  while (pos != std::string_view::npos && pos + 1 < header_block.size()) {
+    const std::size_t start = pos + 1;
+    std::size_t eol = header_block.find('\n', start);
+    if (eol == std::string_view::npos) eol = header_block.size();
+    const std::string_view line = header_block.substr(start, eol - start);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && text::iequals(trim(line.substr(0, colon)), name)) {
+      value = trim(line.substr(colon + 1));
+      return true;
+    }
+    pos = eol;
+  }
+  return false;
+}
+
+JsonPath JsonPath::parse(std::string_view path) {
+  JsonPath p;
+  std::size_t i = 0;
+  if (path.starts_with("$")) i = 1;
+  while (i < path.size()) {
+    const char c = path[i];
+    if (c == '.') {
+      ++i;
+      continue;
+    }
+    if (c == '[') {
+      const std::size_t close = path.find(']', i);
+      std::string_view inner = path.substr(i + 1, (close == std::string_view::npos ? path.size() : close) - i - 1);
+      Step s;
+      if (inner.size() >= 2 && (inner.front() == '"' || inner.front() == '\'')) {
+        s.key = std::string(inner.substr(1, inner.size() - 2));
+      } else if (to_int(inner, s.index)) {
+        s.is_index = true;
+      } else {
+        s.key = std::string(inner);
+      }
+      p.steps.push_back(std::move(s));
+      i = close == std::string_view::npos ? path.size() : close + 1;
+      continue;
+    }
+    const std::size_t end = std::min(path.find_first_of(".[", i), path.size());
+    Step s;
+    s.key = std::string(path.substr(i, end - i));
+    s.numeric = to_int(s.key, s.index);
+    p.steps.push_back(std::move(s));
+    i = end;
+  }
+  return p;
+}
+
+const Json* JsonPath::find(const Json& root) const {
+  const Json* cur = &root;
+  for (const Step& s : steps) {
+    if (cur->is_array()) {
+      if (!s.is_index && !s.numeric) return nullptr;
+      std::int64_t idx = s.index;
+      const auto n = static_cast<std::int64_t>(cur->size());
+      if (idx < 0) idx += n;  // Python's negative indexes
+      if (idx < 0 || idx >= n) return nullptr;
+      cur = &(*cur)[static_cast<std::size_t>(idx)];
+    } else if (cur->is_object()) {
+      const std::string key = s.is_index ? std::to_string(s.index) : s.key;
+      auto it = cur->find(key);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    } else {
+      return nullptr;
+    }
+    if (cur->is_null()) return nullptr;
+  }
+  return cur;
+}
+
+void Checks::validate(const Json& task) {
+  if (task.contains("assertions")) {
+    const Json& list = task["assertions"];
+    if (!list.is_array()) fail("/assertions", "assertions must be a list");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string ptr = "/assertions" + pointer_index(i);
+      const std::string t = type_of(list[i], ptr, kAssertionTypes, "assertion");
+      if (t == "json_path") need(list[i], "path", ptr, t);
+      if (t == "header") need(list[i], "name", ptr, t);
+      need(list[i], "value", ptr, t);
+      if (t == "status_code") {
+        std::int64_t v;
+        const Json& val = list[i]["value"];
+        const bool ok = val.is_number_integer() ||
+                        (val.is_string() && (to_int(val.get<std::string>(), v) ||
+                                             val.get<std::string>().find("${") != std::string::npos));
+        if (!ok) fail(ptr + "/value", "status_code value must be an integer");
+      }
+    }
+  }
+  if (task.contains("extract")) {
+    const Json& list = task["extract"];
+    if (!list.is_array()) fail("/extract", "extract must be a list");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string ptr = "/extract" + pointer_index(i);
+      const std::string from = type_of(list[i], ptr, kFromTypes, "extractor");
+      if (!list[i].contains("var") || !list[i]["var"].is_string()) {
+        fail(ptr + "/var", "extractor needs \"var\": the variable to set");
+      }
+      if (from == "json_path" && !list[i].contains("path")) fail(ptr, "json_path extractor needs \"path\"");
+      if (from == "header" && !list[i].contains("name")) fail(ptr, "header extractor needs \"name\"");
+    }
+  }
+}
+
+void Checks::collect_extracted(const Json& task, std::set<std::string>& out) {
+  if (!task.contains("extract") || !task["extract"].is_array()) return;
+  for (const auto& e : task["extract"]) {
+    if (e.is_object() && e.contains("var") && e["var"].is_string()) out.insert(e["var"].get<std::string>());
+  }
+}
+
+std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseContext& ctx) {
+  validate(task);
+  auto c = std::make_unique<Checks>();
+  if (task.contains("assertions")) {
+    for (const auto& a : task["assertions"]) {
+      Assertion x;
+      const std::string t = text::lower(a["type"].get<std::string>());
+      const Json& v = a["value"];
+      const std::string vtext = json_display(v);
+      x.expected = params::Template::parse(vtext, ctx);
+      x.expected_is_string = v.is_string();
+      x.expected_json = v;
+      if (t == "status_code") {
+        x.type = Type::kStatus;
+        x.message = "assertion failed: status_code == " + vtext;
+      } else if (t == "contains") {
+        x.type = Type::kContains;
+        c->needs_body_ = true;
+        x.message = "assertion failed: body contains '" + vtext + "'";
+      } else if (t == "not_contains") {
+        x.type = Type::kNotContains;
+        c->needs_body_ = true;
+        x.message = "assertion failed: body does not contain '" + vtext + "'";
+      } else if (t == "json_path") {
+        x.type = Type::kJsonPath;
+        c->needs_body_ = c->needs_json_ = true;
+        const std::string path = json_display(a["path"]);
+        x.path = JsonPath::parse(path);
+        x.message = "assertion failed: json_path " + path + " == " + json_brief(v, 60);
+      } else {
+        x.type = Type::kHeader;
+        c->needs_headers_ = true;
+        x.name = json_display(a["name"]);
+        x.message = "assertion failed: header " + x.name + " == " + vtext;
+      }
+      c->assertions_.push_back(std::move(x));
+    }
+  }
+  if (task.contains("extract")) {
+    for (const auto& e : task["extract"]) {
+      Extractor x;
+      const std::string from = e.contains("from") ? text::lower(e["from"].get<std::string>()) : "json_path";
+      x.var = e["var"].get<std::string>();
+      if (from == "json_path") {
+        x.from = From::kJsonPath;
+        x.path = JsonPath::parse(json_display(e["path"]));
+        c->needs_body_ = c->needs_json_ = true;
+      } else if (from == "header") {
+        x.from = From::kHeader;
+        x.name = json_display(e["name"]);
+        c->needs_headers_ = true;
+      } else {
+        x.from = From::kStatus;
+      }
+      c->extractors_.push_back(std::move(x));
+    }
+  }
+  return c;
+}
+
+const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const {
+  std::optional<Json> doc;
+  bool parsed = false;
+  auto json = [&]() -> const Json* {
+    if (!parsed) {
+      parsed = true;
+      doc = Json::parse(r.body.begin(), r.body.end(), nullptr, false);
+      if (doc->is_discarded()) doc.reset();
+    }
+    return doc ? &*doc : nullptr;
+  };
+  std::string expected;
+  for (const Assertion& a : assertions_) {
+    expected.clear();
+    a.expected.render(expected, scope);
+    bool ok = false;
+    switch (a.type) {
+      case Type::kStatus: {
+        std::int64_t want;
+        ok = to_int(expected, want) && want == r.status;
+        break;
+      }
+      case Type::kContains: ok = r.body.find(expected) != std::string_view::npos; break;
+      case Type::kNotContains: ok = r.body.find(expected) == std::string_view::npos; break;
+      case Type::kHeader: {
+        std::string_view v;
+        ok = r.header(a.name, v) && v == expected;
+        break;
+      }
+      case Type::kJsonPath: {
+        const Json* root = json();
+        const Json* got = root ? a.path.find(*root) : nullptr;
+        if (got) ok = a.expected_is_string ? (got->is_string() && got->get_ref<const std::string&>() == expected)
+                                           : *got == a.expected_json;
+        break;
+      }
+    }
+    if (!ok) return a.message.c_str();
+  }
+  for (const Extractor& e : extractors_) {
+    switch (e.from) {
+      case From::kStatus: scope.set(e.var, std::to_string(r.status)); break;
+      case From::kHeader: {
+        std::string_view v;
+        if (r.header(e.name, v)) scope.set(e.var, v);
+        break;
+      }
+      case From::kJsonPath: {
+        const Json* root = json();
+        const Json* got = root ? e.path.find(*root) : nullptr;
+        if (got) scope.set(e.var, json_display(*got));
+        break;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace ld::checks
