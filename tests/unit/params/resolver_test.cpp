@@ -52,3 +52,93 @@ TEST(Resolver, NeverCrashesOnArbitraryInput) {
     if (s.find("${") == std::string::npos) EXPECT_EQ(out, s);
   }
 }
+
+TEST(Template, DynamicKindsRenderPerCall) {
+  Resolver r;
+  ParseContext ctx{r};
+  UserScope scope(7);
+  Template t = Template::parse("id=${uuid()} n=${randint(1,3)} ${ NOW() }", ctx);
+  EXPECT_FALSE(t.is_static());
+  const std::string a = t.render(scope), b = t.render(scope);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.size(), std::string("id=").size() + 36 + std::string(" n=1 ").size() + 19);
+  for (int i = 0; i < 200; ++i) {
+    const std::string v = Template::parse("${randint(1,3)}", ctx).render(scope);
+    EXPECT_TRUE(v == "1" || v == "2" || v == "3") << v;
+  }
+  EXPECT_EQ(Template::parse("${randint(1)}", ctx).text(), "${randint(1)}");
+  EXPECT_EQ(Template::parse("${shell(ls)}", ctx).text(), "${shell(ls)}");
+}
+
+TEST(Template, CsvColumnsOfOneTaskShareARow) {
+  Resolver r;
+  auto src = std::make_shared<DataSource>();
+  src->name = "users";
+  src->columns = {"name", "pass"};
+  src->rows = {{"a", "1"}, {"b", "2"}, {"c", "3"}};
+  r.add_source("csv", src);
+  ParseContext ctx{r};
+  UserScope scope(1, r.source_count());
+  Template t = Template::parse("${csv.users.name}:${csv.users.pass}", ctx);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    scope.begin_task();
+    seen.push_back(t.render(scope));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:1", "b:2", "c:3", "a:1"}));  // cycles
+  src->cycle = false;
+  src->rewind();
+  for (int i = 0; i < 3; ++i) {
+    scope.begin_task();
+    t.render(scope);
+  }
+  scope.begin_task();
+  EXPECT_EQ(t.render(scope), "${csv.users.name}:${csv.users.pass}") << "exhausted stays verbatim";
+  EXPECT_EQ(Template::parse("${csv.users.nope}", ctx).text(), "${csv.users.nope}");
+}
+
+TEST(Template, UserVariablesOverrideRegisteredDefaults) {
+  Resolver r;
+  r.set_variable("token", "default");
+  std::set<std::string> extracted{"token"};
+  ParseContext ctx{r, &extracted};
+  Template t = Template::parse("Bearer ${var.token}", ctx);
+  UserScope alice(1), bob(2);
+  EXPECT_EQ(t.render(alice), "Bearer default");
+  alice.set("token", "A");
+  EXPECT_EQ(t.render(alice), "Bearer A");
+  EXPECT_EQ(t.render(bob), "Bearer default") << "variables are per user";
+}
+
+TEST(Template, JsonBodiesEscapeValuesAndLeaveKeysAlone) {
+  Resolver r;
+  r.set_variable("q", "say \"hi\"");
+  std::set<std::string> extracted{"dyn"};
+  ParseContext ctx{r, &extracted};
+  UserScope scope(1);
+  scope.set("dyn", "line\nbreak");
+  Template t = json_template(Json::parse(R"({"${q}": "${q}", "d": "${dyn}", "n": [1, "${dyn}"]})"), ctx);
+  const Json out = Json::parse(t.render(scope));
+  EXPECT_EQ(out["${q}"], "say \"hi\"");
+  EXPECT_EQ(out["d"], "line\nbreak");
+  EXPECT_EQ(out["n"][1], "line\nbreak");
+}
+
+TEST(Faker, KnownMethodsProduceValuesAndSeedsRepeat) {
+  Resolver r;
+  ParseContext ctx{r};
+  for (const char* m : {"name", "email", "user_name", "phone_number", "address", "city", "country",
+                        "company", "word", "sentence", "text", "ipv4", "url", "date", "iso8601",
+                        "uuid4", "first_name", "last_name"}) {
+    UserScope s(3);
+    Template t = Template::parse(std::string("${faker.") + m + "}", ctx);
+    ASSERT_FALSE(t.is_static()) << m;
+    const std::string v = t.render(s);
+    EXPECT_FALSE(v.empty()) << m;
+    UserScope again(3);
+    EXPECT_EQ(t.render(again), v) << "same seed, same value: " << m;
+  }
+  UserScope s(1);
+  EXPECT_NE(Template::parse("${faker.email}", ctx).render(s).find('@'), std::string::npos);
+  EXPECT_EQ(Template::parse("${faker.nonsense}", ctx).text(), "${faker.nonsense}");
+}
