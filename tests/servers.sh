@@ -24,6 +24,7 @@ wait_port() {  # port, name
 case "$cmd" in
 start)
   nginx_port=$(free_port); tls_port=$(free_port); mtls_port=$(free_port); httpbin_port=$(free_port)
+  pg_port=$(free_port)
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
@@ -75,6 +76,18 @@ CONF
   wait_port "$tls_port" "nginx TLS"
   wait_port "$mtls_port" "nginx mTLS"
   wait_port "$httpbin_port" httpbin
+
+  # PostgreSQL: a throwaway cluster (initdb refuses root, so it runs as `postgres` then).
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); chmod 755 "$dir"; fi
+  mkdir -p "$dir/pg"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
+  "${as_pg[@]}" "$pgbin/initdb" -D "$dir/pg/data" -A trust -U postgres >/dev/null
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
+    -o "-p $pg_port -h 127.0.0.1 -k $dir/pg -F" start >/dev/null
+  "$pgbin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c \
+    "CREATE TABLE people (name text, age int); INSERT INTO people VALUES ('ann', 31), ('bob', 42);"
   cat >"$dir/servers.env" <<ENV
 export LD_NGINX_URL=http://127.0.0.1:$nginx_port
 export LD_NGINX_TLS_URL=https://127.0.0.1:$tls_port
@@ -83,10 +96,17 @@ export LD_NGINX_MTLS_URL=https://127.0.0.1:$mtls_port
 export LD_CLIENT_CERT=$dir/client.pem
 export LD_CLIENT_KEY=$dir/client-key.pem
 export LD_HTTPBIN_URL=http://127.0.0.1:$httpbin_port
+export LD_PG_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 ENV
-  echo "servers: nginx :$nginx_port (TLS :$tls_port), httpbin :$httpbin_port"
+  echo "$pgbin" >"$dir/pgbin"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port), httpbin :$httpbin_port, postgresql :$pg_port"
   ;;
 stop)
+  if [ -f "$dir/pgbin" ] && [ -d "$dir/pg/data" ]; then
+    as_pg=()
+    if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); fi
+    "${as_pg[@]}" "$(cat "$dir/pgbin")/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
   for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid"; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done

@@ -71,3 +71,53 @@ def doc(*actions, summary="summary"):
     if summary:
         acts.append(["LD_generate_summary_report", {"report_name": summary}])
     return {"load_density": acts}
+
+
+class LocalServer:
+    """A small real HTTP server in the test process (127.0.0.1, free port) whose behaviour the
+    test chooses: `handler(server, path) -> (status, body)`; may sleep to stall."""
+
+    def __init__(self, handler):
+        import http.server
+        import threading
+
+        outer = self
+        self.count = 0
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                # Headers and body go out in two writes: without this, Nagle's algorithm and
+                # the client's delayed ACK add ~40 ms to every response.
+                import socket
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_GET(self):
+                with outer.lock:
+                    outer.count += 1
+                    n = outer.count
+                status, body = handler(n, self.path)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
