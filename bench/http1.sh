@@ -49,11 +49,11 @@ wrk_req=$(awk '/requests in/ {print $1}' "$dir/out")
 row "wrk -t1 -c$CONNS" "$wrk_req" "$e" "$u" "$s" | tee "$dir/wrk.row"
 
 # --- loaddensity
-ld_doc() {  # users seconds
+ld_doc() {  # users seconds [url]
   cat <<JSON
 [["LD_start_test", {"user_detail_dict": {"user": "fast_http_user"}, "user_count": $1,
   "spawn_rate": 1000000, "test_time": $2, "threads": 1,
-  "tasks": [{"method": "get", "request_url": "$URL", "name": "hello"}]}],
+  "tasks": [{"method": "get", "request_url": "${3:-$URL}", "name": "hello"}]}],
  ["LD_generate_summary_report", {"report_name": "$dir/ld-summary"}]]
 JSON
 }
@@ -63,6 +63,12 @@ ld_req=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary
 ld_fail=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['failures'])")
 row "loaddensity (1 thread)" "$ld_req" "$e" "$u" "$s" | tee "$dir/ld.row"
 [ "$ld_fail" = 0 ] || echo "  (loaddensity counted $ld_fail failures)"
+
+# --- loaddensity with per-request placeholders (the request is rendered for every send)
+ld_doc $CONNS "$DURATION" "${URL}?id=\${randint(1,1000000)}&u=\${uuid()}" >"$dir/ld-dyn.json"
+read -r e u s m < <(measure taskset -c 1 "$BIN" -q run "$dir/ld-dyn.json")
+ld_req=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['requests'])")
+row "loaddensity, placeholders" "$ld_req" "$e" "$u" "$s" | tee "$dir/ld-dyn.row"
 
 # --- Locust FastHttpUser, if Debian's python3-locust is installed
 if /usr/bin/python3 -c 'import locust' 2>/dev/null; then

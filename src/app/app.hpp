@@ -56,6 +56,9 @@ class App {
   std::optional<engine::NetworkConditioner> conditioner_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
+  std::vector<std::string> doc_dirs_;  // directories of the documents being executed
+  // A data file path as given, or relative to the running document when only that exists.
+  std::string data_path(const std::string& path) const;
 };
 
 // Exit codes, documented in the README.

@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <ostream>
 #include <random>
 
@@ -26,7 +27,28 @@ App::App(std::ostream& out, std::ostream& err, Options options)
 
 App::~App() = default;
 
+std::string App::data_path(const std::string& path) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path, ec) || doc_dirs_.empty()) {
+    return path;
+  }
+  const fs::path alt = fs::path(doc_dirs_.back()) / path;
+  return fs::exists(alt, ec) ? alt.string() : path;
+}
+
 action::ExecutionReport App::execute(const action::Document& doc) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool is_file = fs::is_regular_file(doc.source, ec);
+  if (is_file) doc_dirs_.push_back(fs::path(doc.source).parent_path().string());
+  struct Pop {
+    std::vector<std::string>& v;
+    bool on;
+    ~Pop() {
+      if (on) v.pop_back();
+    }
+  } pop{doc_dirs_, is_file};
   action::Executor ex(registry_, out_, err_);
   ex.set_interrupt_flag(&interrupted_);
   ex.set_echo(!options_.quiet);
@@ -78,7 +100,7 @@ Json App::register_csv_sources(const Json& list, const std::string& ptr) {
     }
     const bool cycle = s.contains("cycle") ? s["cycle"].get<bool>() : true;
     auto src = params::load_csv_source(s["name"].get<std::string>(),
-                                       s["file_path"].get<std::string>(), cycle);
+                                       data_path(s["file_path"].get<std::string>()), cycle);
     out.push_back({{"name", s["name"]}, {"rows", src->rows.size()}});
     resolver_.add_source("csv", std::move(src));
   }
@@ -300,7 +322,7 @@ void App::register_commands() {
                  {"cycle", A::kBool, false, true, "start over when the rows run out"}},
                 [this](const Json& a) -> Json {
                   auto src = params::load_csv_source(a["name"].get<std::string>(),
-                                                     a["file_path"].get<std::string>(),
+                                                     data_path(a["file_path"].get<std::string>()),
                                                      a["cycle"].get<bool>());
                   const std::size_t rows = src->rows.size();
                   resolver_.add_source("csv", std::move(src));

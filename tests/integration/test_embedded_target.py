@@ -175,3 +175,14 @@ class EmbeddedTargetTest(Case):
         r = self.run_ld("--version")
         self.assertEqual(r.code, 0)
         self.assertIn("loaddensity", r.out)
+
+
+class ExamplesTest(Case):
+    def test_every_example_runs_offline(self):
+        examples = os.path.join(SOURCE, "examples")
+        names = sorted(n for n in os.listdir(examples) if n.endswith(".json"))
+        self.assertGreaterEqual(len(names), 6)
+        for name in names:
+            with self.subTest(example=name):
+                r = self.run_ld("run", os.path.join(examples, name), timeout=120)
+                self.assertEqual(r.code, 0, f"{name}: {r.err}")
