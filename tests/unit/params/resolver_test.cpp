@@ -49,7 +49,9 @@ TEST(Resolver, NeverCrashesOnArbitraryInput) {
     const int n = static_cast<int>(rng() % 24);
     for (int j = 0; j < n; ++j) s += alphabet[rng() % alphabet.size()];
     const std::string out = resolve_static(s, r);
-    if (s.find("${") == std::string::npos) EXPECT_EQ(out, s);
+    if (s.find("${") == std::string::npos) {
+      EXPECT_EQ(out, s);
+    }
   }
 }
 
