@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "stats/record_log.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::engine {
@@ -127,6 +128,9 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::atomic<std::uint32_t>> spawned_per(nthreads);
   for (unsigned i = 0; i < nthreads; ++i) workers.push_back(std::make_unique<Worker>(names_.size()));
+  if (record_log_) {
+    for (unsigned i = 0; i < nthreads; ++i) workers[i]->stats.attach_log(&record_log_->writer(i));
+  }
 
   stats::RunInfo info;
   info.started_at = local_iso_now();

@@ -11,6 +11,10 @@
 #include "engine/protocol.hpp"
 #include "loaddensity/stats/metrics.hpp"
 
+namespace ld::stats {
+class RecordLogRun;
+}
+
 namespace ld::engine {
 
 struct RunOutcome {
@@ -27,10 +31,14 @@ class Scheduler {
   // once and in-flight operations are abandoned (not recorded).
   RunOutcome run(const std::atomic<bool>& interrupt, ProgressSink* progress);
 
+  // Per-request records of this run also go to `log` (one writer per worker thread).
+  void set_record_log(stats::RecordLogRun* log) noexcept { record_log_ = log; }
+
  private:
   const PlanConfig& plan_;
   CompiledTasks& tasks_;
   const NameTable& names_;
+  stats::RecordLogRun* record_log_ = nullptr;
 };
 
 }  // namespace ld::engine

@@ -52,6 +52,7 @@ struct RunInfo {
   double duration_s = 0;    // measured
   std::uint32_t threads = 0;
   std::string stop_reason;  // "test_time", "interrupted", ...
+  std::string shape;        // load shape name; "" = constant users
 };
 
 class Metrics {
