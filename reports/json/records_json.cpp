@@ -32,8 +32,9 @@ std::uint64_t write_records_json(std::ostream& out, const stats::RecordLog* log,
     log->for_each(filter, [&](const stats::LoggedRecord& r) {
       if (n >= limit) return false;
       const RequestFields f = request_fields(r);
-      out << (n ? ",\n" : "\n") << "    \"" << (failures ? "Failure_Test" : "Success_Test") << ++n
-          << "\": {\n";
+      out << (n ? ",\n" : "\n");
+      ++n;
+      out << "    \"" << (failures ? "Failure_Test" : "Success_Test") << n << "\": {\n";
       out << "        \"Method\": " << json_quote(f.method) << ",\n";
       out << "        \"test_url\": " << json_quote(f.test_url) << ",\n";
       out << "        \"name\": " << json_quote(f.name) << ",\n";

@@ -80,9 +80,15 @@ long long local_iso_to_unix(const std::string& iso) {
 void write_locust_stats(std::ostream& out, const stats::Metrics& m) {
   out << kStatsHeader;
   std::vector<Row> rows;
-  Row total{"", "Aggregated"};
+  Row total;
+  total.name = "Aggregated";
   for (const auto& n : m.names) {
-    Row r{n.request_type, n.name, n.requests, n.failures, n.bytes_in};
+    Row r;
+    r.type = n.request_type;
+    r.name = n.name;
+    r.requests = n.requests;
+    r.failures = n.failures;
+    r.bytes = n.bytes_in;
     r.h = n.ok_latency;
     r.h.merge(n.fail_latency);
     total.requests += r.requests;

@@ -189,6 +189,15 @@ class ReportFormatsTest(Case):
         finally:
             shutil.rmtree(profile, ignore_errors=True)
 
+    def test_every_report_example_runs_offline(self):
+        r = self.run_ld("-q", "run", os.path.join(SOURCE, "examples", "every_report.json"))
+        self.assertEqual(r.code, 0, r.err)
+        for name in ["every_report.html", "every_report_success.json", "every_report_failure.xml",
+                     "every_report.csv", "every_report-junit.xml", "every_report-summary.json",
+                     "every_report-rps.svg", "every_report_stats.csv", "every_report.db"]:
+            self.assertTrue(r.exists(name), name)
+        self.assertRegex(r.out, r"(?m)^::error title=every_report::GET /status/503: HTTP 503")
+
     def test_per_request_reports_say_when_nothing_was_recorded(self):
         r = self.run_doc(doc(["LD_generate_json_report", {"json_file_name": "x"}], summary=None))
         self.assertEqual(r.code, 1)
