@@ -347,7 +347,9 @@ INSERT INTO load_density_runs (started_at) VALUES ('a'), ('b');
             json.dump(big, f)
         proc = subprocess.Popen([os.environ["LOADDENSITY_BIN"], "-q", "run", path],
                                 cwd=self.workdir, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL,
+                                # its record log dir outlives the killed process: keep it here
+                                env={**os.environ, "TMPDIR": self.workdir})
         killed_mid_write = False
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
