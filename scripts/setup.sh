@@ -14,6 +14,8 @@ PACKAGES=(
   libsqlite3-dev libpq-dev
   # test and benchmark servers and tools
   nginx python3 python3-httpbin gunicorn wrk openssl curl procps util-linux time postgresql
+  # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
+  chromium libxml2-utils python3-locust
 )
 
 SUDO=""

@@ -44,6 +44,7 @@ struct Command {
   Handler handler;
   Validator validate;        // optional static check before anything runs
   bool starts_load = false;  // skipped once the run was interrupted
+  bool needs_records = false;  // reads per-request records: runs keep a record log when set
 };
 
 class CommandRegistry {

@@ -5,6 +5,8 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "action/executor.hpp"
 #include "action/registry.hpp"
@@ -16,6 +18,13 @@
 namespace ld::target {
 class EmbeddedTarget;
 }
+namespace ld::stats {
+class RecordLog;
+class RecordLogRun;
+}
+namespace ld::engine {
+class NameTable;
+}
 
 namespace ld::app {
 
@@ -24,6 +33,8 @@ struct Options {
   bool progress = false;      // live progress line (a terminal)
   unsigned threads = 0;       // default worker threads for LD_start_test (0 = one per core)
   double hard_timeout_s = 0;  // default watchdog for LD_start_test (0 = none)
+  std::string csv_prefix;     // --csv: Locust-compatible CSVs written after the run
+  std::string command_line;   // shown in report headers
 };
 
 class App {
@@ -39,10 +50,24 @@ class App {
   std::atomic<bool>& interrupt_flag() noexcept { return interrupted_; }
   stats::Metrics& metrics() noexcept { return metrics_; }
 
+  // Reports and gates (src/app/report_commands.cpp).
+  // Before anything runs: keeps a per-request record log when a document (or a nested one)
+  // has a command that needs records, or when --csv was given. Plain runs keep none.
+  void prepare(const std::vector<action::Document>& docs);
+  bool record_log_enabled() const noexcept { return record_log_ != nullptr; }
+  // True once an LD_assert_sla failed (exit code kExitGateFailed).
+  bool gate_failed() const noexcept { return gate_failed_; }
+  // The --csv files, after the documents ran. Returns the paths.
+  std::vector<std::string> write_csv_option();
+
  private:
   void register_commands();
   Json register_csv_sources(const Json& list, const std::string& pointer);
   Json register_db_source(const Json& args, const std::string& pointer);
+  void register_report_commands();
+  bool needs_records(const action::Document& doc, int depth) const;
+  // The record log of the next run (nullptr when the log is off).
+  stats::RecordLogRun* begin_record_run(const engine::NameTable& names);
 
   std::ostream& out_;
   std::ostream& err_;
@@ -59,12 +84,16 @@ class App {
   std::vector<std::string> doc_dirs_;  // directories of the documents being executed
   // A data file path as given, or relative to the running document when only that exists.
   std::string data_path(const std::string& path) const;
+  std::unique_ptr<stats::RecordLog> record_log_;  // per-request records, when asked for
+  Json sla_results_;                              // the last SLA evaluation (null: none)
+  bool gate_failed_ = false;
 };
 
 // Exit codes, documented in the README.
 constexpr int kExitOk = 0;
 constexpr int kExitActionFailed = 1;
 constexpr int kExitBadInput = 2;
+constexpr int kExitGateFailed = 3;  // an LD_assert_sla failed / `diff` found a regression
 constexpr int kExitInterrupted = 130;
 
 }  // namespace ld::app

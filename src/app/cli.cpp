@@ -14,6 +14,7 @@
 #include "app/app.hpp"
 #include "app/scaffold.hpp"
 #include "loaddensity/core/error.hpp"
+#include "sqlite/run_store.hpp"
 #include "target/target.hpp"
 
 namespace ld::app {
@@ -49,13 +50,15 @@ An action file is a list of ["LD_command", {arguments}] (or {"load_density": [..
 `loaddensity --list-commands` prints every command.
 
 Exit codes: 0 every action succeeded; 1 an action failed; 2 bad input (invalid document,
-unknown command or argument: nothing ran); 130 interrupted (SIGINT/SIGTERM; reports still written).
+unknown command or argument: nothing ran); 3 a gate failed (LD_assert_sla, or `diff` found a
+regression; the other actions still ran); 130 interrupted (SIGINT/SIGTERM; reports still written).
 )";
 
 int exit_code_for(const App& app, std::size_t failed, std::size_t config_failures,
                   bool interrupted) {
   if (interrupted) return g_signal.load() == SIGTERM ? 143 : kExitInterrupted;
   if (config_failures) return kExitBadInput;
+  if (app.gate_failed()) return kExitGateFailed;
   return failed ? kExitActionFailed : kExitOk;
 }
 
@@ -71,10 +74,17 @@ int run_documents(App& app, const std::vector<action::Document>& docs) {
     return kExitBadInput;
   }
   std::size_t failed = 0, config_failures = 0;
+  app.prepare(docs);  // keeps a per-request record log only when something will read it
   for (const auto& d : docs) {
     auto rep = app.execute(d);
     failed += rep.failed;
     config_failures += rep.config_failures;
+  }
+  try {
+    for (const auto& p : app.write_csv_option()) std::cout << "wrote " << p << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "error: --csv: " << e.what() << '\n';
+    ++failed;
   }
   return exit_code_for(app, failed, config_failures, app.interrupt_flag().load());
 }
@@ -112,6 +122,10 @@ int run_cli(int argc, char** argv) {
                  "Watchdog: end any test still running after this many seconds (reports are "
                  "still written)")
       ->check(CLI::PositiveNumber);
+  cli.add_option("--csv", opts.csv_prefix,
+                 "Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, "
+                 "PREFIX_failures.csv and PREFIX_exceptions.csv after the run")
+      ->option_text("PREFIX");
 
   // The original's single-flag forms, kept for tools that call it that way.
   std::string legacy_file, legacy_dir, legacy_create, legacy_str;
@@ -148,7 +162,25 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   target_cmd->add_option("--threads", topts.threads, "Server threads")->capture_default_str();
 
-  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd}) no_footer(sub);
+  std::string diff_db;
+  std::int64_t diff_base = 0, diff_cur = 0;
+  double diff_tolerance = 0.10;
+  bool diff_json = false;
+  auto* diff_cmd = cli.add_subcommand(
+      "diff", "Compare two runs stored by LD_persist_records; exit 3 when one regressed");
+  diff_cmd->add_option("database", diff_db, "SQLite file")->required();
+  diff_cmd->add_option("baseline", diff_base, "Baseline run id")->required();
+  diff_cmd->add_option("current", diff_cur, "Current run id")->required();
+  diff_cmd->add_option("--tolerance", diff_tolerance, "Allowed increase (0.10 = 10%)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  diff_cmd->add_flag("--json", diff_json, "Print the diff as JSON instead of a table");
+
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd}) no_footer(sub);
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd}) {
+    sub->add_option("--csv", opts.csv_prefix, "Also write Locust-compatible CSVs (PREFIX_*.csv)")
+        ->option_text("PREFIX");
+  }
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -157,6 +189,10 @@ int run_cli(int argc, char** argv) {
   }
 
   opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);
+  for (int i = 0; i < argc; ++i) {
+    opts.command_line += (i ? " " : "");
+    opts.command_line += i == 0 ? std::string("loaddensity") : std::string(argv[i]);
+  }
   App app(std::cout, std::cerr, opts);
   install_signal_handlers(&app.interrupt_flag());
 
@@ -188,6 +224,20 @@ int run_cli(int argc, char** argv) {
       const std::string written = scaffold_project(init_path.empty() ? legacy_create : init_path);
       std::cout << (written.empty() ? "nothing written: the files exist already" : written) << '\n';
       return kExitOk;
+    }
+    if (*diff_cmd) {
+      try {
+        const Json d = reports::diff_runs(diff_db, diff_base, diff_cur, diff_tolerance);
+        if (diff_json) {
+          std::cout << d.dump(2) << '\n';
+        } else {
+          reports::print_diff_table(d, std::cout);
+        }
+        return d["has_regressions"].get<bool>() ? kExitGateFailed : kExitOk;
+      } catch (const reports::RunStoreError& e) {
+        std::cerr << "error: " << e.what() << '\n';
+        return kExitBadInput;
+      }
     }
     if (*target_cmd) {
       target::EmbeddedTarget t(topts);

@@ -11,6 +11,7 @@
 #include "http1/http1.hpp"
 #include "loaddensity/core/error.hpp"
 #include "summary/summary.hpp"
+#include "stats/record_log.hpp"
 #include "target/target.hpp"
 
 namespace ld::app {
@@ -23,6 +24,7 @@ App::App(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(options) {
   protocols_.add(proto::http1::make_protocol());
   register_commands();
+  register_report_commands();
 }
 
 App::~App() = default;
@@ -194,7 +196,10 @@ void App::register_commands() {
                                     resolver_.source_count());
         std::unique_ptr<engine::ProgressSink> progress;
         if (options_.progress) progress = engine::make_terminal_progress(err_);
+        stats::RecordLogRun* record_run = begin_record_run(names);  // null unless needed
+        scheduler.set_record_log(record_run);
         engine::RunOutcome outcome = scheduler.run(interrupted_, progress.get());
+        if (record_run) record_run->finish();
         metrics_.absorb(outcome.metrics);
         if (!options_.quiet) {
           out_ << '\n';
@@ -248,6 +253,8 @@ void App::register_commands() {
   r.add(Command{"LD_clear_records", "Forget every result recorded so far.", {},
                 [this](const Json&) -> Json {
                   metrics_.clear();
+                  if (record_log_) record_log_->clear();
+                  sla_results_ = nullptr;
                   return {{"status", "cleared"}};
                 }});
 

@@ -17,6 +17,7 @@
 #include <future>
 #include <thread>
 
+#include "stats/record_log.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::engine {
@@ -354,6 +355,9 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   // Closed model: users with id < limit run; alive[id] says whether user id is running.
   std::atomic<std::uint32_t> limit{plan_.users};
   std::vector<std::atomic<std::uint8_t>> alive(open ? 0 : plan_.users);
+  if (record_log_) {
+    for (unsigned i = 0; i < nthreads; ++i) workers[i]->stats.attach_log(&record_log_->writer(i));
+  }
 
   stats::RunInfo info;
   info.started_at = local_iso_now();
@@ -364,6 +368,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   info.threads = nthreads;
   const std::string shape_name = plan_.load_shape.empty() ? "" : ":" + plan_.load_shape;
   info.load_model = (open ? "open" : "closed") + shape_name;
+  info.shape = plan_.load_shape;
 
   using Guard = net::executor_work_guard<net::io_context::executor_type>;
   std::vector<std::optional<Guard>> guards(nthreads);

@@ -15,6 +15,10 @@
 #include "engine/protocol.hpp"
 #include "loaddensity/stats/metrics.hpp"
 
+namespace ld::stats {
+class RecordLogRun;
+}
+
 namespace ld::engine {
 
 // LD_install_failure_budget: stop when the failure rate over the sliding window breaches.
@@ -53,6 +57,9 @@ class Scheduler {
   // once and in-flight operations are abandoned (not recorded).
   RunOutcome run(const std::atomic<bool>& interrupt, ProgressSink* progress);
 
+  // Per-request records of this run also go to `log` (one writer per worker thread).
+  void set_record_log(stats::RecordLogRun* log) noexcept { record_log_ = log; }
+
  private:
   const PlanConfig& plan_;
   CompiledTasks& tasks_;
@@ -60,6 +67,7 @@ class Scheduler {
   const FlowSet& flows_;
   const RunPolicies& policies_;
   std::size_t sources_;
+  stats::RecordLogRun* record_log_ = nullptr;
 };
 
 }  // namespace ld::engine

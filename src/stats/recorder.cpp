@@ -1,5 +1,7 @@
 #include "stats/recorder.hpp"
 
+#include "stats/record_log.hpp"
+
 #include <cstring>
 #include <functional>
 
@@ -75,6 +77,7 @@ std::string error_message(const ErrorKey& k) {
 }
 
 void WorkerStats::record(const Record& r) {
+  if (log_) log_->append(r);
   NameStats& n = names_[r.name_id];
   IntervalStats& iv = intervals_[active_];
   const Nanos latency = r.latency();

@@ -13,6 +13,8 @@
 
 namespace ld::stats {
 
+class RecordLogWriter;
+
 struct NameStats {
   std::uint64_t requests = 0;
   std::uint64_t failures = 0;
@@ -91,6 +93,9 @@ class WorkerStats {
   }
   std::uint64_t errors_dropped() const noexcept { return errors_dropped_; }
 
+  // Per-request records also go to `log` (owned elsewhere, outlives the run); nullptr = off.
+  void attach_log(RecordLogWriter* log) noexcept { log_ = log; }
+
  private:
   std::vector<NameStats> names_;
   std::array<IntervalStats, 2> intervals_;
@@ -98,6 +103,7 @@ class WorkerStats {
   std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash> errors_;
   std::uint64_t errors_dropped_ = 0;  // failures whose distinct key did not fit the table
   OpenModelStats open_;
+  RecordLogWriter* log_ = nullptr;
 };
 
 }  // namespace ld::stats

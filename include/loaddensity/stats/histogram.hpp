@@ -11,6 +11,8 @@
 // Memory: the bucket array (40 KiB) is allocated on the first record, so unused histograms
 // cost a few bytes.
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace ld::stats {
@@ -40,6 +42,12 @@ class Histogram {
   static std::int64_t bucket_lower(std::size_t index) noexcept;
   static std::int64_t bucket_width(std::size_t index) noexcept;
   const std::vector<std::uint64_t>& buckets() const noexcept { return counts_; }
+
+  // Compact, portable serialisation (for the run history): count, min, max, sum and the
+  // non-empty buckets as varints. decode() restores an identical histogram; it throws
+  // std::invalid_argument on malformed input.
+  std::string encode() const;
+  static Histogram decode(std::string_view bytes);
 
  private:
   std::vector<std::uint64_t> counts_;  // kBucketCount entries once anything was recorded

@@ -65,6 +65,7 @@ struct RunInfo {
   std::uint32_t threads = 0;
   std::string stop_reason;  // "test_time", "interrupted", ...
   std::string load_model;   // "closed", "closed:stages", "open:constant_arrival_rate", ...
+  std::string shape;        // load shape name; "" = constant users
 };
 
 class Metrics {

@@ -1,0 +1,27 @@
+#pragma once
+// The seed's per-request record fields, derived from a logged record. `test_url` is the name
+// results are grouped by (the task's name, else its URL); response text, content and headers
+// are not kept by the record log and are written as empty strings.
+#include <string>
+
+#include "stats/record_log.hpp"
+
+namespace ld::reports {
+
+struct RequestFields {
+  std::string outcome;  // "success" | "failure"
+  std::string method;   // request type ("GET", ...)
+  std::string test_url;
+  std::string name;
+  std::string status_code;  // "" when the operation got no status
+  double response_time_ms = 0;
+  std::uint64_t response_length = 0;
+  std::string error;  // "" for a success
+};
+
+RequestFields request_fields(const stats::LoggedRecord& r);
+
+// Thrown-message helper: per-request formats need the record log.
+const char* no_record_log_note();
+
+}  // namespace ld::reports

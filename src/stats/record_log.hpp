@@ -1,0 +1,193 @@
+#pragma once
+// The per-request record log: every operation of a run as a fixed-size binary record, written
+// to disk while the run goes on, so that per-request reports (CSV, _success/_failure JSON and
+// XML, HTML record tables, SQLite records) never need the records in memory.
+//
+// Writing: each worker thread owns one RecordLogWriter with a 64 KiB buffer of PackedRecords;
+// append() fills one slot (no lock, no allocation) and a full buffer goes to the thread's own
+// file with write(). The log is enabled only when a document asks for per-request output, so
+// plain runs pay nothing.
+//
+// Reading happens on the control thread after a run finished (writers flushed and closed):
+// for_each() merges the thread files of each run by start time and hands out decoded records.
+//
+// The files live in a private temporary directory that is removed with the log. Response text,
+// headers and bodies are not kept (bounded size); reports write them as empty strings.
+#include <array>
+#include <deque>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "loaddensity/stats/record.hpp"
+
+namespace ld::stats {
+
+// On-disk record: 48 bytes, host byte order (the file never leaves the process that wrote it).
+struct PackedRecord {
+  std::int64_t planned;     // steady ns
+  std::int64_t start;       // steady ns
+  std::int64_t end;         // steady ns
+  std::uint32_t name;       // global name id (RecordLog::name)
+  std::uint32_t bytes_in;   // saturated at 2^32-1
+  std::uint32_t bytes_out;  // saturated at 2^32-1
+  std::int32_t code;        // ErrorInfo::code
+  std::uint16_t status;     // protocol status (HTTP code)
+  std::uint8_t kind;        // ErrorKind
+  std::uint8_t flags;       // bit 0: code is an errno value
+  std::uint16_t what;       // 1-based index into the writer's message table, 0 = none
+  std::uint16_t reserved;
+};
+static_assert(sizeof(PackedRecord) == 48, "PackedRecord must stay 48 bytes");
+
+class RecordLogWriter {
+ public:
+  static constexpr std::size_t kBufferBytes = 64 * 1024;
+  static constexpr std::size_t kPerBuffer = kBufferBytes / sizeof(PackedRecord);
+  static constexpr std::uint16_t kMaxMessages = 1024;  // distinct static messages per writer
+  static constexpr std::uint16_t kUnknownMessage = 0xffff;
+
+  RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids);
+  ~RecordLogWriter();
+  RecordLogWriter(const RecordLogWriter&) = delete;
+  RecordLogWriter& operator=(const RecordLogWriter&) = delete;
+
+  // Hot path (the writer's worker thread only): one record into the buffer.
+  void append(const Record& r) noexcept {
+    PackedRecord& p = buf_[n_];
+    p.planned = r.planned;
+    p.start = r.start;
+    p.end = r.end;
+    p.name = r.name_id < global_ids_->size() ? (*global_ids_)[r.name_id] : 0;
+    p.bytes_in = saturate(r.bytes_in);
+    p.bytes_out = saturate(r.bytes_out);
+    p.code = r.error.code;
+    p.status = static_cast<std::uint16_t>(r.status > 0xffff ? 0xffff : r.status);
+    p.kind = static_cast<std::uint8_t>(r.error.kind);
+    p.flags = r.error.code_is_errno ? 1 : 0;
+    p.what = r.error.what ? message_id(r.error.what) : 0;
+    p.reserved = 0;
+    if (++n_ == kPerBuffer) flush();
+  }
+
+  // Writes the buffered records (worker thread while running; control thread at the end).
+  void flush() noexcept;
+  void close() noexcept;
+
+  const std::string& path() const noexcept { return path_; }
+  std::uint64_t written() const noexcept { return written_; }  // records on disk
+  std::uint64_t dropped() const noexcept { return dropped_; }  // records lost to write errors
+  const char* message(std::uint16_t id) const noexcept {
+    return id == 0 || id > messages_used_ ? nullptr : texts_[id - 1].c_str();
+  }
+
+ private:
+  static std::uint32_t saturate(std::uint64_t v) noexcept {
+    return v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
+  }
+  // Failure path only: a linear scan of the static messages seen so far.
+  std::uint16_t message_id(const char* what) noexcept {
+    for (std::uint16_t i = 0; i < messages_used_; ++i) {
+      if (messages_[i] == what) return static_cast<std::uint16_t>(i + 1);
+    }
+    if (messages_used_ == kMaxMessages) return kUnknownMessage;
+    // Messages may live in the compiled tasks (assertion rules), which are gone by the time
+    // reports read the log: keep a copy, once per distinct message.
+    texts_.emplace_back(what);
+    messages_[messages_used_++] = what;
+    return messages_used_;
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  const std::vector<std::uint32_t>* global_ids_;
+  std::unique_ptr<PackedRecord[]> buf_;
+  std::size_t n_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::array<const char*, kMaxMessages> messages_{};  // identity, for the lookup
+  std::deque<std::string> texts_;                       // stable copies of the text
+  std::uint16_t messages_used_ = 0;
+};
+
+// One test run's files: one writer per worker thread.
+class RecordLogRun {
+ public:
+  RecordLogRun(std::string dir, std::size_t index, std::vector<std::uint32_t> global_ids, Nanos t0);
+  // The writer of worker thread `thread`, created on first use. Call on the control thread
+  // before the worker threads start.
+  RecordLogWriter& writer(unsigned thread);
+  // Flushes and closes every writer (control thread, after the worker threads joined).
+  void finish() noexcept;
+
+  Nanos t0() const noexcept { return t0_; }
+  std::size_t index() const noexcept { return index_; }
+  const std::vector<std::unique_ptr<RecordLogWriter>>& writers() const noexcept { return writers_; }
+
+ private:
+  std::string dir_;
+  std::size_t index_;
+  std::vector<std::uint32_t> global_ids_;  // run-local name id -> RecordLog name id
+  Nanos t0_;
+  std::vector<std::unique_ptr<RecordLogWriter>> writers_;
+};
+
+// A decoded record, valid during the for_each callback.
+struct LoggedRecord {
+  std::size_t run = 0;        // index of the run since the last clear
+  std::uint32_t name_id = 0;  // RecordLog name id
+  const std::string* request_type = nullptr;
+  const std::string* name = nullptr;
+  Nanos offset = 0;   // planned start, ns since the run began
+  Nanos latency = 0;  // end - planned
+  Nanos service = 0;  // end - start
+  std::uint32_t status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  ErrorKind kind = ErrorKind::kNone;
+  const char* what = nullptr;
+  int code = 0;
+  bool code_is_errno = false;
+
+  bool ok() const noexcept { return kind == ErrorKind::kNone; }
+  std::string message() const;  // the error text ("" for a success)
+};
+
+class RecordLog {
+ public:
+  enum class Filter { kAll, kSuccesses, kFailures };
+
+  // Creates a private directory under `parent` (default: $TMPDIR or /tmp).
+  explicit RecordLog(const std::string& parent = "");
+  ~RecordLog();
+  RecordLog(const RecordLog&) = delete;
+  RecordLog& operator=(const RecordLog&) = delete;
+
+  // Starts a run whose NameTable holds `names` ((request_type, name) by run-local id).
+  RecordLogRun& begin_run(const std::vector<std::pair<std::string, std::string>>& names, Nanos t0);
+  // Forgets every run and deletes the files.
+  void clear();
+
+  std::size_t runs() const noexcept { return runs_.size(); }
+  std::uint64_t records() const noexcept;
+  std::uint64_t dropped() const noexcept;
+  std::uint64_t count(Filter f) const;  // reads the files
+  const std::pair<std::string, std::string>& name(std::uint32_t id) const { return names_.at(id); }
+  const std::string& directory() const noexcept { return dir_; }
+
+  // Calls `fn` for every record of every finished run, run by run, each run in start-time
+  // order; stops early when `fn` returns false. Throws std::runtime_error on a read error.
+  void for_each(Filter filter, const std::function<bool(const LoggedRecord&)>& fn) const;
+
+ private:
+  std::uint32_t intern(const std::pair<std::string, std::string>& n);
+
+  std::string dir_;
+  std::vector<std::pair<std::string, std::string>> names_;
+  std::vector<std::unique_ptr<RecordLogRun>> runs_;
+};
+
+}  // namespace ld::stats

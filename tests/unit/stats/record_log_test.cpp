@@ -1,0 +1,116 @@
+// The per-request record log and the histogram serialisation.
+#include "stats/record_log.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "loaddensity/stats/histogram.hpp"
+
+namespace ld::stats {
+namespace {
+
+TEST(RecordLogTest, RecordsSurviveBufferFlushesAndMergeByStartTime) {
+  RecordLog log;
+  const std::vector<std::pair<std::string, std::string>> names = {{"GET", "a"}, {"POST", "b"}};
+  RecordLogRun& run = log.begin_run(names, 1000);
+  static const char* kWhat = "boom";
+  const int per_thread = 3 * static_cast<int>(RecordLogWriter::kPerBuffer) + 17;
+  for (int t = 0; t < 3; ++t) {
+    for (int i = 0; i < per_thread; ++i) {
+      Record r;
+      r.name_id = (i + t) % 2;
+      r.planned = 1000 + i * 3 + t;  // interleaved across threads
+      r.start = r.planned;
+      r.end = r.start + 500;
+      r.status = 200;
+      r.bytes_in = 7;
+      if (i % 5 == 0) r.error = {ErrorKind::kAssertion, kWhat, 0, false};
+      run.writer(t).append(r);
+    }
+  }
+  run.finish();
+  EXPECT_EQ(log.records(), 3u * per_thread);
+  EXPECT_EQ(log.dropped(), 0u);
+  Nanos last = -1;
+  std::uint64_t n = 0, failures = 0;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    EXPECT_GE(r.offset, last);  // merged in start order across the thread files
+    last = r.offset;
+    EXPECT_EQ(r.latency, 500);
+    EXPECT_EQ(*r.name, r.name_id == 0 ? "a" : "b");
+    if (!r.ok()) {
+      ++failures;
+      EXPECT_EQ(r.message(), "boom");
+    }
+    ++n;
+    return true;
+  });
+  EXPECT_EQ(n, 3u * per_thread);
+  EXPECT_EQ(failures, log.count(RecordLog::Filter::kFailures));
+  EXPECT_EQ(log.count(RecordLog::Filter::kSuccesses) + failures, n);
+}
+
+TEST(RecordLogTest, RunsMapNamesToOneTableAndClearRemovesFiles) {
+  RecordLog log;
+  RecordLogRun& r1 = log.begin_run({{"GET", "x"}}, 0);
+  Record rec;
+  rec.end = 10;
+  r1.writer(0).append(rec);
+  r1.finish();
+  RecordLogRun& r2 = log.begin_run({{"GET", "y"}, {"GET", "x"}}, 0);
+  rec.name_id = 1;  // "x" again, under another local id
+  r2.writer(0).append(rec);
+  r2.finish();
+  std::vector<std::string> seen;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    seen.push_back(std::to_string(r.run) + ":" + *r.name);
+    return true;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"0:x", "1:x"}));
+  const std::string path = r1.writers()[0]->path();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  log.clear();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(log.records(), 0u);
+}
+
+TEST(RecordLogTest, DirectoryIsRemovedWithTheLog) {
+  std::string dir;
+  {
+    RecordLog log;
+    dir = log.directory();
+    log.begin_run({{"GET", "x"}}, 0).writer(0).append(Record{});
+    EXPECT_TRUE(std::filesystem::is_directory(dir));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(HistogramEncodingTest, DecodeRestoresAnIdenticalHistogram) {
+  Histogram h;
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> d(13, 1.5);
+  for (int i = 0; i < 20000; ++i) h.record(static_cast<std::int64_t>(d(rng)));
+  const Histogram back = Histogram::decode(h.encode());
+  EXPECT_EQ(back.count(), h.count());
+  EXPECT_EQ(back.min(), h.min());
+  EXPECT_EQ(back.max(), h.max());
+  EXPECT_DOUBLE_EQ(back.mean(), h.mean());
+  for (double p : {1.0, 50.0, 90.0, 99.0, 99.9}) EXPECT_EQ(back.percentile(p), h.percentile(p));
+  EXPECT_LT(h.encode().size(), 4000u);  // sparse: far below the 40 KiB bucket array
+  EXPECT_EQ(Histogram::decode(Histogram().encode()).count(), 0u);
+}
+
+TEST(HistogramEncodingTest, MalformedInputIsRejected) {
+  Histogram h;
+  h.record(12345);
+  std::string bytes = h.encode();
+  EXPECT_THROW(Histogram::decode(""), std::invalid_argument);
+  EXPECT_THROW(Histogram::decode(bytes.substr(0, 5)), std::invalid_argument);
+  bytes[1] = 9;  // count no longer matches the buckets
+  EXPECT_THROW(Histogram::decode(bytes), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ld::stats
