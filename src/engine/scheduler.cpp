@@ -63,38 +63,72 @@ struct Worker {
   std::thread thread;
 };
 
+// One task loop ("lane") of a user until the test stops. A user whose session reports
+// concurrency() > 1 runs that many lanes over the one session.
+net::awaitable<void> run_lane(Worker& w, const PlanConfig& plan, std::size_t n,
+                              UserSession& session, Rng rng) {
+  net::steady_timer timer(w.io);
+  std::uint64_t total_weight = 0;
+  for (auto x : plan.weights) total_weight += x;
+  while (!w.stopping.load(std::memory_order_relaxed)) {
+    const Nanos iteration_start = steady_now();
+    if (plan.mode == ScenarioMode::kWeighted) {
+      std::uint64_t pick = rng.next() % total_weight;
+      std::size_t i = 0;
+      while (pick >= plan.weights[i]) pick -= plan.weights[i++];
+      co_await session.run_step(i, steady_now());
+    } else {
+      for (std::size_t i = 0; i < n && !w.stopping.load(std::memory_order_relaxed); ++i) {
+        co_await session.run_step(i, steady_now());
+      }
+    }
+    if (plan.wait.enabled() && !w.stopping.load(std::memory_order_relaxed)) {
+      const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) * rng.uniform();
+      timer.expires_at(to_time_point(steady_now() + seconds_to_ns(s)));
+      boost::system::error_code ec;
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    } else if (steady_now() - iteration_start < 2000) {
+      // An iteration that finished without waiting on I/O must not starve the other users.
+      co_await net::post(w.io, net::use_awaitable);
+    }
+  }
+}
+
+// An extra lane: runs, then wakes the user's coroutine once the last lane has ended.
+net::awaitable<void> run_extra_lane(Worker& w, const PlanConfig& plan, std::size_t n,
+                                    UserSession& session, Rng rng, std::size_t& running,
+                                    net::steady_timer& all_done) {
+  try {
+    co_await run_lane(w, plan, n, session, rng);
+  } catch (...) {
+  }
+  if (--running == 0) all_done.cancel();
+}
+
 net::awaitable<void> run_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
                               unsigned thread_index, std::uint32_t user_id) {
   try {
     WorkerContext ctx{w.io,        w.stats,     w.sweeper, std::span<char>(w.scratch),
                       &w.aborting, thread_index, user_id};
     std::unique_ptr<UserSession> session = tasks.new_user(ctx);
-    net::steady_timer timer(w.io);
-    Rng rng(user_id + 1);
-    std::uint64_t total_weight = 0;
-    for (auto x : plan.weights) total_weight += x;
-    const std::size_t n = tasks.size();
-    while (!w.stopping.load(std::memory_order_relaxed)) {
-      const Nanos iteration_start = steady_now();
-      if (plan.mode == ScenarioMode::kWeighted) {
-        std::uint64_t pick = rng.next() % total_weight;
-        std::size_t i = 0;
-        while (pick >= plan.weights[i]) pick -= plan.weights[i++];
-        co_await session->run_step(i, steady_now());
-      } else {
-        for (std::size_t i = 0; i < n && !w.stopping.load(std::memory_order_relaxed); ++i) {
-          co_await session->run_step(i, steady_now());
-        }
-      }
-      if (plan.wait.enabled() && !w.stopping.load(std::memory_order_relaxed)) {
-        const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) * rng.uniform();
-        timer.expires_at(to_time_point(steady_now() + seconds_to_ns(s)));
-        boost::system::error_code ec;
-        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-      } else if (steady_now() - iteration_start < 2000) {
-        // An iteration that finished without waiting on I/O must not starve the other users.
-        co_await net::post(w.io, net::use_awaitable);
-      }
+    const std::size_t lanes = std::max<std::size_t>(1, session->concurrency());
+    // Lane state lives in this frame, which outlives every lane (it waits for them).
+    std::size_t running = lanes;
+    net::steady_timer all_done(w.io, SteadyTime::max());
+    for (std::size_t lane = 1; lane < lanes; ++lane) {
+      net::co_spawn(w.io,
+                    run_extra_lane(w, plan, tasks.size(), *session,
+                                   Rng((std::uint64_t{lane} << 32) + user_id + 1), running,
+                                   all_done),
+                    net::detached);
+    }
+    try {
+      co_await run_lane(w, plan, tasks.size(), *session, Rng(user_id + 1));
+    } catch (...) {
+    }
+    if (--running > 0) {
+      boost::system::error_code ec;
+      co_await all_done.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
     session->shutdown();
   } catch (...) {
