@@ -11,8 +11,9 @@ PACKAGES=(
   g++ cmake make ccache pkg-config
   # libraries
   libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
+  libnghttp2-dev
   # test and benchmark servers and tools
-  nginx python3 python3-httpbin gunicorn wrk openssl curl procps util-linux time
+  nginx python3 python3-httpbin gunicorn wrk nghttp2-client openssl curl procps util-linux time
 )
 
 SUDO=""

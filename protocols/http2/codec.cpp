@@ -199,6 +199,12 @@ bool ClientCodec::feed(const std::uint8_t* data, std::size_t size) {
     error_ = nghttp2_strerror(static_cast<int>(n));  // static strings
     return false;
   }
+  // A connection error nghttp2 detected (bad frames, a peer that does not speak HTTP/2) is not
+  // a negative return: the session queues its own GOAWAY (we never send one) and stops.
+  if (!goaway_ && !nghttp2_session_check_request_allowed(session_)) {
+    error_ = "HTTP/2 connection error";
+    return false;
+  }
   return true;
 }
 

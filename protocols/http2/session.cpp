@@ -573,6 +573,9 @@ class Session final : public engine::UserSession {
     co_return ErrorInfo{};
   }
 
+  static constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h2 (ALPN)",
+                                     0, false};
+
   // TLS handshake with OpenSSL directly on the non-blocking socket; checks ALPN "h2".
   net::awaitable<ErrorInfo> handshake(Conn& c, const Url& url, Slot& slot) {
     SSL_CTX* ctx = const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle();
@@ -610,6 +613,9 @@ class Session final : public engine::UserSession {
           co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
                               static_cast<int>(verify), false};
         }
+        if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+          co_return kNoAlpn;  // the server's ALPN has no "h2" and it said so
+        }
         if (err == SSL_ERROR_SYSCALL) {
           co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
         }
@@ -621,9 +627,7 @@ class Session final : public engine::UserSession {
     const unsigned char* proto = nullptr;
     unsigned int len = 0;
     SSL_get0_alpn_selected(c.ssl, &proto, &len);
-    if (len != 2 || std::memcmp(proto, "h2", 2) != 0) {
-      co_return ErrorInfo{ErrorKind::kProtocol, "server did not negotiate h2 (ALPN)", 0, false};
-    }
+    if (len != 2 || std::memcmp(proto, "h2", 2) != 0) co_return kNoAlpn;
     co_return ErrorInfo{};
   }
 
