@@ -184,9 +184,9 @@ bool ClientCodec::submit(const nghttp2_nv* nva, std::size_t count, StreamResult&
 void ClientCodec::cancel(StreamResult& s) {
   if (s.open_index >= open_.size() || open_[s.open_index] != &s) return;
   remove(s);
-  // A request still queued (not sent) has no stream yet: it goes out later and its answer is
-  // ignored (lookup() no longer finds it); an RST_STREAM before its HEADERS would be a
-  // protocol error.
+  // A request still queued (not sent) has no stream yet: it goes out later, its body is not
+  // sent (read_body) and its answer is ignored (lookup() no longer finds it); an RST_STREAM
+  // before its HEADERS would be a protocol error.
   if (nghttp2_session_set_stream_user_data(session_, s.stream_id, nullptr) == 0) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.stream_id, NGHTTP2_CANCEL);
   }
@@ -351,10 +351,16 @@ int ClientCodec::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame,
   return 0;
 }
 
-ssize_t ClientCodec::read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf,
+ssize_t ClientCodec::read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
                                std::size_t length, std::uint32_t* flags,
-                               nghttp2_data_source* source, void*) {
+                               nghttp2_data_source* source, void* self) {
+  auto& c = *static_cast<ClientCodec*>(self);
   auto& s = *static_cast<StreamResult*>(source->ptr);
+  // A request cancelled before it was sent still goes out later; its StreamResult may already
+  // carry another request by then, so give up on that stream (nghttp2 resets it).
+  if (s.stream_id != stream_id || s.open_index >= c.open_.size() || c.open_[s.open_index] != &s) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   const std::string& body = *s.body;
   const std::size_t n = std::min(length, body.size() - s.body_sent);
   std::memcpy(buf, body.data() + s.body_sent, n);

@@ -46,7 +46,7 @@ struct Server {
   std::string body = "hello";
   std::vector<std::string> extra;  // name, value, name, value...
 
-  Server() {
+  explicit Server(std::uint32_t max_streams = 100) {
     nghttp2_session_callbacks* cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(
@@ -76,7 +76,8 @@ struct Server {
         });
     nghttp2_session_server_new(&session, cb, this);
     nghttp2_session_callbacks_del(cb);
-    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+    const nghttp2_settings_entry limit{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams};
+    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, &limit, 1);
   }
   ~Server() { nghttp2_session_del(session); }
 
@@ -287,4 +288,38 @@ TEST(Http2Codec, ForgottenStreamsAreNeverReported) {
   pump(c, s);
   EXPECT_TRUE(l.done.empty());
   EXPECT_FALSE(r.done);
+}
+
+TEST(Http2Codec, CancelledQueuedRequestDoesNotSendAnotherRequestsBody) {
+  Done l;
+  ClientCodec c(l);
+  Server s(1);  // one stream at a time: the second request waits in the client
+  s.auto_respond = false;
+  pump(c, s);   // SETTINGS exchanged
+  const nghttp2_nv post[] = {nv(":method", "POST"), nv(":scheme", "http"), nv(":authority", "h"),
+                             nv(":path", "/p")};
+  const std::string body_a = "AAAA", body_b = "BBBB", body_c = "CCCC";
+  StreamResult a, b;
+  a.body = &body_a;
+  b.body = &body_b;
+  ASSERT_TRUE(c.submit(post, std::size(post), a));
+  ASSERT_TRUE(c.submit(post, std::size(post), b));
+  pump(c, s);
+  ASSERT_EQ(s.reqs.size(), 1u) << "b is queued behind the server's limit";
+  c.cancel(b);
+  b.reset();  // the same slot carries a new request
+  b.body = &body_c;
+  ASSERT_TRUE(c.submit(post, std::size(post), b));
+  s.auto_respond = true;
+  s.respond(a.stream_id);
+  for (int i = 0; i < 5; ++i) pump(c, s);
+  ASSERT_EQ(l.done.size(), 2u);
+  EXPECT_EQ(a.error.kind, ErrorKind::kNone);
+  EXPECT_EQ(b.error.kind, ErrorKind::kNone);
+  EXPECT_EQ(s.reqs.at(a.stream_id).body, body_a);
+  EXPECT_EQ(s.reqs.at(b.stream_id).body, body_c);
+  for (const auto& [id, req] : s.reqs) {
+    EXPECT_EQ(req.body.find("B"), std::string::npos) << "stream " << id;
+    EXPECT_EQ(req.body.find("CCCCCCCC"), std::string::npos) << "stream " << id;
+  }
 }
