@@ -143,6 +143,7 @@ ErrorInfo stream_error(std::uint32_t code) {
 
 ClientCodec::ClientCodec(CodecListener& listener) : listener_(listener) {
   static const Callbacks callbacks([](nghttp2_session_callbacks* cb, nghttp2_option* opt) {
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &ClientCodec::on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, &ClientCodec::on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &ClientCodec::on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &ClientCodec::on_stream_close);
@@ -257,6 +258,7 @@ StreamResult* ClientCodec::lookup(std::int32_t stream_id) noexcept {
 }
 
 void ClientCodec::remove(StreamResult& s) noexcept {
+  if (headers_of_ == &s) headers_of_ = nullptr;
   StreamResult* last = open_.back();
   open_[s.open_index] = last;
   last->open_index = s.open_index;
@@ -270,13 +272,20 @@ void ClientCodec::finish(StreamResult& s) noexcept {
   listener_.on_stream_done(s);
 }
 
+int ClientCodec::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto& c = *static_cast<ClientCodec*>(self);
+  c.headers_of_ = frame->hd.type == NGHTTP2_HEADERS ? c.lookup(frame->hd.stream_id) : nullptr;
+  return 0;
+}
+
 int ClientCodec::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
                            std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
                            std::uint8_t, void* self) {
   auto& c = *static_cast<ClientCodec*>(self);
-  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  StreamResult* s = c.lookup(frame->hd.stream_id);
-  if (!s) return 0;
+  // Header callbacks of one block follow its begin callback with nothing in between, so the
+  // stream looked up there is still open and ours.
+  StreamResult* s = c.headers_of_;
+  if (!s || s->stream_id != frame->hd.stream_id) return 0;
   s->header_bytes += namelen + valuelen + 4;
   if (namelen == 7 && std::memcmp(name, ":status", 7) == 0) {
     std::uint32_t status = 0;

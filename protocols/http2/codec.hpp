@@ -88,6 +88,7 @@ class ClientCodec {
   const char* error() const noexcept { return error_; }
 
  private:
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
                        std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
                        std::uint8_t flags, void* self);
@@ -109,6 +110,7 @@ class ClientCodec {
   CodecListener& listener_;
   nghttp2_session* session_ = nullptr;
   std::vector<StreamResult*> open_;  // streams submitted and not yet reported
+  StreamResult* headers_of_ = nullptr;  // the stream whose header block is being decoded
   bool goaway_ = false;
   const char* error_ = nullptr;
 };
