@@ -21,13 +21,13 @@ struct StreamResult {
   void* owner = nullptr;              // the caller's context, for the listener
   // --- filled by the codec
   std::int32_t stream_id = 0;
-  std::uint32_t status = 0;         // final :status (1xx responses are skipped)
-  std::uint64_t header_bytes = 0;   // decoded response header bytes ("name: value\r\n")
-  std::uint64_t body_bytes = 0;     // response DATA payload bytes
-  std::string location;             // response `location` header (for redirects)
+  std::uint32_t status = 0;        // final :status (1xx responses are skipped)
+  std::uint64_t header_bytes = 0;  // decoded response header bytes ("name: value\r\n")
+  std::uint64_t body_bytes = 0;    // response DATA payload bytes
+  std::string location;            // response `location` header (for redirects)
   bool done = false;
-  bool refused = false;             // the server did not process it: safe to retry
-  stats::ErrorInfo error;           // kNone: a complete response arrived
+  bool refused = false;    // the server did not process it: safe to retry
+  stats::ErrorInfo error;  // kNone: a complete response arrived
   // --- codec bookkeeping
   std::size_t body_sent = 0;
   std::size_t open_index = static_cast<std::size_t>(-1);
@@ -104,12 +104,12 @@ class ClientCodec {
                            void* self);
 
   StreamResult* lookup(std::int32_t stream_id) noexcept;  // an open stream of ours, or null
-  void finish(StreamResult& s) noexcept;                   // remove from open_ and report
+  void finish(StreamResult& s) noexcept;                  // remove from open_ and report
   void remove(StreamResult& s) noexcept;
 
   CodecListener& listener_;
   nghttp2_session* session_ = nullptr;
-  std::vector<StreamResult*> open_;  // streams submitted and not yet reported
+  std::vector<StreamResult*> open_;     // streams submitted and not yet reported
   StreamResult* headers_of_ = nullptr;  // the stream whose header block is being decoded
   bool goaway_ = false;
   const char* error_ = nullptr;

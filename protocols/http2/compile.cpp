@@ -17,14 +17,14 @@ namespace ld::proto::http2 {
 namespace {
 
 const std::vector<std::string> kFields = {
-    "method",  "request_url",     "url",              "params", "headers", "cookies",
-    "json",    "data",            "timeout",          "verify", "auth",    "name",
-    "cert",    "allow_redirects", "follow_redirects", "weight"};
+    "method",  "request_url", "url",  "params",          "headers",
+    "cookies", "json",        "data", "timeout",         "verify",
+    "auth",    "name",        "cert", "allow_redirects", "follow_redirects",
+    "weight"};
 
 // Connection-specific header fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
-const std::vector<std::string> kConnectionHeaders = {"connection", "keep-alive",
-                                                     "proxy-connection", "transfer-encoding",
-                                                     "upgrade"};
+const std::vector<std::string> kConnectionHeaders = {"connection", "keep-alive", "proxy-connection",
+                                                     "transfer-encoding", "upgrade"};
 
 [[noreturn]] void fail(const std::string& field, const std::string& msg) {
   throw ConfigError("task field '" + field + "': " + msg, pointer_key(field));
@@ -94,9 +94,7 @@ class Http2Protocol final : public engine::Protocol {
  public:
   explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1) : http1_(std::move(http1)) {}
 
-  std::vector<std::string> user_types() const override {
-    return {"async_http_user", "http2_user"};
-  }
+  std::vector<std::string> user_types() const override { return {"async_http_user", "http2_user"}; }
 
   void validate_options(const Json& args) const override {
     if (args.contains("max_streams") && !args["max_streams"].is_null()) {
@@ -190,8 +188,8 @@ class Http2Protocol final : public engine::Protocol {
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
     if (task.contains("cert")) {
       const Json& c = task["cert"];
-      const bool ok = c.is_string() ||
-                      (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
+      const bool ok =
+          c.is_string() || (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
       expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
     }
     if (task.contains("auth")) validate_auth(task["auth"]);
@@ -307,8 +305,8 @@ class Http2Protocol final : public engine::Protocol {
     std::string url_text = task[url_key].get<std::string>();
     if (url_text.find("://") == std::string::npos) {
       if (ctx.host.empty()) {
-        fail(url_key, "'" + url_text +
-                          "' is not an absolute URL and LD_start_test has no 'host' to prefix");
+        fail(url_key,
+             "'" + url_text + "' is not an absolute URL and LD_start_test has no 'host' to prefix");
       }
       std::string base = ctx.host;
       if (!base.empty() && base.back() == '/' && !url_text.empty() && url_text.front() == '/') {
@@ -353,7 +351,8 @@ class Http2Protocol final : public engine::Protocol {
         s.headers.emplace_back(std::move(key), std::move(v));
       }
     }
-    if (!has_header("user-agent")) s.headers.emplace_back("user-agent", "loaddensity/" LD_HTTP2_VERSION);
+    if (!has_header("user-agent"))
+      s.headers.emplace_back("user-agent", "loaddensity/" LD_HTTP2_VERSION);
     if (!has_header("accept")) s.headers.emplace_back("accept", "*/*");
     if (task.contains("cookies") && !task["cookies"].empty()) {
       std::string cookie;
@@ -368,8 +367,8 @@ class Http2Protocol final : public engine::Protocol {
       const Json& a = task["auth"];
       std::string value;
       if (a.is_array()) {
-        value = "Basic " + text::base64_encode(a[0].get<std::string>() + ":" +
-                                               a[1].get<std::string>());
+        value =
+            "Basic " + text::base64_encode(a[0].get<std::string>() + ":" + a[1].get<std::string>());
       } else if (text::lower(a["type"].get<std::string>()) == "basic") {
         value = "Basic " + text::base64_encode(a["username"].get<std::string>() + ":" +
                                                a["password"].get<std::string>());

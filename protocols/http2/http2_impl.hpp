@@ -28,8 +28,8 @@ struct Step {
   // Regular headers after the pseudo-headers, names lower case, as sent.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string content_type;     // sent unless the user's headers have one
-  std::string content_length;   // decimal, when a body is sent or the method expects one
+  std::string content_type;    // sent unless the user's headers have one
+  std::string content_length;  // decimal, when a body is sent or the method expects one
   bool allow_redirects = true;
   Nanos timeout = 0;
   std::shared_ptr<net::ssl::context> ssl;  // for https URLs

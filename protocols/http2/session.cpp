@@ -13,6 +13,9 @@
 // reset, not the connection.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,9 +24,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -52,9 +52,9 @@ struct Slot {
   engine::TimedOp op;
   StreamResult result;
   Wait wait = Wait::kNone;
-  Conn* conn = nullptr;           // what the slot waits on (valid while wait != kNone)
-  std::optional<Waiter> waiter;   // set while parked
-  ErrorInfo wake_error;           // outcome of waiting in a connection's connect queue
+  Conn* conn = nullptr;          // what the slot waits on (valid while wait != kNone)
+  std::optional<Waiter> waiter;  // set while parked
+  ErrorInfo wake_error;          // outcome of waiting in a connection's connect queue
   // Redirect request (built only when following one).
   Url redirect_url;
   std::string redirect_method;
@@ -88,7 +88,7 @@ struct ParkOp {
 // Suspends the calling lane until wake(slot).
 auto park(Slot& slot) {
   return net::async_initiate<const net::use_awaitable_t<>&, void()>(ParkOp{&slot},
-                                                                     net::use_awaitable);
+                                                                    net::use_awaitable);
 }
 
 ErrorInfo classify(const error_code& ec, bool expired, const char* stage) {
@@ -118,8 +118,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
   enum class Io : std::uint8_t { kDone, kWouldBlock, kWantWrite, kEof, kError };
   static constexpr std::size_t kWriteBatch = 256 * 1024;  // bytes taken from nghttp2 per write
 
-  Conn(net::io_context& io, std::span<char> scratch, const Url& url,
-       const net::ssl::context* ssl)
+  Conn(net::io_context& io, std::span<char> scratch, const Url& url, const net::ssl::context* ssl)
       : io(io), scratch(scratch), host(url.host), port(url.port), ssl_ctx(ssl), codec(*this) {}
   ~Conn() override {
     if (ssl) SSL_free(ssl);
@@ -139,7 +138,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
   bool draining = false;  // GOAWAY: finish the open streams, take no new ones
   bool flush_posted = false;
   bool writing = false;
-  bool reading = false;   // the reader is decoding: finished lanes wait in `ready`
+  bool reading = false;  // the reader is decoding: finished lanes wait in `ready`
   bool resume_posted = false;
   std::vector<Slot*> queue;  // lanes waiting for this connection to open
   std::vector<Slot*> ready;  // lanes whose stream finished, to resume
@@ -422,8 +421,7 @@ class Session final : public engine::UserSession {
           c->draining = true;
           c->maybe_retire();
           if (attempt == 0) continue;
-          rec.error = {ErrorKind::kReset, "HTTP/2 request not sent (connection closing)", 0,
-                       false};
+          rec.error = {ErrorKind::kReset, "HTTP/2 request not sent (connection closing)", 0, false};
           break;
         }
         rec.bytes_out += request_bytes;
@@ -468,7 +466,7 @@ class Session final : public engine::UserSession {
       request_bytes = body->size();
       for (const auto& h : slot.redirect_nva) request_bytes += h.namelen + h.valuelen + 4;
       endpoints = (url->host == step.url.host && url->port == step.url.port) ? &step.endpoints
-                                                                              : &kNoEndpoints;
+                                                                             : &kNoEndpoints;
     }
     slot.op.disarm();
     const bool expired = slot.op.expired;
@@ -573,8 +571,8 @@ class Session final : public engine::UserSession {
     co_return ErrorInfo{};
   }
 
-  static constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h2 (ALPN)",
-                                     0, false};
+  static constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h2 (ALPN)", 0,
+                                     false};
 
   // TLS handshake with OpenSSL directly on the non-blocking socket; checks ALPN "h2".
   net::awaitable<ErrorInfo> handshake(Conn& c, const Url& url, Slot& slot) {
@@ -607,7 +605,8 @@ class Session final : public engine::UserSession {
       } else if (err == SSL_ERROR_WANT_WRITE) {
         wait = tcp::socket::wait_write;
       } else {
-        if (slot.op.expired) co_return ErrorInfo{ErrorKind::kTimeout, "request timed out", 0, false};
+        if (slot.op.expired)
+          co_return ErrorInfo{ErrorKind::kTimeout, "request timed out", 0, false};
         const long verify = SSL_get_verify_result(c.ssl);
         if (verify != X509_V_OK) {
           co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
@@ -649,8 +648,9 @@ class Session final : public engine::UserSession {
     s.redirect_nva.push_back(nv(kPath, s.redirect_url.target));
     s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_begin,
                           step.nva.begin() + step.common_end);
-    if (keep) s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_end,
-                                    step.nva.end());
+    if (keep)
+      s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_end,
+                            step.nva.end());
   }
 
   // TimedOp callback (from the sweeper): give up on whatever the slot waits for.
@@ -684,8 +684,8 @@ class Session final : public engine::UserSession {
   const Tasks& tasks_;
   engine::WorkerContext w_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<Slot*> free_;                    // slots not in use by a lane
-  std::vector<std::shared_ptr<Conn>> conns_;   // current connection per origin
+  std::vector<Slot*> free_;                   // slots not in use by a lane
+  std::vector<std::shared_ptr<Conn>> conns_;  // current connection per origin
 };
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace ld::proto::http2 {
 
 struct Url {
   bool tls = false;
-  std::string host;         // without brackets for IPv6 literals
+  std::string host;  // without brackets for IPv6 literals
   std::uint16_t port = 0;
   std::string target;       // path + query, at least "/"
   std::string host_header;  // host[:port] as sent in Host (port only when not the default)

@@ -74,16 +74,16 @@ class Server : public std::enable_shared_from_this<Server> {
     }
     if (out_.empty()) return;
     writing_ = true;
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](error_code ec,
-                                                                             std::size_t) {
-      self->writing_ = false;
-      if (self->closed_) return;
-      if (ec) {
-        self->close();
-        return;
-      }
-      self->flush();
-    });
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (self->closed_) return;
+                       if (ec) {
+                         self->close();
+                         return;
+                       }
+                       self->flush();
+                     });
   }
 
   // Ends the connection's state: no more writes, timers cancelled. The socket is the caller's.

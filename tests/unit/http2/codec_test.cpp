@@ -52,8 +52,9 @@ struct Server {
     nghttp2_session_callbacks_set_on_header_callback(
         cb, [](nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* n, std::size_t nl,
                const std::uint8_t* v, std::size_t vl, std::uint8_t, void* self) {
-          static_cast<Server*>(self)->reqs[f->hd.stream_id].headers[std::string(
-              reinterpret_cast<const char*>(n), nl)] =
+          static_cast<Server*>(self)
+              ->reqs[f->hd.stream_id]
+              .headers[std::string(reinterpret_cast<const char*>(n), nl)] =
               std::string(reinterpret_cast<const char*>(v), vl);
           return 0;
         });
@@ -66,7 +67,8 @@ struct Server {
     nghttp2_session_callbacks_set_on_frame_recv_callback(
         cb, [](nghttp2_session*, const nghttp2_frame* f, void* self) {
           auto& s = *static_cast<Server*>(self);
-          if (f->hd.type == NGHTTP2_RST_STREAM) s.reqs[f->hd.stream_id].rst_code = f->rst_stream.error_code;
+          if (f->hd.type == NGHTTP2_RST_STREAM)
+            s.reqs[f->hd.stream_id].rst_code = f->rst_stream.error_code;
           if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
               (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             s.reqs[f->hd.stream_id].complete = true;
@@ -155,9 +157,8 @@ TEST(Http2Codec, RequestBodyIsSentInFull) {
   ClientCodec c(l);
   Server s;
   const std::string body(100000, 'b');  // more than one DATA frame and the default window
-  const nghttp2_nv post[] = {nv(":method", "POST"), nv(":scheme", "http"),
-                             nv(":authority", "h"), nv(":path", "/post"),
-                             nv("content-length", "100000")};
+  const nghttp2_nv post[] = {nv(":method", "POST"), nv(":scheme", "http"), nv(":authority", "h"),
+                             nv(":path", "/post"), nv("content-length", "100000")};
   StreamResult r;
   r.body = &body;
   ASSERT_TRUE(c.submit(post, std::size(post), r));
@@ -228,8 +229,8 @@ TEST(Http2Codec, GoawayRefusesTheStreamsTheServerDidNotProcess) {
   for (auto& r : rs) ASSERT_TRUE(c.submit(kGet, std::size(kGet), r));
   pump(c, s);
   s.respond(rs[0].stream_id);
-  nghttp2_submit_goaway(s.session, NGHTTP2_FLAG_NONE, rs[0].stream_id, NGHTTP2_NO_ERROR,
-                        nullptr, 0);
+  nghttp2_submit_goaway(s.session, NGHTTP2_FLAG_NONE, rs[0].stream_id, NGHTTP2_NO_ERROR, nullptr,
+                        0);
   pump(c, s);
   EXPECT_EQ(l.goaways, 1);
   EXPECT_TRUE(c.goaway_received());
@@ -295,7 +296,7 @@ TEST(Http2Codec, CancelledQueuedRequestDoesNotSendAnotherRequestsBody) {
   ClientCodec c(l);
   Server s(1);  // one stream at a time: the second request waits in the client
   s.auto_respond = false;
-  pump(c, s);   // SETTINGS exchanged
+  pump(c, s);  // SETTINGS exchanged
   const nghttp2_nv post[] = {nv(":method", "POST"), nv(":scheme", "http"), nv(":authority", "h"),
                              nv(":path", "/p")};
   const std::string body_a = "AAAA", body_b = "BBBB", body_c = "CCCC";
