@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Starts / stops the real servers the integration tests talk to, all on 127.0.0.1 free ports:
-#   nginx  (HTTP/1.1 on LD_NGINX_PORT, TLS with a fresh self-signed cert on LD_NGINX_TLS_PORT)
+#   nginx  (HTTP/1.1 on LD_NGINX_PORT, TLS with a fresh self-signed cert on LD_NGINX_TLS_PORT,
+#           HTTP/2: h2c with prior knowledge on LD_NGINX_H2C_URL, h2 over TLS on LD_NGINX_H2_URL,
+#           both logging "$connection $msec $request_time $request_uri $status" to
+#           LD_NGINX_H2_LOG)
 #   httpbin (gunicorn) on LD_HTTPBIN_PORT
 # `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
 set -euo pipefail
@@ -25,6 +28,8 @@ case "$cmd" in
 start)
   nginx_port=$(free_port); tls_port=$(free_port); mtls_port=$(free_port); httpbin_port=$(free_port)
   pg_port=$(free_port)
+  h2c_port=$(free_port); h2_port=$(free_port)
+  head -c 6000 /dev/zero >"$dir/slow.bin"  # served at 4 KiB/s: a response that takes ~1 s
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
@@ -46,6 +51,7 @@ http {
   uwsgi_temp_path $dir/nginx-tmp/uwsgi;
   scgi_temp_path $dir/nginx-tmp/scgi;
   keepalive_requests 1000000;
+  log_format h2 '\$connection \$msec \$request_time \$request_uri \$status';
   server {
     listen 127.0.0.1:$nginx_port;
     location = /hello { default_type text/plain; return 200 "hello, world\n"; }
@@ -67,6 +73,25 @@ http {
     ssl_verify_client on;
     location / { default_type text/plain; return 200 "client \$ssl_client_s_dn\n"; }
   }
+  server {
+    listen 127.0.0.1:$h2c_port http2;
+    access_log $dir/h2-access.log h2;
+    location = /hello { default_type text/plain; return 200 "hello, world\n"; }
+    location = /fail { return 500 "boom\n"; }
+    location = /reset { return 444; }
+    location = /redirect { return 302 /hello; }
+    location = /slow { limit_rate 4k; alias $dir/slow.bin; }
+    location = /conn { default_type text/plain; return 200 "\$connection \$connection_requests\n"; }
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+  server {
+    listen 127.0.0.1:$h2_port ssl http2;
+    access_log $dir/h2-access.log h2;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    location = /hello { default_type text/plain; return 200 "hello, world\n"; }
+    location / { default_type text/plain; return 200 "h2 tls ok\n"; }
+  }
 }
 CONF
   nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
@@ -76,6 +101,8 @@ CONF
   wait_port "$tls_port" "nginx TLS"
   wait_port "$mtls_port" "nginx mTLS"
   wait_port "$httpbin_port" httpbin
+  wait_port "$h2c_port" "nginx h2c"
+  wait_port "$h2_port" "nginx h2"
 
   # PostgreSQL: a throwaway cluster (initdb refuses root, so it runs as `postgres` then).
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -97,9 +124,12 @@ export LD_CLIENT_CERT=$dir/client.pem
 export LD_CLIENT_KEY=$dir/client-key.pem
 export LD_HTTPBIN_URL=http://127.0.0.1:$httpbin_port
 export LD_PG_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
+export LD_NGINX_H2C_URL=http://127.0.0.1:$h2c_port
+export LD_NGINX_H2_URL=https://127.0.0.1:$h2_port
+export LD_NGINX_H2_LOG=$dir/h2-access.log
 ENV
   echo "$pgbin" >"$dir/pgbin"
-  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port), httpbin :$httpbin_port, postgresql :$pg_port"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port"
   ;;
 stop)
   if [ -f "$dir/pgbin" ] && [ -d "$dir/pg/data" ]; then

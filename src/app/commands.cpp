@@ -9,6 +9,7 @@
 #include "params/sources.hpp"
 #include "engine/scheduler.hpp"
 #include "http1/http1.hpp"
+#include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
 #include "summary/summary.hpp"
 #include "stats/record_log.hpp"
@@ -22,7 +23,9 @@ namespace A = action;
 
 App::App(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(options) {
-  protocols_.add(proto::http1::make_protocol());
+  auto http1 = proto::http1::make_protocol();
+  protocols_.add(http1);
+  protocols_.add(proto::http2::make_protocol(http1));
   register_commands();
   register_report_commands();
 }
@@ -86,6 +89,8 @@ std::vector<Param> start_test_params() {
       {"connection_string", A::kAny, false, nullptr, "protocol extra"},
       {"http2", A::kAny, false, nullptr, "protocol extra"},
       {"bootstrap_servers", A::kAny, false, nullptr, "protocol extra"},
+      {"max_streams", A::kInteger | A::kNull, false, nullptr,
+       "async_http_user: concurrent requests per user connection (default 1)"},
   };
 }
 
@@ -132,6 +137,7 @@ void App::register_commands() {
       throw ConfigError("unsupported user type '" + plan.user_type + "' (available: " + known + ")",
                         "/user_detail_dict/user");
     }
+    proto->validate_options(args);
     const std::string base = args["tasks"].is_object() && args["tasks"].contains("tasks")
                                  ? "/tasks/tasks"
                                  : "/tasks";

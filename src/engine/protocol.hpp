@@ -81,6 +81,10 @@ class UserSession {
   virtual net::awaitable<void> run_step(std::size_t index, Nanos planned) = 0;
   // Closes connections; called on the worker thread before the session is destroyed.
   virtual void shutdown() noexcept {}
+  // How many task loops the engine runs over this one session at the same time (each loop
+  // calls run_step independently). 1 = one operation at a time; a multiplexing protocol
+  // (HTTP/2 streams) returns more. Fixed for the session's life.
+  virtual std::size_t concurrency() const noexcept { return 1; }
 };
 
 class CompiledTasks {
@@ -104,6 +108,9 @@ class Protocol {
   // Static check of one task before anything runs; throws ConfigError with a pointer relative
   // to the task. Placeholders are not resolved yet.
   virtual void validate_task(const Json& task) const = 0;
+  // Static check of the protocol's own LD_start_test options (e.g. "max_streams"); throws
+  // ConfigError with a pointer relative to the LD_start_test arguments object.
+  virtual void validate_options(const Json& args) const {}
   // Resolved tasks (static placeholders folded) -> compiled form. Throws ConfigError with a
   // pointer like "/2/url" relative to the task list.
   virtual std::unique_ptr<CompiledTasks> compile(const std::vector<Json>& tasks,

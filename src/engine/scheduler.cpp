@@ -111,26 +111,31 @@ class UserRun {
   UserSlot& slot() noexcept { return slot_; }
   bool stopping() const noexcept { return w_.stopping.load(std::memory_order_relaxed); }
 
-  // Sleeps until `deadline`; false when woken early (stop).
-  net::awaitable<bool> sleep_until(Nanos deadline) {
+  // Sleeps on the lane's timer until `deadline`; false when woken early (stop).
+  net::awaitable<bool> sleep_until(UserSlot& lane, Nanos deadline) {
     if (deadline <= steady_now()) co_return !stopping();
-    slot_.timer.expires_at(to_time_point(deadline));
+    lane.timer.expires_at(to_time_point(deadline));
     boost::system::error_code ec;
-    co_await slot_.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    co_await lane.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     co_return !ec && !stopping();
   }
+  net::awaitable<bool> sleep_until(Nanos deadline) { return sleep_until(slot_, deadline); }
 
-  // One pass over the task list (or one weighted pick).
-  net::awaitable<void> iteration(Nanos planned) {
+  // How many task loops run over this user's session at once (HTTP/2 streams, say).
+  std::size_t lanes() const noexcept { return std::max<std::size_t>(1, session_->concurrency()); }
+
+  // One pass over the task list (or one weighted pick), on one lane.
+  net::awaitable<void> iteration(Nanos planned) { return iteration(slot_, planned); }
+  net::awaitable<void> iteration(UserSlot& lane, Nanos planned) {
     const Nanos start = steady_now();
     if (plan_.mode == ScenarioMode::kWeighted) {
       std::uint64_t pick = scope_.next_random() % total_weight_;
       std::size_t i = 0;
       while (pick >= plan_.weights[i]) pick -= plan_.weights[i++];
-      co_await task(i, planned);
+      co_await task(lane, i, planned);
     } else {
       for (std::size_t i = 0; i < tasks_.size() && !stopping(); ++i) {
-        co_await task(i, i == 0 ? planned : steady_now());
+        co_await task(lane, i, i == 0 ? planned : steady_now());
       }
     }
     if (steady_now() - start < 2000) {
@@ -141,20 +146,20 @@ class UserRun {
   }
 
  private:
-  net::awaitable<void> task(std::size_t i, Nanos planned) {
+  net::awaitable<void> task(UserSlot& lane, std::size_t i, Nanos planned) {
     const TaskFlow& flow = flows_.at(i);
     scope_.begin_task();
     if (flow.run_if && !flow.run_if->eval(scope_)) co_return;
     if (flow.skip_if && flow.skip_if->eval(scope_)) co_return;
     if (flow.throttle) {
       const Nanos slot = flow.throttle->reserve(steady_now());
-      if (!co_await sleep_until(slot)) co_return;
+      if (!co_await sleep_until(lane, slot)) co_return;
       planned = std::max(planned, slot);  // the throttle's slot is when it was meant to start
     }
     std::uint32_t used[3] = {0, 0, 0};
     for (std::uint32_t attempt = 1;; ++attempt) {
       outcome_ = stats::ErrorKind::kNone;
-      if (!co_await conditioned(i, planned)) {
+      if (!co_await conditioned(lane, i, planned)) {
         co_await session_->run_step(i, planned);
       }
       if (outcome_ == stats::ErrorKind::kNone || !flow.retry || stopping()) break;
@@ -163,17 +168,17 @@ class UserRun {
       ++used[cls];
       w_.stats.count_retry(tasks_.name_id(i));
       const Nanos delay = flow.retry->delay(attempt, scope_.uniform());
-      if (!co_await sleep_until(steady_now() + delay)) break;
+      if (!co_await sleep_until(lane, steady_now() + delay)) break;
       planned = steady_now();
     }
     if (flow.think_max_s > 0) {
       const double s = flow.think_min_s + (flow.think_max_s - flow.think_min_s) * scope_.uniform();
-      co_await sleep_until(steady_now() + seconds_to_ns(s));
+      co_await sleep_until(lane, steady_now() + seconds_to_ns(s));
     }
   }
 
   // The network conditioner: true when the request was dropped (and recorded as such).
-  net::awaitable<bool> conditioned(std::size_t i, Nanos planned) {
+  net::awaitable<bool> conditioned(UserSlot& lane, std::size_t i, Nanos planned) {
     const auto& c = policies_.conditioner;
     if (!c) co_return false;
     if (!c->name_filter.empty() && tasks_.label(i).find(c->name_filter) == std::string::npos) {
@@ -193,7 +198,7 @@ class UserRun {
     const double ms = std::max(0.0, c->latency_ms + jitter);
     if (ms > 0) {
       ++w_.stats.conditioner_delayed;
-      co_await sleep_until(steady_now() + static_cast<Nanos>(ms * 1e6));
+      co_await sleep_until(lane, steady_now() + static_cast<Nanos>(ms * 1e6));
     }
     co_return false;
   }
@@ -211,7 +216,39 @@ class UserRun {
   std::uint64_t total_weight_ = 0;
 };
 
-// Closed model: loop until the test stops or this user's id falls outside the user limit.
+// One task loop of a closed-model user: until the test stops or the user's id falls outside
+// the user limit.
+net::awaitable<void> closed_lane(UserRun& u, UserSlot& lane, const PlanConfig& plan,
+                                 std::uint32_t uid, const std::atomic<std::uint32_t>& limit) {
+  while (!u.stopping() && uid < limit.load(std::memory_order_relaxed)) {
+    co_await u.iteration(lane, steady_now());
+    if (plan.wait.enabled() && !u.stopping()) {
+      const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) *
+                                             (static_cast<double>(uid * 7919 % 1000) / 1000.0);
+      co_await u.sleep_until(lane, steady_now() + seconds_to_ns(s));
+    }
+  }
+}
+
+// An extra lane over a multiplexing session; wakes the user's main coroutine when the last
+// lane has ended.
+net::awaitable<void> extra_closed_lane(Worker& w, UserRun& u, const PlanConfig& plan,
+                                       std::uint32_t uid, const std::atomic<std::uint32_t>& limit,
+                                       std::size_t& running, net::steady_timer& all_done) {
+  try {
+    UserSlot lane(w.io);
+    w.add_slot(&lane);
+    try {
+      co_await closed_lane(u, lane, plan, uid, limit);
+    } catch (...) {
+    }
+    w.remove_slot(&lane);
+  } catch (...) {
+  }
+  if (--running == 0) all_done.cancel();
+}
+
+// Closed model: a user and its lanes.
 net::awaitable<void> run_closed_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
                                      const FlowSet& flows, const RunPolicies& policies,
                                      std::size_t sources, unsigned ti, std::uint32_t uid,
@@ -220,13 +257,22 @@ net::awaitable<void> run_closed_user(Worker& w, const PlanConfig& plan, Compiled
   try {
     UserRun u(w, plan, tasks, flows, policies, sources, ti, uid);
     u.start();
-    while (!u.stopping() && uid < limit.load(std::memory_order_relaxed)) {
-      co_await u.iteration(steady_now());
-      if (plan.wait.enabled() && !u.stopping()) {
-        const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) *
-                                               (static_cast<double>(uid * 7919 % 1000) / 1000.0);
-        co_await u.sleep_until(steady_now() + seconds_to_ns(s));
-      }
+    // Lane state lives in this frame, which outlives every lane (it waits for them).
+    const std::size_t lanes = u.lanes();
+    std::size_t running = lanes;
+    net::steady_timer all_done(w.io, SteadyTime::max());
+    for (std::size_t lane = 1; lane < lanes; ++lane) {
+      net::co_spawn(w.io, extra_closed_lane(w, u, plan, uid, limit, running, all_done),
+                    net::detached);
+    }
+    try {
+      co_await closed_lane(u, u.slot(), plan, uid, limit);
+    } catch (...) {
+    }
+    if (--running > 0) {
+      // The last extra lane to end cancels the timer.
+      boost::system::error_code ec;
+      co_await all_done.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
     u.finish();
   } catch (...) {

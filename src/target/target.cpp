@@ -38,6 +38,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "target/h2c.hpp"
 #include "target/handlers.hpp"
 
 namespace ld::target {
@@ -164,7 +165,11 @@ net::awaitable<void> serve_connection(Worker* worker, const std::string* host_po
   conn.origin = ec ? std::string("unknown") : peer.address().to_string();
   const ServerInfo info{*host_port, conn.origin};
 
-  while (!worker->stopping) {
+  // HTTP/2 with prior knowledge (h2c) on the same port, told apart by the client preface.
+  const bool h2c = co_await detect_h2c(conn.socket, conn.buffer);
+  if (h2c) co_await serve_h2c(conn.socket, conn.buffer, info, worker->stopping);
+
+  while (!h2c && !worker->stopping) {
     conn.parser.emplace();
     conn.parser->body_limit(kBodyLimit);
     conn.parser->header_limit(kHeaderLimit);

@@ -1,0 +1,471 @@
+// HTTP/2 task checking and compilation: everything that can be decided once per task is decided
+// here (header block, body, TLS context with ALPN "h2", resolved endpoints), so a request on
+// the hot path is "submit this header array, wait for the stream to close, record".
+#include <openssl/ssl.h>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+
+#include "core/text.hpp"
+#include "http2.hpp"
+#include "http2_impl.hpp"
+#include "loaddensity/core/error.hpp"
+#include "params/resolver.hpp"
+
+namespace ld::proto::http2 {
+
+namespace {
+
+const std::vector<std::string> kFields = {
+    "method",  "request_url", "url",  "params",          "headers",
+    "cookies", "json",        "data", "timeout",         "verify",
+    "auth",    "name",        "cert", "allow_redirects", "follow_redirects",
+    "weight"};
+
+// Connection-specific header fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
+const std::vector<std::string> kConnectionHeaders = {"connection", "keep-alive", "proxy-connection",
+                                                     "transfer-encoding", "upgrade"};
+
+[[noreturn]] void fail(const std::string& field, const std::string& msg) {
+  throw ConfigError("task field '" + field + "': " + msg, pointer_key(field));
+}
+
+void expect_type(const Json& task, const std::string& field, bool ok, const std::string& want) {
+  if (!ok) {
+    fail(field, "must be " + want + ", got " + json_type_name(task[field]) + " " +
+                    json_brief(task[field], 60));
+  }
+}
+
+bool is_scalar(const Json& v) { return v.is_string() || v.is_number() || v.is_boolean(); }
+
+// RFC 9110 token characters (methods and header names).
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (std::isalnum(c)) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void check_value(const std::string& field, const std::string& s) {
+  if (s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    fail(field, "header values cannot contain line breaks or NUL");
+  }
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void validate_auth(const Json& a) {
+  if (a.is_array()) {
+    if (a.size() == 2 && a[0].is_string() && a[1].is_string()) return;
+    throw ConfigError("task field 'auth': a list must be [username, password]", "/auth");
+  }
+  if (!a.is_object() || !a.contains("type") || !a["type"].is_string()) {
+    throw ConfigError(
+        "task field 'auth' must be {\"type\": \"basic\", \"username\", \"password\"} or "
+        "{\"type\": \"bearer\", \"token\"}",
+        "/auth");
+  }
+  const std::string type = text::lower(a["type"].get<std::string>());
+  if (type == "basic") {
+    for (const char* k : {"username", "password"}) {
+      if (!a.contains(k) || !a[k].is_string()) {
+        throw ConfigError(std::string("basic auth needs a string '") + k + "'",
+                          std::string("/auth/") + k);
+      }
+    }
+  } else if (type == "bearer") {
+    if (!a.contains("token") || !a["token"].is_string()) {
+      throw ConfigError("bearer auth needs a string 'token'", "/auth/token");
+    }
+  } else {
+    throw ConfigError("auth type '" + type + "' is not basic or bearer", "/auth/type");
+  }
+}
+
+class Http2Protocol final : public engine::Protocol {
+ public:
+  explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1) : http1_(std::move(http1)) {}
+
+  std::vector<std::string> user_types() const override { return {"async_http_user", "http2_user"}; }
+
+  void validate_options(const Json& args) const override {
+    if (args.contains("max_streams") && !args["max_streams"].is_null()) {
+      const Json& m = args["max_streams"];
+      if (!m.is_number_integer() || m.get<long long>() < 1 ||
+          m.get<long long>() > static_cast<long long>(kMaxStreamsLimit)) {
+        throw ConfigError("max_streams must be an integer from 1 to " +
+                              std::to_string(kMaxStreamsLimit) + ", got " + json_brief(m, 40),
+                          "/max_streams");
+      }
+    }
+    if (args.contains("http2") && !args["http2"].is_null() && !args["http2"].is_boolean()) {
+      throw ConfigError("http2 must be true or false, got " + json_brief(args["http2"], 40),
+                        "/http2");
+    }
+    if (http1_disabled(args) && !http1_) {
+      throw ConfigError("\"http2\": false (HTTP/1.1) is not available in this build", "/http2");
+    }
+  }
+
+  void validate_task(const Json& task) const override {
+    for (auto it = task.begin(); it != task.end(); ++it) {
+      if (std::find(kFields.begin(), kFields.end(), it.key()) != kFields.end()) continue;
+      std::string msg = "unknown task field '" + it.key() + "' for an HTTP/2 user";
+      const std::string s = text::closest(it.key(), kFields);
+      if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+      throw ConfigError(msg, pointer_key(it.key()));
+    }
+    if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
+    expect_type(task, "method", task["method"].is_string(), "a string");
+    if (!is_token(task["method"].get<std::string>())) {
+      fail("method", "'" + task["method"].get<std::string>() + "' is not an HTTP method name");
+    }
+    const char* url_key = task.contains("request_url") ? "request_url" : "url";
+    if (!task.contains(url_key)) throw ConfigError("task needs 'request_url' (or 'url')", "");
+    expect_type(task, url_key, task[url_key].is_string(), "a string");
+    if (task.contains("params")) {
+      expect_type(task, "params", task["params"].is_object() || task["params"].is_string(),
+                  "an object or a query string");
+    }
+    for (const char* f : {"headers", "cookies"}) {
+      if (!task.contains(f)) continue;
+      expect_type(task, f, task[f].is_object(), "an object");
+      for (auto it = task[f].begin(); it != task[f].end(); ++it) {
+        if (!is_scalar(it.value())) {
+          throw ConfigError(std::string("task field '") + f + "': value of '" + it.key() +
+                                "' must be a string or number",
+                            pointer_key(f) + pointer_key(it.key()));
+        }
+      }
+    }
+    if (task.contains("headers")) {
+      for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
+        const std::string name = text::lower(it.key());
+        std::string why;
+        if (!is_token(name)) {
+          why = "is not a valid header name";
+        } else if (std::find(kConnectionHeaders.begin(), kConnectionHeaders.end(), name) !=
+                   kConnectionHeaders.end()) {
+          why = "is a connection-specific header, not allowed in HTTP/2";
+        } else if (name == "te" && !(it.value().is_string() &&
+                                     text::lower(it.value().get<std::string>()) == "trailers")) {
+          why = "may only be \"trailers\" in HTTP/2";
+        }
+        if (!why.empty()) {
+          throw ConfigError("task field 'headers': '" + it.key() + "' " + why,
+                            pointer_key("headers") + pointer_key(it.key()));
+        }
+      }
+    }
+    if (task.contains("json") && task.contains("data")) {
+      fail("data", "give either 'json' or 'data', not both");
+    }
+    if (task.contains("data")) {
+      expect_type(task, "data", task["data"].is_string() || task["data"].is_object(),
+                  "a string or an object (form fields)");
+    }
+    if (task.contains("timeout")) {
+      const Json& t = task["timeout"];
+      const bool ok = (t.is_number() && t.get<double>() > 0) ||
+                      (t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number());
+      expect_type(task, "timeout", ok, "a positive number of seconds or [connect, read]");
+    }
+    for (const char* f : {"allow_redirects", "follow_redirects"}) {
+      if (task.contains(f)) expect_type(task, f, task[f].is_boolean(), "true or false");
+    }
+    if (task.contains("verify")) {
+      expect_type(task, "verify", task["verify"].is_boolean() || task["verify"].is_string(),
+                  "true, false or a CA bundle path");
+    }
+    if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
+    if (task.contains("cert")) {
+      const Json& c = task["cert"];
+      const bool ok =
+          c.is_string() || (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
+      expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
+    }
+    if (task.contains("auth")) validate_auth(task["auth"]);
+  }
+
+  std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
+                                                 engine::CompileContext& ctx) const override {
+    // validate_options() ran when the document was checked.
+    if (http1_disabled(ctx.options) && http1_) return http1_->compile(tasks, ctx);
+    auto out = std::make_unique<Tasks>();
+    if (ctx.options.contains("max_streams") && ctx.options["max_streams"].is_number_integer()) {
+      out->max_streams = ctx.options["max_streams"].get<std::size_t>();
+    }
+    std::map<std::string, std::vector<tcp::endpoint>> dns;
+    // Placeholders fixed for the run are folded here; per-request ones stay as written.
+    engine::CompileContext resolved_ctx = ctx;
+    resolved_ctx.host = ctx.host.empty() ? "" : params::resolve_static(ctx.host, ctx.resolver);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      try {
+        validate_task(tasks[i]);
+        const Json task = params::resolve_json(tasks[i], ctx.resolver);
+        out->steps.push_back(compile_one(task, resolved_ctx, *out, dns));
+      } catch (const ConfigError& e) {
+        throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
+                          pointer_index(i) + e.pointer());
+      }
+    }
+    for (auto& s : out->steps) finalize(s);  // the steps do not move any more
+    return out;
+  }
+
+ private:
+  static bool http1_disabled(const Json& args) {
+    return args.contains("http2") && args["http2"].is_boolean() && !args["http2"].get<bool>();
+  }
+
+  static std::shared_ptr<net::ssl::context> ssl_context(const Json& task, Tasks& tasks) {
+    std::string ca, cert, key;
+    bool verify = true;
+    if (task.contains("verify")) {
+      if (task["verify"].is_boolean()) {
+        verify = task["verify"].get<bool>();
+      } else {
+        ca = task["verify"].get<std::string>();
+      }
+    }
+    if (task.contains("cert")) {
+      if (task["cert"].is_string()) {
+        cert = key = task["cert"].get<std::string>();
+      } else {
+        cert = task["cert"][0].get<std::string>();
+        key = task["cert"][1].get<std::string>();
+      }
+    }
+    const std::string id = (verify ? "1|" : "0|") + ca + "|" + cert + "|" + key;
+    for (auto& [k, c] : tasks.ssl_contexts) {
+      if (k == id) return c;
+    }
+    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+    boost::system::error_code ec;
+    // HTTP/2 requires TLS 1.2 or later (RFC 9113 9.2).
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1);
+    static const unsigned char kAlpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof kAlpn);
+    if (verify) {
+      ctx->set_verify_mode(net::ssl::verify_peer);
+      if (ca.empty()) {
+        ctx->set_default_verify_paths(ec);
+      } else if (ctx->load_verify_file(ca, ec); ec) {
+        fail("verify", "cannot load CA bundle '" + ca + "': " + ec.message());
+      }
+    } else {
+      ctx->set_verify_mode(net::ssl::verify_none);
+    }
+    if (!cert.empty()) {
+      if (ctx->use_certificate_chain_file(cert, ec); ec) {
+        fail("cert", "cannot load client certificate '" + cert + "': " + ec.message());
+      }
+      if (ctx->use_private_key_file(key, net::ssl::context::pem, ec); ec) {
+        fail("cert", "cannot load client key '" + key + "': " + ec.message());
+      }
+    }
+    tasks.ssl_contexts.emplace_back(id, ctx);
+    return ctx;
+  }
+
+  static void append_query(std::string& target, const Json& params) {
+    if (params.is_string()) {
+      const std::string q = params.get<std::string>();
+      if (q.empty()) return;
+      target += target.find('?') == std::string::npos ? '?' : '&';
+      target += q;
+      return;
+    }
+    for (auto it = params.begin(); it != params.end(); ++it) {
+      auto add = [&](const Json& v) {
+        target += target.find('?') == std::string::npos ? '?' : '&';
+        text::url_encode(it.key(), target);
+        target += '=';
+        text::url_encode(json_display(v), target);
+      };
+      if (it.value().is_array()) {
+        for (const auto& v : it.value()) add(v);
+      } else if (!it.value().is_null()) {
+        add(it.value());
+      }
+    }
+  }
+
+  static Step compile_one(const Json& task, engine::CompileContext& ctx, Tasks& tasks,
+                          std::map<std::string, std::vector<tcp::endpoint>>& dns) {
+    Step s;
+    s.method = upper(task["method"].get<std::string>());
+    const char* url_key = task.contains("request_url") ? "request_url" : "url";
+    std::string url_text = task[url_key].get<std::string>();
+    if (url_text.find("://") == std::string::npos) {
+      if (ctx.host.empty()) {
+        fail(url_key,
+             "'" + url_text + "' is not an absolute URL and LD_start_test has no 'host' to prefix");
+      }
+      std::string base = ctx.host;
+      if (!base.empty() && base.back() == '/' && !url_text.empty() && url_text.front() == '/') {
+        base.pop_back();
+      }
+      url_text = base + url_text;
+    }
+    std::string error;
+    if (!parse_url(url_text, s.url, error)) fail(url_key, "'" + url_text + "': " + error);
+    s.scheme = s.url.tls ? "https" : "http";
+    const std::string display_url = url_text;
+    if (task.contains("params")) append_query(s.url.target, task["params"]);
+
+    // Results are grouped by (method, name); the name defaults to the URL.
+    const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
+    s.name_id = ctx.names.intern(s.method, name);
+    s.label = name;
+
+    if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();
+    if (task.contains("follow_redirects")) s.allow_redirects = task["follow_redirects"].get<bool>();
+    double timeout_s = kDefaultTimeoutS;
+    if (task.contains("timeout")) {
+      const Json& t = task["timeout"];
+      timeout_s = t.is_number() ? t.get<double>() : t[0].get<double>() + t[1].get<double>();
+    }
+    s.timeout = seconds_to_ns(timeout_s);
+
+    auto has_header = [&](std::string_view n) {
+      for (const auto& [k, v] : s.headers) {
+        if (k == n) return true;
+      }
+      return false;
+    };
+    if (task.contains("headers")) {
+      for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
+        std::string key = text::lower(it.key());
+        std::string v = json_display(it.value());
+        check_value("headers", v);
+        if (key == "host") {  // HTTP/2 carries the host in :authority
+          s.url.host_header = v;
+          continue;
+        }
+        s.headers.emplace_back(std::move(key), std::move(v));
+      }
+    }
+    if (!has_header("user-agent"))
+      s.headers.emplace_back("user-agent", "loaddensity/" LD_HTTP2_VERSION);
+    if (!has_header("accept")) s.headers.emplace_back("accept", "*/*");
+    if (task.contains("cookies") && !task["cookies"].empty()) {
+      std::string cookie;
+      for (auto it = task["cookies"].begin(); it != task["cookies"].end(); ++it) {
+        if (!cookie.empty()) cookie += "; ";
+        cookie += it.key() + "=" + json_display(it.value());
+      }
+      check_value("cookies", cookie);
+      s.headers.emplace_back("cookie", cookie);
+    }
+    if (task.contains("auth") && !has_header("authorization")) {
+      const Json& a = task["auth"];
+      std::string value;
+      if (a.is_array()) {
+        value =
+            "Basic " + text::base64_encode(a[0].get<std::string>() + ":" + a[1].get<std::string>());
+      } else if (text::lower(a["type"].get<std::string>()) == "basic") {
+        value = "Basic " + text::base64_encode(a["username"].get<std::string>() + ":" +
+                                               a["password"].get<std::string>());
+      } else {
+        value = "Bearer " + a["token"].get<std::string>();
+      }
+      check_value("auth", value);
+      s.headers.emplace_back("authorization", value);
+    }
+
+    if (task.contains("json")) {
+      s.body = task["json"].dump();
+      s.content_type = "application/json";
+    } else if (task.contains("data")) {
+      const Json& d = task["data"];
+      if (d.is_string()) {
+        s.body = d.get<std::string>();
+      } else {
+        for (auto it = d.begin(); it != d.end(); ++it) {
+          if (!s.body.empty()) s.body += '&';
+          text::url_encode(it.key(), s.body);
+          s.body += '=';
+          text::url_encode(json_display(it.value()), s.body);
+        }
+        s.content_type = "application/x-www-form-urlencoded";
+      }
+    }
+    if (has_header("content-type")) s.content_type.clear();
+    // content-length is advisory in HTTP/2 but servers (nginx) use it to accept bodies early.
+    std::erase_if(s.headers, [](const auto& h) { return h.first == "content-length"; });
+    if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
+      s.content_length = std::to_string(s.body.size());
+    }
+
+    if (s.url.tls) s.ssl = ssl_context(task, tasks);
+
+    // Resolve once here; a name that does not resolve now is retried per connection at run time
+    // and then counted as a connect failure.
+    const std::string key = s.url.host + ":" + std::to_string(s.url.port);
+    auto it = dns.find(key);
+    if (it == dns.end()) {
+      std::vector<tcp::endpoint> eps;
+      net::io_context io;
+      tcp::resolver r(io);
+      boost::system::error_code ec;
+      auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
+      if (!ec) {
+        for (const auto& e : results) eps.push_back(e.endpoint());
+      }
+      it = dns.emplace(key, std::move(eps)).first;
+    }
+    s.endpoints = it->second;
+    return s;
+  }
+
+  std::shared_ptr<engine::Protocol> http1_;
+};
+
+nghttp2_nv nv(const std::string& name, const std::string& value) {
+  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+          value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+}  // namespace
+
+void finalize(Step& s) {
+  static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
+                           kPath = ":path", kContentType = "content-type",
+                           kContentLength = "content-length";
+  s.nva.clear();
+  s.nva.push_back(nv(kMethod, s.method));
+  s.nva.push_back(nv(kScheme, s.scheme));
+  s.nva.push_back(nv(kAuthority, s.url.host_header));
+  s.nva.push_back(nv(kPath, s.url.target));
+  s.common_begin = s.nva.size();
+  for (const auto& [k, v] : s.headers) s.nva.push_back(nv(k, v));
+  s.common_end = s.nva.size();
+  if (!s.content_type.empty()) s.nva.push_back(nv(kContentType, s.content_type));
+  if (!s.content_length.empty()) s.nva.push_back(nv(kContentLength, s.content_length));
+  s.request_bytes = s.body.size();
+  for (const auto& h : s.nva) s.request_bytes += h.namelen + h.valuelen + 4;
+}
+
+Nanos Tasks::max_timeout() const noexcept {
+  Nanos m = 0;
+  for (const auto& s : steps) m = std::max(m, s.timeout);
+  return m;
+}
+
+std::shared_ptr<engine::Protocol> make_protocol(std::shared_ptr<engine::Protocol> http1) {
+  return std::make_shared<Http2Protocol>(std::move(http1));
+}
+
+}  // namespace ld::proto::http2

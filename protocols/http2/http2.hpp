@@ -1,0 +1,15 @@
+#pragma once
+// HTTP/2 user template: async_http_user (also accepted as http2_user). nghttp2 frames, Asio does
+// the I/O: h2 over TLS (ALPN "h2") for https URLs, h2c with prior knowledge for http URLs, one
+// connection per user and origin carrying up to `max_streams` concurrent requests.
+#include <memory>
+
+#include "engine/protocol.hpp"
+
+namespace ld::proto::http2 {
+
+// `http1` serves the tasks when LD_start_test says "http2": false (HTTP/1.1, as the original's
+// httpx client did with http2=False); may be null, then "http2": false is a configuration error.
+std::shared_ptr<engine::Protocol> make_protocol(std::shared_ptr<engine::Protocol> http1);
+
+}  // namespace ld::proto::http2

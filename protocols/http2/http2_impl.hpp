@@ -1,0 +1,64 @@
+#pragma once
+// Private to protocols/http2: the compiled form of HTTP/2 tasks.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/protocol.hpp"
+#include "url.hpp"
+
+namespace ld::proto::http2 {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// One task, ready to submit: the header block is an nghttp2 name/value array built once that
+// points into this Step's strings (nothing is copied per request).
+struct Step {
+  std::uint32_t name_id = 0;
+  std::string label;   // name, else the URL
+  std::string method;  // upper case
+  Url url;
+  std::string scheme;  // "http" | "https"
+  // Regular headers after the pseudo-headers, names lower case, as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type;    // sent unless the user's headers have one
+  std::string content_length;  // decimal, when a body is sent or the method expects one
+  bool allow_redirects = true;
+  Nanos timeout = 0;
+  std::shared_ptr<net::ssl::context> ssl;  // for https URLs
+  std::vector<tcp::endpoint> endpoints;    // resolved when the plan was built (may be empty)
+  std::vector<nghttp2_nv> nva;             // the whole header block (built by finalize())
+  std::size_t common_begin = 0;            // nva[common_begin, common_end): headers kept on
+  std::size_t common_end = 0;              // redirects (no pseudo, no content-* headers)
+  std::uint64_t request_bytes = 0;         // header block ("name: value\r\n") + body, for stats
+};
+
+// Fills step.nva from the Step's strings. Call once the Step is at its final address.
+void finalize(Step& step);
+
+class Tasks final : public engine::CompiledTasks {
+ public:
+  std::size_t size() const noexcept override { return steps.size(); }
+  Nanos max_timeout() const noexcept override;
+  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
+  const std::string& label(std::size_t i) const noexcept override { return steps[i].label; }
+  std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
+
+  std::vector<Step> steps;
+  std::size_t max_streams = 1;  // concurrent requests per user connection
+  std::vector<std::pair<std::string, std::shared_ptr<net::ssl::context>>> ssl_contexts;
+};
+
+constexpr int kMaxRedirects = 30;
+constexpr double kDefaultTimeoutS = 30.0;
+constexpr std::size_t kMaxStreamsLimit = 1000;
+
+}  // namespace ld::proto::http2

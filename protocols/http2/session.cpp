@@ -1,0 +1,697 @@
+// The HTTP/2 hot path. Per user: one connection per origin (host, port, TLS settings) carrying
+// up to `max_streams` concurrent requests; the engine runs that many task loops ("lanes") over
+// the session, each lane owning one Slot while its request is in flight.
+//
+// A connection has one reader coroutine (wait readable, read into the worker's scratch buffer,
+// feed nghttp2) and a posted flush (nghttp2 -> one write). Lanes submit their request, ask for
+// a flush and park; the codec reports finished streams and the reader resumes their lanes in
+// one batch once the bytes it read are decoded. Requests submitted in the same turn of the
+// event loop share one write, so a connection costs about one read and one write per batch of
+// streams, not per request. TLS runs OpenSSL directly on the non-blocking socket (as h2load
+// does), so TLS reads also go through the scratch buffer and need no Asio SSL stream.
+// Timeouts come from the worker's DeadlineSweeper (one TimedOp per slot): an expired stream is
+// reset, not the connection.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "codec.hpp"
+#include "http2_impl.hpp"
+#include "stats/recorder.hpp"
+
+namespace ld::proto::http2 {
+
+namespace {
+
+using boost::system::error_code;
+using stats::ErrorInfo;
+using stats::ErrorKind;
+
+// The parked coroutine of a lane: resumed by calling it (once).
+using Waiter = net::async_result<net::use_awaitable_t<>, void()>::handler_type;
+
+struct Conn;
+
+struct Slot {
+  enum class Wait : std::uint8_t { kNone, kConnect, kConnectQueue, kStream };
+
+  net::io_context* io = nullptr;
+  engine::TimedOp op;
+  StreamResult result;
+  Wait wait = Wait::kNone;
+  Conn* conn = nullptr;          // what the slot waits on (valid while wait != kNone)
+  std::optional<Waiter> waiter;  // set while parked
+  ErrorInfo wake_error;          // outcome of waiting in a connection's connect queue
+  // Redirect request (built only when following one).
+  Url redirect_url;
+  std::string redirect_method;
+  std::string redirect_scheme;
+  std::vector<nghttp2_nv> redirect_nva;
+};
+
+// Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
+void wake(Slot& s) {
+  if (!s.waiter) return;
+  net::post(*s.io, [h = std::move(*s.waiter)]() mutable { h(); });
+  s.waiter.reset();
+}
+
+// Resumes a parked lane now, on this stack; it runs until it parks again.
+void resume(Slot& s) {
+  if (!s.waiter) return;
+  Waiter h = std::move(*s.waiter);
+  s.waiter.reset();
+  h();
+}
+
+struct ParkOp {
+  Slot* slot;
+  template <class Handler>
+  void operator()(Handler&& h) {
+    slot->waiter.emplace(std::forward<Handler>(h));
+  }
+};
+
+// Suspends the calling lane until wake(slot).
+auto park(Slot& slot) {
+  return net::async_initiate<const net::use_awaitable_t<>&, void()>(ParkOp{&slot},
+                                                                    net::use_awaitable);
+}
+
+ErrorInfo classify(const error_code& ec, bool expired, const char* stage) {
+  if (expired) return {ErrorKind::kTimeout, "request timed out", 0, false};
+  if (ec == net::error::connection_refused) {
+    return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
+  }
+  if (ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe || ec == net::error::operation_aborted) {
+    return {ErrorKind::kReset, "connection closed by peer", 0, false};
+  }
+  if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {
+    return {ErrorKind::kConnect, "DNS lookup failed", 0, false};
+  }
+  if (ec.category() == boost::system::system_category()) {
+    const ErrorKind kind =
+        std::string_view(stage) == "connect" ? ErrorKind::kConnect : ErrorKind::kOther;
+    return {kind, stage, ec.value(), true};
+  }
+  return {ErrorKind::kOther, stage, ec.value(), false};
+}
+
+// One HTTP/2 connection. Shared by the session (while it is the origin's current connection)
+// and its reader coroutine and pending write handlers, so it outlives the session if needed.
+struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
+  enum class State : std::uint8_t { kConnecting, kOpen, kClosed };
+  enum class Io : std::uint8_t { kDone, kWouldBlock, kWantWrite, kEof, kError };
+  static constexpr std::size_t kWriteBatch = 256 * 1024;  // bytes taken from nghttp2 per write
+
+  Conn(net::io_context& io, std::span<char> scratch, const Url& url, const net::ssl::context* ssl)
+      : io(io), scratch(scratch), host(url.host), port(url.port), ssl_ctx(ssl), codec(*this) {}
+  ~Conn() override {
+    if (ssl) SSL_free(ssl);
+  }
+
+  net::io_context& io;
+  std::span<char> scratch;  // the worker's read buffer, valid until the next suspension
+  std::string host;
+  std::uint16_t port;
+  const net::ssl::context* ssl_ctx;  // null: h2c
+  std::optional<tcp::socket> sock;
+  SSL* ssl = nullptr;  // TLS on sock's descriptor (after the handshake)
+  ClientCodec codec;
+  std::vector<std::uint8_t> out;  // bytes being written
+  std::size_t out_done = 0;
+  State state = State::kConnecting;
+  bool draining = false;  // GOAWAY: finish the open streams, take no new ones
+  bool flush_posted = false;
+  bool writing = false;
+  bool reading = false;  // the reader is decoding: finished lanes wait in `ready`
+  bool resume_posted = false;
+  std::vector<Slot*> queue;  // lanes waiting for this connection to open
+  std::vector<Slot*> ready;  // lanes whose stream finished, to resume
+
+  bool usable() const noexcept { return state == State::kOpen && !draining && codec.can_submit(); }
+
+  void on_stream_done(StreamResult& r) override {
+    Slot& s = *static_cast<Slot*>(r.owner);
+    s.wait = Slot::Wait::kNone;
+    s.conn = nullptr;
+    ready.push_back(&s);
+    if (!reading && !resume_posted) {
+      resume_posted = true;
+      net::post(io, [self = shared_from_this()] {
+        self->resume_posted = false;
+        self->resume_ready();
+      });
+    }
+  }
+  void on_goaway() override { draining = true; }
+
+  // Resumes every finished lane. A resumed lane may submit its next request (that only queues
+  // frames) or end the user, whose shutdown() empties `ready`.
+  void resume_ready() {
+    for (std::size_t i = 0; i < ready.size(); ++i) resume(*ready[i]);
+    ready.clear();
+  }
+
+  void close() noexcept {
+    if (state == State::kClosed) return;
+    state = State::kClosed;
+    error_code ignored;
+    if (sock) sock->close(ignored);
+  }
+  // The connection failed: every open stream fails with `e`.
+  void fail(const ErrorInfo& e) {
+    if (state == State::kClosed) return;
+    close();
+    codec.fail_all(e);
+  }
+  // A draining connection closes once its last stream is done.
+  void maybe_retire() noexcept {
+    if (draining && codec.open_streams() == 0) close();
+  }
+
+  // One non-blocking read into `buf`: plain recv or SSL_read.
+  Io read_some(char* buf, std::size_t cap, std::size_t& n, ErrorInfo& err) {
+    if (!ssl) {
+      error_code ec;
+      n = sock->read_some(net::buffer(buf, cap), ec);
+      if (!ec) return Io::kDone;
+      if (ec == net::error::would_block || ec == net::error::try_again) return Io::kWouldBlock;
+      if (ec == net::error::eof) return Io::kEof;
+      err = classify(ec, false, "I/O error");
+      return Io::kError;
+    }
+    ERR_clear_error();
+    const int r = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(cap, 1 << 30)));
+    if (r > 0) {
+      n = static_cast<std::size_t>(r);
+      return Io::kDone;
+    }
+    return ssl_status(r, err);
+  }
+
+  Io ssl_status(int r, ErrorInfo& err) {
+    switch (SSL_get_error(ssl, r)) {
+      case SSL_ERROR_WANT_READ:
+        return Io::kWouldBlock;
+      case SSL_ERROR_WANT_WRITE:
+        return Io::kWantWrite;
+      case SSL_ERROR_ZERO_RETURN:
+        return Io::kEof;
+      case SSL_ERROR_SYSCALL:
+        if (errno == 0 || errno == ECONNRESET || errno == EPIPE) return Io::kEof;
+        err = {ErrorKind::kOther, "I/O error", errno, true};
+        return Io::kError;
+      default:
+        err = {ErrorKind::kTls, "TLS error", 0, false};
+        return Io::kError;
+    }
+  }
+
+  void schedule_flush() {
+    if (flush_posted || writing || state != State::kOpen || !codec.want_write()) return;
+    flush_posted = true;
+    net::post(io, [self = shared_from_this()] {
+      self->flush_posted = false;
+      self->flush();
+    });
+  }
+
+  void flush() {
+    if (writing || state != State::kOpen) return;
+    out.clear();
+    out_done = 0;
+    if (!codec.produce(out, kWriteBatch)) {
+      fail({ErrorKind::kProtocol, "HTTP/2 session error", 0, false});
+      return;
+    }
+    if (!out.empty()) write_out();
+  }
+
+  // Writes `out` from out_done; waits for writability when the socket is full.
+  void write_out() {
+    while (out_done < out.size()) {
+      const char* p = reinterpret_cast<const char*>(out.data()) + out_done;
+      const std::size_t len = out.size() - out_done;
+      std::size_t n = 0;
+      bool blocked = false;
+      tcp::socket::wait_type wait = tcp::socket::wait_write;
+      if (!ssl) {
+        error_code ec;
+        n = sock->write_some(net::buffer(p, len), ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) {
+          blocked = true;
+        } else if (ec) {
+          fail(classify(ec, false, "I/O error"));
+          return;
+        }
+      } else {
+        ERR_clear_error();
+        const int r = SSL_write(ssl, p, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+        if (r > 0) {
+          n = static_cast<std::size_t>(r);
+        } else {
+          ErrorInfo err;
+          switch (ssl_status(r, err)) {
+            case Io::kWouldBlock:  // TLS wants to read first (key update)
+              blocked = true;
+              wait = tcp::socket::wait_read;
+              break;
+            case Io::kWantWrite:
+              blocked = true;
+              break;
+            case Io::kEof:
+              fail({ErrorKind::kReset, "connection closed by peer", 0, false});
+              return;
+            default:
+              fail(err);
+              return;
+          }
+        }
+      }
+      if (blocked) {
+        writing = true;
+        sock->async_wait(wait, [self = shared_from_this()](error_code ec) {
+          self->writing = false;
+          if (self->state != State::kOpen) return;
+          if (ec) {
+            self->fail(classify(ec, false, "I/O error"));
+            return;
+          }
+          self->write_out();
+        });
+        return;
+      }
+      out_done += n;
+    }
+    if (codec.want_write()) flush();  // frames queued while this batch was going out
+  }
+};
+
+// Reads and decodes until the connection closes. Holds the connection alive meanwhile.
+net::awaitable<void> read_loop(std::shared_ptr<Conn> c) {
+  try {
+    error_code ec;
+    const ErrorInfo bad_frames{ErrorKind::kProtocol, "HTTP/2 protocol error from server", 0, false};
+    const ErrorInfo closed{ErrorKind::kReset, "connection closed by peer", 0, false};
+    tcp::socket::wait_type wait = tcp::socket::wait_read;
+    while (c->state == Conn::State::kOpen) {
+      co_await c->sock->async_wait(wait, net::redirect_error(net::use_awaitable, ec));
+      if (c->state != Conn::State::kOpen) break;
+      if (ec) {
+        c->fail(classify(ec, false, "I/O error"));
+        break;
+      }
+      wait = tcp::socket::wait_read;
+      // Drain what is there; the scratch buffer is only used until the next suspension.
+      char* buf = c->scratch.data();
+      const std::size_t cap = c->scratch.size();
+      c->reading = true;
+      for (;;) {
+        std::size_t n = 0;
+        ErrorInfo err;
+        const Conn::Io r = c->read_some(buf, cap, n, err);
+        if (r == Conn::Io::kWouldBlock) break;
+        if (r == Conn::Io::kWantWrite) {
+          wait = tcp::socket::wait_write;
+          break;
+        }
+        if (r != Conn::Io::kDone) {
+          c->fail(r == Conn::Io::kEof ? closed : err);
+          break;
+        }
+        if (!c->codec.feed(reinterpret_cast<const std::uint8_t*>(buf), n)) {
+          c->fail(bad_frames);
+          break;
+        }
+        // A short plain read emptied the socket buffer (TLS may still hold decrypted bytes).
+        if (!c->ssl && n < cap) break;
+      }
+      c->reading = false;
+      c->maybe_retire();
+      c->resume_ready();
+      c->schedule_flush();  // new requests, WINDOW_UPDATE, SETTINGS/PING ACKs, RST_STREAMs
+    }
+  } catch (...) {
+    c->reading = false;
+    c->close();
+  }
+}
+
+class Session final : public engine::UserSession {
+ public:
+  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {
+    slots_.reserve(tasks.max_streams);
+    for (std::size_t i = 0; i < tasks.max_streams; ++i) {
+      auto s = std::make_unique<Slot>();
+      s->io = &w_.io;
+      s->op.on_expire = &Session::expire;
+      s->op.self = s.get();
+      s->result.owner = s.get();
+      w_.deadlines.add(&s->op);
+      free_.push_back(s.get());
+      slots_.push_back(std::move(s));
+    }
+  }
+
+  ~Session() override {
+    shutdown();
+    for (auto& s : slots_) w_.deadlines.remove(&s->op);
+  }
+
+  std::size_t concurrency() const noexcept override { return tasks_.max_streams; }
+
+  void shutdown() noexcept override {
+    for (auto& c : conns_) {
+      if (!c) continue;
+      c->codec.forget_all();
+      c->queue.clear();
+      c->ready.clear();
+      c->close();
+    }
+    conns_.clear();
+  }
+
+  net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    const Step& step = tasks_.steps[index];
+    Slot& slot = *free_.back();
+    free_.pop_back();
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    slot.op.arm(rec.start + step.timeout);
+    const Url* url = &step.url;
+    const nghttp2_nv* nva = step.nva.data();
+    std::size_t nvlen = step.nva.size();
+    const std::string* body = &step.body;
+    const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    std::uint64_t request_bytes = step.request_bytes;
+    for (int hop = 0;; ++hop) {
+      // One request, retried once on a fresh connection if the server refused it unprocessed
+      // (GOAWAY, REFUSED_STREAM).
+      for (int attempt = 0;; ++attempt) {
+        Conn* c = usable(*url, step.ssl.get());
+        if (!c) {
+          rec.error = co_await open(slot, *url, step.ssl.get(), *endpoints);
+          if (rec.error.kind != ErrorKind::kNone) break;
+          c = usable(*url, step.ssl.get());
+          if (!c) {
+            rec.error = {ErrorKind::kReset, "connection closed by peer", 0, false};
+            break;
+          }
+        }
+        slot.result.reset();
+        slot.result.body = body;
+        if (!c->codec.submit(nva, nvlen, slot.result)) {
+          c->draining = true;
+          c->maybe_retire();
+          if (attempt == 0) continue;
+          rec.error = {ErrorKind::kReset, "HTTP/2 request not sent (connection closing)", 0, false};
+          break;
+        }
+        rec.bytes_out += request_bytes;
+        slot.wait = Slot::Wait::kStream;
+        slot.conn = c;
+        c->schedule_flush();
+        co_await park(slot);
+        if (!slot.result.done) {  // the sweeper reset the stream
+          rec.error = {ErrorKind::kTimeout, "request timed out", 0, false};
+          break;
+        }
+        rec.bytes_in += slot.result.header_bytes + slot.result.body_bytes;
+        if (slot.result.refused && attempt == 0 && !slot.op.expired) continue;
+        rec.error = slot.result.error;
+        break;
+      }
+      if (rec.error.kind != ErrorKind::kNone) break;
+      const std::uint32_t status = slot.result.status;
+      rec.status = status;
+      if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
+          slot.result.location.empty()) {
+        break;
+      }
+      if (hop == kMaxRedirects) {
+        rec.error = {ErrorKind::kProtocol, "too many redirects", 0, false};
+        break;
+      }
+      Url next;
+      std::string error;
+      if (!resolve_location(*url, slot.result.location, next, error)) {
+        rec.error = {ErrorKind::kProtocol, "bad redirect location", 0, false};
+        break;
+      }
+      slot.redirect_url = std::move(next);
+      url = &slot.redirect_url;
+      // 307/308 keep the method and body; others become GET (as browsers and httpx do).
+      const bool keep = status == 307 || status == 308;
+      build_redirect(step, slot, keep);
+      nva = slot.redirect_nva.data();
+      nvlen = slot.redirect_nva.size();
+      body = keep ? &step.body : &kNoBody;
+      request_bytes = body->size();
+      for (const auto& h : slot.redirect_nva) request_bytes += h.namelen + h.valuelen + 4;
+      endpoints = (url->host == step.url.host && url->port == step.url.port) ? &step.endpoints
+                                                                             : &kNoEndpoints;
+    }
+    slot.op.disarm();
+    const bool expired = slot.op.expired;
+    free_.push_back(&slot);
+    rec.end = steady_now();
+    if (expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
+    if (rec.error.kind == ErrorKind::kNone && rec.status >= 400) {
+      rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+    }
+    w_.record(rec);
+  }
+
+ private:
+  static inline const std::string kNoBody;
+  static inline const std::vector<tcp::endpoint> kNoEndpoints;
+
+  static bool same_origin(const Conn& c, const Url& url, const net::ssl::context* ssl) {
+    return c.port == url.port && c.ssl_ctx == ssl && c.host == url.host;
+  }
+
+  Conn* usable(const Url& url, const net::ssl::context* ssl) {
+    for (auto& c : conns_) {
+      if (c && same_origin(*c, url, ssl)) return c->usable() ? c.get() : nullptr;
+    }
+    return nullptr;
+  }
+
+  // The conns_ index of the origin's entry (created empty if new).
+  std::size_t entry(const Url& url, const net::ssl::context* ssl) {
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      if (conns_[i] && same_origin(*conns_[i], url, ssl)) return i;
+    }
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      if (!conns_[i]) return i;
+    }
+    conns_.emplace_back();
+    return conns_.size() - 1;
+  }
+
+  // Opens a new connection to the origin, or waits for the one being opened by another lane.
+  net::awaitable<ErrorInfo> open(Slot& slot, const Url& url, const net::ssl::context* ssl,
+                                 const std::vector<tcp::endpoint>& endpoints) {
+    const std::size_t i = entry(url, ssl);
+    if (conns_[i] && conns_[i]->state == Conn::State::kConnecting) {
+      slot.wait = Slot::Wait::kConnectQueue;
+      slot.conn = conns_[i].get();
+      conns_[i]->queue.push_back(&slot);
+      co_await park(slot);
+      co_return slot.wake_error;
+    }
+    auto c = std::make_shared<Conn>(w_.io, w_.scratch, url, ssl);
+    conns_[i] = c;  // replaces a closed or draining one (its reader keeps it until done)
+    slot.wait = Slot::Wait::kConnect;
+    slot.conn = c.get();
+    ErrorInfo e = co_await connect(*c, url, endpoints, slot);
+    slot.wait = Slot::Wait::kNone;
+    slot.conn = nullptr;
+    if (e.kind != ErrorKind::kNone) {
+      c->close();
+      for (Slot* q : c->queue) {
+        q->wait = Slot::Wait::kNone;
+        q->wake_error = e;
+        wake(*q);
+      }
+      c->queue.clear();
+      co_return e;
+    }
+    c->state = Conn::State::kOpen;
+    net::co_spawn(w_.io, read_loop(c), net::detached);
+    for (Slot* q : c->queue) {
+      q->wait = Slot::Wait::kNone;
+      q->wake_error = {};
+      wake(*q);
+    }
+    c->queue.clear();
+    co_return ErrorInfo{};
+  }
+
+  net::awaitable<ErrorInfo> connect(Conn& c, const Url& url,
+                                    const std::vector<tcp::endpoint>& endpoints, Slot& slot) {
+    error_code ec;
+    std::vector<tcp::endpoint> resolved;
+    const std::vector<tcp::endpoint>* eps = &endpoints;
+    if (eps->empty()) {
+      tcp::resolver resolver(w_.io);
+      auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port),
+                                                     net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify(ec, slot.op.expired, "DNS lookup failed");
+      if (c.state == Conn::State::kClosed) co_return classify(ec, true, "connect");
+      for (const auto& r : results) resolved.push_back(r.endpoint());
+      eps = &resolved;
+    }
+    c.sock.emplace(w_.io);
+    co_await net::async_connect(*c.sock, *eps, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify(ec, slot.op.expired, "connect");
+    c.sock->set_option(tcp::no_delay(true), ec);
+    c.sock->non_blocking(true, ec);
+    if (c.ssl_ctx) {
+      ErrorInfo e = co_await handshake(c, url, slot);
+      if (e.kind != ErrorKind::kNone) co_return e;
+    }
+    co_return ErrorInfo{};
+  }
+
+  static constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h2 (ALPN)", 0,
+                                     false};
+
+  // TLS handshake with OpenSSL directly on the non-blocking socket; checks ALPN "h2".
+  net::awaitable<ErrorInfo> handshake(Conn& c, const Url& url, Slot& slot) {
+    SSL_CTX* ctx = const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle();
+    c.ssl = SSL_new(ctx);
+    if (!c.ssl) co_return ErrorInfo{ErrorKind::kTls, "TLS setup failed", 0, false};
+    SSL_set_mode(c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_fd(c.ssl, c.sock->native_handle());
+    error_code ec;
+    const bool ip_literal = (net::ip::make_address(url.host, ec), !ec);
+    if (!ip_literal) SSL_set_tlsext_host_name(c.ssl, url.host.c_str());
+    if (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(c.ssl);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      if (ip_literal) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
+      } else {
+        X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), 0);
+      }
+    }
+    SSL_set_connect_state(c.ssl);
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_do_handshake(c.ssl);
+      if (r == 1) break;
+      const int err = SSL_get_error(c.ssl, r);
+      tcp::socket::wait_type wait;
+      if (err == SSL_ERROR_WANT_READ) {
+        wait = tcp::socket::wait_read;
+      } else if (err == SSL_ERROR_WANT_WRITE) {
+        wait = tcp::socket::wait_write;
+      } else {
+        if (slot.op.expired)
+          co_return ErrorInfo{ErrorKind::kTimeout, "request timed out", 0, false};
+        const long verify = SSL_get_verify_result(c.ssl);
+        if (verify != X509_V_OK) {
+          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
+                              static_cast<int>(verify), false};
+        }
+        if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+          co_return kNoAlpn;  // the server's ALPN has no "h2" and it said so
+        }
+        if (err == SSL_ERROR_SYSCALL) {
+          co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
+        }
+        co_return ErrorInfo{ErrorKind::kTls, "TLS handshake failed", 0, false};
+      }
+      co_await c.sock->async_wait(wait, net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify(ec, slot.op.expired, "TLS handshake failed");
+    }
+    const unsigned char* proto = nullptr;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(c.ssl, &proto, &len);
+    if (len != 2 || std::memcmp(proto, "h2", 2) != 0) co_return kNoAlpn;
+    co_return ErrorInfo{};
+  }
+
+  static void build_redirect(const Step& step, Slot& s, bool keep) {
+    s.redirect_method = keep || step.method == "HEAD" ? step.method : "GET";
+    s.redirect_scheme = s.redirect_url.tls ? "https" : "http";
+    auto nv = [](const std::string& name, const std::string& value) {
+      return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                        reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                        name.size(), value.size(),
+                        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    };
+    static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
+                             kPath = ":path";
+    s.redirect_nva.clear();
+    s.redirect_nva.push_back(nv(kMethod, s.redirect_method));
+    s.redirect_nva.push_back(nv(kScheme, s.redirect_scheme));
+    s.redirect_nva.push_back(nv(kAuthority, s.redirect_url.host_header));
+    s.redirect_nva.push_back(nv(kPath, s.redirect_url.target));
+    s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_begin,
+                          step.nva.begin() + step.common_end);
+    if (keep)
+      s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_end,
+                            step.nva.end());
+  }
+
+  // TimedOp callback (from the sweeper): give up on whatever the slot waits for.
+  static void expire(void* self) {
+    Slot& s = *static_cast<Slot*>(self);
+    Conn* c = s.conn;
+    switch (s.wait) {
+      case Slot::Wait::kStream:
+        s.wait = Slot::Wait::kNone;
+        s.conn = nullptr;
+        c->codec.cancel(s.result);
+        c->maybe_retire();
+        c->schedule_flush();
+        wake(s);
+        break;
+      case Slot::Wait::kConnectQueue:
+        s.wait = Slot::Wait::kNone;
+        s.conn = nullptr;
+        std::erase(c->queue, &s);
+        s.wake_error = {ErrorKind::kTimeout, "request timed out", 0, false};
+        wake(s);
+        break;
+      case Slot::Wait::kConnect:
+        c->close();  // the connecting lane sees the error and op.expired
+        break;
+      case Slot::Wait::kNone:
+        break;
+    }
+  }
+
+  const Tasks& tasks_;
+  engine::WorkerContext w_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;                   // slots not in use by a lane
+  std::vector<std::shared_ptr<Conn>> conns_;  // current connection per origin
+};
+
+}  // namespace
+
+std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
+  return std::make_unique<Session>(*this, worker);
+}
+
+}  // namespace ld::proto::http2
