@@ -11,9 +11,13 @@
 #include "checks/checks.hpp"
 #include "engine/protocol.hpp"
 #include "params/resolver.hpp"
-#include "url.hpp"
+#include "core/url.hpp"
 
 namespace ld::proto::http1 {
+
+using ld::parse_url;
+using ld::resolve_location;
+using ld::Url;
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;

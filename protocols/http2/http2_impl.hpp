@@ -11,9 +11,13 @@
 #include <vector>
 
 #include "engine/protocol.hpp"
-#include "url.hpp"
+#include "core/url.hpp"
 
 namespace ld::proto::http2 {
+
+using ld::parse_url;
+using ld::resolve_location;
+using ld::Url;
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;

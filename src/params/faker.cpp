@@ -72,6 +72,8 @@ void sentence(std::string& out, UserScope& s) {
   out += '.';
 }
 
+}  // namespace
+
 void uuid4(std::string& out, UserScope& s) {
   const std::uint64_t a = s.next_random(), b = s.next_random();
   unsigned char bytes[16];
@@ -86,8 +88,6 @@ void uuid4(std::string& out, UserScope& s) {
     out += kHex[bytes[i] & 15];
   }
 }
-
-}  // namespace
 
 const std::vector<std::string>& method_names() { return kNames; }
 

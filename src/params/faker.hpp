@@ -16,6 +16,8 @@ namespace ld::params::faker {
 // Method id for a name such as "email" (case-insensitive), or -1.
 int method_id(std::string_view name);
 const std::vector<std::string>& method_names();
+// Appends a random (version 4) UUID.
+void uuid4(std::string& out, UserScope& scope);
 // Appends the fake value to `out`, drawing randomness from the user's stream.
 void generate(int method, std::string& out, UserScope& scope);
 

@@ -38,21 +38,6 @@ bool split_call(std::string_view token, std::string_view& name, std::string_view
   return true;
 }
 
-void uuid4(std::string& out, UserScope& s) {
-  const std::uint64_t a = s.next_random(), b = s.next_random();
-  unsigned char bytes[16];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(a >> (8 * i));
-  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<unsigned char>(b >> (8 * i));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- DataSource, UserScope
@@ -359,7 +344,7 @@ void Template::render_segment(const Segment& s, std::string& out, UserScope& sco
       }
       return;
     }
-    case Kind::kUuid: uuid4(out, scope); return;
+    case Kind::kUuid: faker::uuid4(out, scope); return;
     case Kind::kNow: {
       const std::time_t t = std::time(nullptr);
       std::tm tm{};

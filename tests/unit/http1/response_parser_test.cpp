@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "http1/url.hpp"
+#include "core/url.hpp"
 
 using ld::proto::http1::ResponseParser;
 using Result = ResponseParser::Result;
@@ -113,7 +113,7 @@ TEST(ResponseParser, GarbageIsAnErrorNotACrash) {
 }
 
 TEST(Url, ParsesAndResolvesRedirects) {
-  using namespace ld::proto::http1;
+  using namespace ld;
   Url u;
   std::string err;
   ASSERT_TRUE(parse_url("https://example.test:8443/a/b?x=1#frag", u, err));

@@ -1,10 +1,10 @@
-#include "url.hpp"
+#include "core/url.hpp"
 
 #include <charconv>
 
 #include "core/text.hpp"
 
-namespace ld::proto::http1 {
+namespace ld {
 
 bool parse_url(std::string_view s, Url& out, std::string& error) {
   const auto scheme_end = s.find("://");
@@ -87,4 +87,4 @@ bool resolve_location(const Url& base, std::string_view loc, Url& out, std::stri
   return true;
 }
 
-}  // namespace ld::proto::http1
+}  // namespace ld

@@ -1,14 +1,14 @@
 #pragma once
-// Absolute http(s) URL split into what an HTTP/2 request needs (:scheme, :authority, :path).
+// Absolute http(s) URL split into what a request needs (shared by the HTTP protocols).
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace ld::proto::http2 {
+namespace ld {
 
 struct Url {
   bool tls = false;
-  std::string host;  // without brackets for IPv6 literals
+  std::string host;         // without brackets for IPv6 literals
   std::uint16_t port = 0;
   std::string target;       // path + query, at least "/"
   std::string host_header;  // host[:port] as sent in Host (port only when not the default)
@@ -21,4 +21,4 @@ bool parse_url(std::string_view text, Url& out, std::string& error);
 // or relative path).
 bool resolve_location(const Url& base, std::string_view location, Url& out, std::string& error);
 
-}  // namespace ld::proto::http2
+}  // namespace ld
