@@ -12,7 +12,7 @@ PACKAGES=(
   # libraries
   libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   # test and benchmark servers and tools
-  nginx python3 python3-httpbin gunicorn wrk openssl curl procps util-linux time
+  nginx python3 python3-httpbin gunicorn python3-websockets wrk openssl curl procps util-linux time
 )
 
 SUDO=""

@@ -2,6 +2,7 @@
 # Starts / stops the real servers the integration tests talk to, all on 127.0.0.1 free ports:
 #   nginx  (HTTP/1.1 on LD_NGINX_PORT, TLS with a fresh self-signed cert on LD_NGINX_TLS_PORT)
 #   httpbin (gunicorn) on LD_HTTPBIN_PORT
+#   WebSocket echo (python3-websockets): LD_WS_URL (ws://) and LD_WSS_URL (wss://, same cert)
 # `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -24,6 +25,7 @@ wait_port() {  # port, name
 case "$cmd" in
 start)
   nginx_port=$(free_port); tls_port=$(free_port); mtls_port=$(free_port); httpbin_port=$(free_port)
+  ws_port=$(free_port); wss_port=$(free_port)
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
@@ -71,10 +73,15 @@ CONF
   nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
   (cd "$dir" && /usr/bin/gunicorn -b "127.0.0.1:$httpbin_port" -w 2 --daemon \
      --pid "$dir/gunicorn.pid" --error-logfile "$dir/gunicorn.log" httpbin:app)
+  /usr/bin/python3 "$(dirname "$0")/servers/ws_echo.py" "$ws_port" "$wss_port" \
+    "$dir/cert.pem" "$dir/key.pem" >"$dir/ws_echo.log" 2>&1 &
+  echo $! >"$dir/ws_echo.pid"
   wait_port "$nginx_port" nginx
   wait_port "$tls_port" "nginx TLS"
   wait_port "$mtls_port" "nginx mTLS"
   wait_port "$httpbin_port" httpbin
+  wait_port "$ws_port" "WebSocket echo"
+  wait_port "$wss_port" "WebSocket echo (TLS)"
   cat >"$dir/servers.env" <<ENV
 export LD_NGINX_URL=http://127.0.0.1:$nginx_port
 export LD_NGINX_TLS_URL=https://127.0.0.1:$tls_port
@@ -83,11 +90,13 @@ export LD_NGINX_MTLS_URL=https://127.0.0.1:$mtls_port
 export LD_CLIENT_CERT=$dir/client.pem
 export LD_CLIENT_KEY=$dir/client-key.pem
 export LD_HTTPBIN_URL=http://127.0.0.1:$httpbin_port
+export LD_WS_URL=ws://127.0.0.1:$ws_port/echo
+export LD_WSS_URL=wss://localhost:$wss_port/echo
 ENV
-  echo "servers: nginx :$nginx_port (TLS :$tls_port), httpbin :$httpbin_port"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port), httpbin :$httpbin_port, websocket :$ws_port (TLS :$wss_port)"
   ;;
 stop)
-  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid"; do
+  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid" "$dir/ws_echo.pid"; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
   sleep 0.3

@@ -83,7 +83,8 @@ ErrorInfo classify_error(const error_code& ec, bool expired, const char* stage) 
     return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
   }
   if (ec == net::error::eof || ec == net::error::connection_reset ||
-      ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated) {
+      ec == net::error::broken_pipe || ec == net::error::not_connected ||
+      ec == net::ssl::error::stream_truncated) {
     return {ErrorKind::kReset, "connection closed by peer", 0, false};
   }
   if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {

@@ -15,6 +15,13 @@ const std::vector<std::string> kFields = {"protocol",         "target", "host", 
                                           "expect_bytes",     "expect_substring", "timeout",
                                           "name",             "weight"};
 constexpr std::string_view kUser = "a socket_user";
+constexpr const char* kNoTarget =
+    "task needs 'target' (\"host:port\"), or LD_start_test needs a 'host' to default to";
+constexpr const char* kNothing =
+    "task sends nothing and reads nothing: give a 'payload', 'expect_bytes' or "
+    "'expect_substring'";
+constexpr const char* kUdpSends =
+    "a UDP task must send a datagram (a UDP server cannot know the client before it sends)";
 
 std::string protocol_of(const Json& task) {
   if (!task.contains("protocol")) return "tcp";
@@ -57,6 +64,20 @@ class SocketProtocol final : public engine::Protocol {
     }
     check_timeout_field(task);
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
+    const bool sends = task.contains("payload") && !payload_text(task["payload"]).empty() &&
+                       payload_text(task["payload"]) != "hex:";
+    const bool reads = (task.contains("expect_bytes") && task["expect_bytes"] != 0) ||
+                       (task.contains("expect_substring") &&
+                        !payload_text(task["expect_substring"]).empty());
+    if (!sends && !reads) throw ConfigError(kNothing, "");
+    if (!sends && protocol_of(task) == "udp") field_error("payload", kUdpSends);
+  }
+
+  void validate_list(const std::vector<Json>& tasks, const std::string& host) const override {
+    if (!host.empty()) return;
+    compile_each(tasks.size(), [&](std::size_t i) {
+      if (!tasks[i].contains("target") && !tasks[i].contains("host")) throw ConfigError(kNoTarget, "");
+    });
   }
 
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
@@ -71,9 +92,7 @@ class SocketProtocol final : public engine::Protocol {
       const char* key = target_key(task);
       std::string target = task.contains(key) ? task[key].get<std::string>() : ctx.host;
       if (target.empty()) {
-        throw ConfigError(
-            "task needs 'target' (\"host:port\"), or LD_start_test needs a 'host' to default to",
-            "");
+        throw ConfigError(kNoTarget, "");
       }
       std::string error;
       if (!parse_host_port(target, s.host, s.port, error)) {
@@ -89,16 +108,8 @@ class SocketProtocol final : public engine::Protocol {
         s.expect_bytes = static_cast<std::size_t>(task["expect_bytes"].get<std::int64_t>());
       }
       s.read = s.expect_bytes > 0 || !s.expect_substring.empty();
-      if (!s.read && s.payload.empty()) {
-        throw ConfigError(
-            "task sends nothing and reads nothing: give a 'payload', 'expect_bytes' or "
-            "'expect_substring'",
-            "");
-      }
-      if (s.udp && s.payload.empty()) {
-        field_error("payload", "a UDP task must send a datagram (a UDP server cannot know the "
-                               "client before it sends)");
-      }
+      if (!s.read && s.payload.empty()) throw ConfigError(kNothing, "");
+      if (s.udp && s.payload.empty()) field_error("payload", kUdpSends);
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));
       const std::string name =
           task.contains("name") ? task["name"].get<std::string>() : protocol + ":" + target;

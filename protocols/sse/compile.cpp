@@ -21,6 +21,11 @@ const std::vector<std::string> kFields = {"method",  "request_url", "url",  "hea
 const std::vector<std::string> kMethods = {"open", "connect", "wait", "close"};
 constexpr std::string_view kUser = "an sse_user";
 const std::vector<Scheme> kSchemes = {{"http", 80, false}, {"https", 443, true}};
+constexpr const char* kOpenNeedsUrl =
+    "an open task needs 'request_url' (or 'url'), or LD_start_test needs a 'host'";
+constexpr const char* kNoStream =
+    "no event stream to use: give this task a 'request_url', add an open task with one, or set "
+    "LD_start_test 'host'";
 
 const char* url_key(const Json& task) { return task.contains("request_url") ? "request_url" : "url"; }
 
@@ -80,6 +85,20 @@ class SseProtocol final : public engine::Protocol {
     check_verify_field(task);
   }
 
+  void validate_list(const std::vector<Json>& tasks, const std::string& host) const override {
+    if (!host.empty()) return;
+    bool any_url = false;
+    for (const Json& task : tasks) any_url = any_url || task.contains(url_key(task));
+    compile_each(tasks.size(), [&](std::size_t i) {
+      const Json& task = tasks[i];
+      if (task.contains(url_key(task))) return;
+      if (op_of(method_of(task, kMethods, "wait", "sse_user")) == Op::kOpen) {
+        throw ConfigError(kOpenNeedsUrl, "");
+      }
+      if (!any_url) throw ConfigError(kNoStream, "");
+    });
+  }
+
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
                                                  engine::CompileContext& ctx) const override {
     auto out = std::make_unique<Tasks>();
@@ -94,9 +113,7 @@ class SseProtocol final : public engine::Protocol {
       if (task.contains(url_key(task)) || (op == Op::kOpen && !ctx.host.empty())) {
         own[i] = stream_for(task, ctx, tls, *out, named);
       } else if (op == Op::kOpen) {
-        throw ConfigError("an open task needs 'request_url' (or 'url'), or LD_start_test needs a "
-                          "'host'",
-                          "");
+        throw ConfigError(kOpenNeedsUrl, "");
       }
     });
     // Pass 2: tasks without a URL take the closest open stream before them, else the last one.
@@ -114,10 +131,7 @@ class SseProtocol final : public engine::Protocol {
       s.op = op_of(method_of(task, kMethods, "wait", "sse_user"));
       if (own[i]) current = own[i];
       if (!current) {
-        throw ConfigError(
-            "no event stream to use: give this task a 'request_url', add an open task with one, "
-            "or set LD_start_test 'host'",
-            "");
+        throw ConfigError(kNoStream, "");
       }
       s.stream = *current;
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));

@@ -23,6 +23,9 @@ const std::vector<std::string> kFields = {"method", "request_url", "url",    "pa
 const std::vector<std::string> kMethods = {"connect", "send", "recv", "sendrecv", "close"};
 constexpr std::string_view kUser = "a websocket_user";
 const std::vector<Scheme> kSchemes = {{"ws", 80, false}, {"wss", 443, true}};
+constexpr const char* kNoUrl =
+    "no WebSocket URL: give this task a 'request_url' (ws:// or wss://), add a connect task with "
+    "one, or set LD_start_test 'host'";
 
 const char* url_key(const Json& task) { return task.contains("request_url") ? "request_url" : "url"; }
 
@@ -78,6 +81,14 @@ class WebSocketProtocol final : public engine::Protocol {
     check_verify_field(task);
   }
 
+  void validate_list(const std::vector<Json>& tasks, const std::string& host) const override {
+    if (!host.empty()) return;
+    for (const Json& task : tasks) {
+      if (task.contains(url_key(task))) return;
+    }
+    compile_each(1, [](std::size_t) { throw ConfigError(kNoUrl, ""); });
+  }
+
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
                                                  engine::CompileContext& ctx) const override {
     auto out = std::make_unique<Tasks>();
@@ -114,10 +125,7 @@ class WebSocketProtocol final : public engine::Protocol {
       s.op = op_of(method_of(task, kMethods, "send", "websocket_user"));
       if (own[i]) current = own[i];
       if (!current) {
-        throw ConfigError(
-            "no WebSocket URL: give this task a 'request_url' (ws:// or wss://), add a connect "
-            "task with one, or set LD_start_test 'host'",
-            "");
+        throw ConfigError(kNoUrl, "");
       }
       s.endpoint = *current;
       s.own_url = own[i].has_value();

@@ -108,9 +108,19 @@ class Session final : public engine::UserSession {
 
   ErrorInfo failure(const error_code& ec, const char* stage) const {
     if (op_.expired) return {ErrorKind::kTimeout, "timed out", 0, false};
-    if (ec == ws::error::closed) {
-      const int code = plain_ ? plain_->reason().code : tls_ ? tls_->reason().code : 0;
+    // A close frame from the server: Beast answers it and tears the connection down; the
+    // error it reports may come from that teardown (ENOTCONN, EOF), so the reason decides.
+    int code = 0;
+    if (plain_) {
+      code = plain_->reason().code;
+    } else if (tls_) {
+      code = tls_->reason().code;
+    }
+    if (ec == ws::error::closed || code != 0) {
       return {ErrorKind::kReset, "closed by the server (close frame)", code, false};
+    }
+    if (ec == beast::http::error::end_of_stream || ec == beast::http::error::partial_message) {
+      return {ErrorKind::kReset, "connection closed by peer", 0, false};
     }
     if (is_websocket_error(ec)) return {ErrorKind::kProtocol, "bad WebSocket frame", 0, false};
     if (is_http_error(ec)) return {ErrorKind::kProtocol, "bad handshake response", 0, false};

@@ -103,6 +103,11 @@ void App::register_commands() {
     } else {
       for (std::size_t i = 0; i < plan.tasks.size(); ++i) proto->validate_task(plan.tasks[i]);
     }
+    try {
+      proto->validate_list(plan.tasks, plan.host);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.what(), base + e.pointer());
+    }
     return plan;
   };
   r.add(Command{

@@ -90,6 +90,11 @@ class Protocol {
   // Static check of one task before anything runs; throws ConfigError with a pointer relative
   // to the task. Placeholders are not resolved yet.
   virtual void validate_task(const Json& task) const = 0;
+  // Static checks that need the whole task list, e.g. a task that uses the URL of an earlier
+  // one, or LD_start_test `host` as the default (`host` unresolved, may be empty). Runs after
+  // validate_task on every task; throws ConfigError with a pointer like "/2/url" relative to
+  // the task list. Default: nothing to check.
+  virtual void validate_list(const std::vector<Json>& tasks, const std::string& host) const {}
   // Resolved tasks (static placeholders folded) -> compiled form. Throws ConfigError with a
   // pointer like "/2/url" relative to the task list.
   virtual std::unique_ptr<CompiledTasks> compile(const std::vector<Json>& tasks,

@@ -80,6 +80,26 @@ TEST(WebSocketConfig, MissingUrlIsAnErrorAtTheTask) {
                       "/0", "no WebSocket URL");
 }
 
+TEST(StreamProtocolsConfig, WholeListChecksRunBeforeCompiling) {
+  auto ws = websocket::make_protocol();
+  const std::vector<Json> no_url = {{{"method", "send"}, {"payload", "x"}}};
+  expect_config_error([&] { ws->validate_list(no_url, ""); }, "/0", "task 0: no WebSocket URL");
+  ws->validate_list(no_url, "${var.base}");  // the host decides once resolved
+  ws->validate_list({{{"url", "ws://h/"}}, {{"method", "recv"}}}, "");
+  auto sse = sse::make_protocol();
+  expect_config_error(
+      [&] { sse->validate_list({{{"method", "wait"}, {"url", "http://h/"}}, {{"method", "open"}}}, ""); },
+      "/1", "task 1: an open task needs 'request_url'");
+  expect_config_error([&] { sse->validate_list({{{"method", "wait"}}}, ""); }, "/0",
+                      "no event stream");
+  sse->validate_list({{{"method", "open"}}, {{"method", "wait"}}}, "http://h/");
+  auto sock = socket::make_protocol();
+  expect_config_error(
+      [&] { sock->validate_list({{{"target", "h:1"}, {"payload", "x"}}, {{"payload", "x"}}}, ""); },
+      "/1", "task 1: task needs 'target'");
+  sock->validate_list({{{"payload", "x"}}}, "h:1");
+}
+
 TEST(WebSocketConfig, TasksWithoutUrlUseTheLastUrlBeforeThem) {
   auto p = websocket::make_protocol();
   const Compiled c = compile(*p, Json::array({
