@@ -58,6 +58,7 @@ http {
     listen 127.0.0.1:$tls_port ssl;
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
+    location = /events { default_type text/event-stream; return 200 "id: 1\ndata: tls event\n\n"; }
     location / { default_type text/plain; return 200 "tls ok\n"; }
   }
   server {

@@ -38,8 +38,8 @@ std::string method_of(const Json& task, const std::vector<std::string>& methods,
   expect_type(task, "method", task["method"].is_string(), "a string");
   const std::string m = text::lower(task["method"].get<std::string>());
   if (std::find(methods.begin(), methods.end(), m) != methods.end()) return m;
-  std::string msg = "unknown " + std::string(user) + " method '" +
-                    task["method"].get<std::string>() + "'";
+  std::string msg =
+      "unknown " + std::string(user) + " method '" + task["method"].get<std::string>() + "'";
   const std::string s = text::closest(m, methods);
   if (!s.empty()) msg += " (did you mean '" + s + "'?)";
   msg += "; use ";
@@ -186,8 +186,7 @@ bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& po
   }
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value == 0 ||
-      value > 65535) {
+  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value == 0 || value > 65535) {
     error = "port '" + std::string(p) + "' is not a number from 1 to 65535";
     return false;
   }
@@ -200,7 +199,8 @@ bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& o
                std::string& error) {
   const std::size_t sep = text.find("://");
   std::string allowed;
-  for (const auto& s : schemes) allowed += (allowed.empty() ? "" : ", ") + std::string(s.name) + "://";
+  for (const auto& s : schemes)
+    allowed += (allowed.empty() ? "" : ", ") + std::string(s.name) + "://";
   if (sep == std::string_view::npos) {
     error = "not an absolute URL (expected " + allowed + ")";
     return false;
@@ -217,7 +217,8 @@ bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& o
   std::string_view rest = text.substr(sep + 3);
   const std::size_t path_at = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_at);
-  std::string_view target = path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
+  std::string_view target =
+      path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
   if (const std::size_t hash = target.find('#'); hash != std::string_view::npos) {
     target = target.substr(0, hash);
   }
@@ -232,20 +233,21 @@ bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& o
   out = Url{};
   out.scheme = scheme;
   out.tls = found->tls;
-  const bool has_port = authority.front() == '['
-                            ? authority.find("]:") != std::string_view::npos
-                            : authority.find(':') != std::string_view::npos;
+  const bool has_port = authority.front() == '[' ? authority.find("]:") != std::string_view::npos
+                                                 : authority.find(':') != std::string_view::npos;
   if (has_port) {
     if (!parse_host_port(authority, out.host, out.port, error)) return false;
   } else {
-    out.host.assign(authority.front() == '[' ? authority.substr(1, authority.size() - 2) : authority);
+    out.host.assign(authority.front() == '[' ? authority.substr(1, authority.size() - 2)
+                                             : authority);
     out.port = found->default_port;
     if (out.host.empty()) {
       error = "no host";
       return false;
     }
   }
-  out.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
+  out.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   const bool v6 = out.host.find(':') != std::string::npos;
   out.host_header = v6 ? "[" + out.host + "]" : out.host;
   if (out.port != found->default_port) out.host_header += ":" + std::to_string(out.port);

@@ -51,9 +51,9 @@ double timeout_of(const Json& task, double fallback);
 
 // An absolute URL split for a client.
 struct Url {
-  std::string scheme;       // lower case: "ws", "wss", "http", "https"
+  std::string scheme;  // lower case: "ws", "wss", "http", "https"
   bool tls = false;
-  std::string host;         // without brackets for IPv6 literals
+  std::string host;  // without brackets for IPv6 literals
   std::uint16_t port = 0;
   std::string target;       // path + query, at least "/"
   std::string host_header;  // host[:port] (port only when not the scheme's default)

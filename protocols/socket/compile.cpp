@@ -11,9 +11,9 @@ namespace ld::proto::socket {
 
 namespace {
 
-const std::vector<std::string> kFields = {"protocol",         "target", "host",    "payload",
-                                          "expect_bytes",     "expect_substring", "timeout",
-                                          "name",             "weight"};
+const std::vector<std::string> kFields = {"protocol", "target",       "host",
+                                          "payload",  "expect_bytes", "expect_substring",
+                                          "timeout",  "name",         "weight"};
 constexpr std::string_view kUser = "a socket_user";
 constexpr const char* kNoTarget =
     "task needs 'target' (\"host:port\"), or LD_start_test needs a 'host' to default to";
@@ -66,9 +66,9 @@ class SocketProtocol final : public engine::Protocol {
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
     const bool sends = task.contains("payload") && !payload_text(task["payload"]).empty() &&
                        payload_text(task["payload"]) != "hex:";
-    const bool reads = (task.contains("expect_bytes") && task["expect_bytes"] != 0) ||
-                       (task.contains("expect_substring") &&
-                        !payload_text(task["expect_substring"]).empty());
+    const bool reads =
+        (task.contains("expect_bytes") && task["expect_bytes"] != 0) ||
+        (task.contains("expect_substring") && !payload_text(task["expect_substring"]).empty());
     if (!sends && !reads) throw ConfigError(kNothing, "");
     if (!sends && protocol_of(task) == "udp") field_error("payload", kUdpSends);
   }
@@ -76,7 +76,8 @@ class SocketProtocol final : public engine::Protocol {
   void validate_list(const std::vector<Json>& tasks, const std::string& host) const override {
     if (!host.empty()) return;
     compile_each(tasks.size(), [&](std::size_t i) {
-      if (!tasks[i].contains("target") && !tasks[i].contains("host")) throw ConfigError(kNoTarget, "");
+      if (!tasks[i].contains("target") && !tasks[i].contains("host"))
+        throw ConfigError(kNoTarget, "");
     });
   }
 

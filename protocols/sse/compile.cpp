@@ -16,8 +16,8 @@ namespace ld::proto::sse {
 
 namespace {
 
-const std::vector<std::string> kFields = {"method",  "request_url", "url",  "headers", "timeout",
-                                          "expect",  "name",        "count", "verify", "weight"};
+const std::vector<std::string> kFields = {"method", "request_url", "url",   "headers", "timeout",
+                                          "expect", "name",        "count", "verify",  "weight"};
 const std::vector<std::string> kMethods = {"open", "connect", "wait", "close"};
 constexpr std::string_view kUser = "an sse_user";
 const std::vector<Scheme> kSchemes = {{"http", 80, false}, {"https", 443, true}};
@@ -27,7 +27,9 @@ constexpr const char* kNoStream =
     "no event stream to use: give this task a 'request_url', add an open task with one, or set "
     "LD_start_test 'host'";
 
-const char* url_key(const Json& task) { return task.contains("request_url") ? "request_url" : "url"; }
+const char* url_key(const Json& task) {
+  return task.contains("request_url") ? "request_url" : "url";
+}
 
 Op op_of(const std::string& m) {
   if (m == "open" || m == "connect") return Op::kOpen;
@@ -62,9 +64,9 @@ class SseProtocol final : public engine::Protocol {
       expect_type(task, "headers", task["headers"].is_object(), "an object");
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
         if (!it.value().is_string() && !it.value().is_number()) {
-          throw ConfigError("task field 'headers': value of '" + it.key() +
-                                "' must be a string or number",
-                            "/headers" + pointer_key(it.key()));
+          throw ConfigError(
+              "task field 'headers': value of '" + it.key() + "' must be a string or number",
+              "/headers" + pointer_key(it.key()));
         }
       }
     }
@@ -75,10 +77,10 @@ class SseProtocol final : public engine::Protocol {
     }
     if (task.contains("count")) {
       const Json& c = task["count"];
-      expect_type(task, "count",
-                  c.is_number_integer() && c.get<std::int64_t>() >= 1 &&
-                      c.get<std::int64_t>() <= 1000000,
-                  "a whole number of events from 1 to 1000000");
+      expect_type(
+          task, "count",
+          c.is_number_integer() && c.get<std::int64_t>() >= 1 && c.get<std::int64_t>() <= 1000000,
+          "a whole number of events from 1 to 1000000");
       if (op != Op::kWait) field_error("count", "only a wait task takes 'count'");
     }
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
@@ -136,7 +138,8 @@ class SseProtocol final : public engine::Protocol {
       s.stream = *current;
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));
       if (task.contains("expect")) s.expect = task["expect"].get<std::string>();
-      if (task.contains("count")) s.count = static_cast<std::uint32_t>(task["count"].get<std::int64_t>());
+      if (task.contains("count"))
+        s.count = static_cast<std::uint32_t>(task["count"].get<std::int64_t>());
       const Stream& st = out->streams[s.stream];
       if (s.op == Op::kWait) {
         const std::string name =
@@ -165,7 +168,8 @@ class SseProtocol final : public engine::Protocol {
     std::string text = task.contains(key) ? task[key].get<std::string>() : ctx.host;
     if (text.find("://") == std::string::npos && !ctx.host.empty()) {
       std::string base = ctx.host;
-      if (!base.empty() && base.back() == '/' && !text.empty() && text.front() == '/') base.pop_back();
+      if (!base.empty() && base.back() == '/' && !text.empty() && text.front() == '/')
+        base.pop_back();
       text = base + text;
     }
     Stream st;
@@ -188,12 +192,12 @@ class SseProtocol final : public engine::Protocol {
         headers += it.key() + ": " + v + "\r\n";
       }
     }
-    const bool verify = !task.contains("verify") || !task["verify"].is_boolean() ||
-                        task["verify"].get<bool>();
-    st.key = st.url.text + "\n" + headers + "\n" + (verify ? "1" : "0") +
-             (task.contains("verify") && task["verify"].is_string()
-                  ? task["verify"].get<std::string>()
-                  : "");
+    const bool verify =
+        !task.contains("verify") || !task["verify"].is_boolean() || task["verify"].get<bool>();
+    st.key =
+        st.url.text + "\n" + headers + "\n" + (verify ? "1" : "0") +
+        (task.contains("verify") && task["verify"].is_string() ? task["verify"].get<std::string>()
+                                                               : "");
     for (std::size_t i = 0; i < out.streams.size(); ++i) {
       if (out.streams[i].key == st.key) return i;
     }

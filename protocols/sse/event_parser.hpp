@@ -44,15 +44,15 @@ class EventParser {
   void process_line(std::string_view line, bool& event_ready);
 
   std::size_t max_line_;
-  std::string line_;        // partial line carried across feeds
-  std::string data_;        // data buffer of the event being built / just dispatched
-  std::string type_;        // event type of the event being built / just dispatched
-  std::string id_buffer_;   // "id" of the event being built
-  std::string last_id_;     // id as of the last dispatch (blank line)
+  std::string line_;       // partial line carried across feeds
+  std::string data_;       // data buffer of the event being built / just dispatched
+  std::string type_;       // event type of the event being built / just dispatched
+  std::string id_buffer_;  // "id" of the event being built
+  std::string last_id_;    // id as of the last dispatch (blank line)
   std::int64_t retry_ms_ = -1;
-  bool skip_lf_ = false;    // the previous piece ended in CR: a leading LF is part of that CRLF
+  bool skip_lf_ = false;  // the previous piece ended in CR: a leading LF is part of that CRLF
   bool bom_checked_ = false;
-  bool dispatched_ = false; // data_/type_ hold a dispatched event: clear them before the next line
+  bool dispatched_ = false;  // data_/type_ hold a dispatched event: clear them before the next line
   bool error_ = false;
   std::uint64_t events_ = 0;
   std::uint64_t comments_ = 0;

@@ -7,6 +7,7 @@
 // pending operation; a wait that times out leaves a healthy stream open.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,8 +23,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <array>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include "common/net_util.hpp"
@@ -48,7 +49,7 @@ constexpr std::size_t kMaxHeader = 16 * 1024;
 enum class State {
   kClosed,  // never opened, or closed by a close task: the next open starts a fresh stream
   kOpen,
-  kEnded,   // the server ended it or opening failed: the next open resumes it
+  kEnded,  // the server ended it or opening failed: the next open resumes it
 };
 
 class Session final : public engine::UserSession {
@@ -133,11 +134,10 @@ class Session final : public engine::UserSession {
     if (rec.ok()) {
       state_ = State::kOpen;
       events_.reset();
-      body_pos_ = body_len_ = 0;
       first_event_pending_ = true;
       open_planned_ = planned;
       open_start_ = rec.start;
-      bytes_ = 0;
+      bytes_ = body_len_;  // body bytes that came with the head
     } else {
       if (op_.expired) rec.error = {ErrorKind::kTimeout, "timed out opening the stream", 0, false};
       close_socket();
@@ -147,8 +147,7 @@ class Session final : public engine::UserSession {
     co_return rec.ok();
   }
 
-  net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume,
-                                                stats::Record& rec) {
+  net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume, stats::Record& rec) {
     error_code ec;
     if (resume && retry_ms_ > 0) {
       // EventSource waits the server's reconnection time before reopening.
@@ -207,9 +206,16 @@ class Session final : public engine::UserSession {
     }
     if (ec) co_return classify_error(ec, op_.expired, "send");
     http_.emplace();
-    http_->body_limit(boost::none);  // a stream has no end
+    // A stream has no end. (Not boost::none: Boost 1.74 compares a Content-Length against an
+    // empty limit as "exceeded".)
+    http_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http_->header_limit(kMaxHeader);
     raw_.clear();
+    // Body bytes that arrive with the head are decoded into body_ at once.
+    if (!body_) body_ = std::make_unique<char[]>(kBodyBuffer);
+    auto& body = http_->get().body();
+    body.data = body_.get();
+    body.size = kBodyBuffer;
     if (tls_) {
       co_await http::async_read_header(*tls_, raw_, *http_,
                                        net::redirect_error(net::use_awaitable, ec));
@@ -217,6 +223,9 @@ class Session final : public engine::UserSession {
       co_await http::async_read_header(*plain_, raw_, *http_,
                                        net::redirect_error(net::use_awaitable, ec));
     }
+    if (ec == http::error::need_buffer) ec = {};  // the head is complete; body_ is full
+    body_pos_ = 0;
+    body_len_ = kBodyBuffer - body.size;
     if (ec) {
       if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
           ec != http::error::end_of_stream && ec != http::error::partial_message) {
@@ -237,7 +246,6 @@ class Session final : public engine::UserSession {
     if (type.size() < 17 || !beast::iequals(type.substr(0, 17), "text/event-stream")) {
       co_return ErrorInfo{ErrorKind::kProtocol, "response is not text/event-stream", 0, false};
     }
-    if (!body_) body_ = std::make_unique<char[]>(kBodyBuffer);
     co_return ErrorInfo{};
   }
 
@@ -279,8 +287,8 @@ class Session final : public engine::UserSession {
     while (matched < step.count) {
       bool ready = false;
       if (body_pos_ < body_len_) {
-        body_pos_ += events_.feed(std::string_view(body_.get() + body_pos_, body_len_ - body_pos_),
-                                  ready);
+        body_pos_ +=
+            events_.feed(std::string_view(body_.get() + body_pos_, body_len_ - body_pos_), ready);
         if (events_.error()) {
           rec.error = {ErrorKind::kProtocol, "event stream line too long", 0, false};
           close_socket();
@@ -314,10 +322,10 @@ class Session final : public engine::UserSession {
       }
       if (body_pos_ < body_len_) continue;  // (the parser stopped at an event boundary)
       if (op_.expired) {
-        rec.error = unmatched
-                        ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0,
-                                    false}
-                        : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
+        rec.error =
+            unmatched
+                ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
+                : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
         break;
       }
       bool ended = false;
@@ -329,10 +337,10 @@ class Session final : public engine::UserSession {
       }
       if (ec) {
         if (op_.expired) {
-          rec.error = unmatched
-                          ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time",
-                                      0, false}
-                          : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
+          rec.error =
+              unmatched
+                  ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
+                  : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
           if (ec != net::error::operation_aborted) close_socket();
         } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
                    is_stale_connection_error(ec)) {
@@ -367,20 +375,20 @@ class Session final : public engine::UserSession {
   std::optional<tcp::socket> plain_;
   std::unique_ptr<net::ssl::stream<tcp::socket>> tls_;
   std::optional<http::response_parser<http::buffer_body>> http_;
-  beast::flat_buffer raw_;          // socket bytes the HTTP parser has not used yet
-  std::unique_ptr<char[]> body_;    // decoded body bytes; [body_pos_, body_len_) not parsed yet
+  beast::flat_buffer raw_;        // socket bytes the HTTP parser has not used yet
+  std::unique_ptr<char[]> body_;  // decoded body bytes; [body_pos_, body_len_) not parsed yet
   std::size_t body_pos_ = 0;
   std::size_t body_len_ = 0;
   EventParser events_;
   State state_ = State::kClosed;
-  std::size_t current_ = 0;         // stream index of the open (or last opened) stream
-  std::string resume_id_;           // last event id, sent as Last-Event-ID on a resume
-  std::int64_t retry_ms_ = -1;      // server's reconnection time, -1 = none
-  std::string tail_;                // request tail (Last-Event-ID + CRLF)
+  std::size_t current_ = 0;     // stream index of the open (or last opened) stream
+  std::string resume_id_;       // last event id, sent as Last-Event-ID on a resume
+  std::int64_t retry_ms_ = -1;  // server's reconnection time, -1 = none
+  std::string tail_;            // request tail (Last-Event-ID + CRLF)
   bool first_event_pending_ = false;
   Nanos open_planned_ = 0;
   Nanos open_start_ = 0;
-  std::uint64_t bytes_ = 0;         // body bytes read on this stream
+  std::uint64_t bytes_ = 0;                 // body bytes read on this stream
   std::optional<net::steady_timer> pause_;  // reconnection delay
   engine::TimedOp op_;
 };

@@ -17,9 +17,8 @@ namespace ld::proto::websocket {
 
 namespace {
 
-const std::vector<std::string> kFields = {"method", "request_url", "url",    "payload",
-                                          "expect", "timeout",     "name",   "headers",
-                                          "verify", "weight"};
+const std::vector<std::string> kFields = {"method",  "request_url", "url",     "payload", "expect",
+                                          "timeout", "name",        "headers", "verify",  "weight"};
 const std::vector<std::string> kMethods = {"connect", "send", "recv", "sendrecv", "close"};
 constexpr std::string_view kUser = "a websocket_user";
 const std::vector<Scheme> kSchemes = {{"ws", 80, false}, {"wss", 443, true}};
@@ -27,7 +26,9 @@ constexpr const char* kNoUrl =
     "no WebSocket URL: give this task a 'request_url' (ws:// or wss://), add a connect task with "
     "one, or set LD_start_test 'host'";
 
-const char* url_key(const Json& task) { return task.contains("request_url") ? "request_url" : "url"; }
+const char* url_key(const Json& task) {
+  return task.contains("request_url") ? "request_url" : "url";
+}
 
 Op op_of(const std::string& m) {
   if (m == "connect") return Op::kConnect;
@@ -70,9 +71,9 @@ class WebSocketProtocol final : public engine::Protocol {
       expect_type(task, "headers", task["headers"].is_object(), "an object");
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
         if (!it.value().is_string() && !it.value().is_number()) {
-          throw ConfigError("task field 'headers': value of '" + it.key() +
-                                "' must be a string or number",
-                            "/headers" + pointer_key(it.key()));
+          throw ConfigError(
+              "task field 'headers': value of '" + it.key() + "' must be a string or number",
+              "/headers" + pointer_key(it.key()));
         }
       }
     }
@@ -135,10 +136,9 @@ class WebSocketProtocol final : public engine::Protocol {
       max_payload = std::max(max_payload, s.payload.size());
       static constexpr const char* kNames[] = {"connect", "send", "recv", "sendrecv", "close"};
       Endpoint& ep = out->endpoints[s.endpoint];
-      const std::string name = task.contains("name")
-                                   ? task["name"].get<std::string>()
-                                   : std::string(kNames[static_cast<int>(s.op)]) + " " +
-                                         ep.url.text;
+      const std::string name =
+          task.contains("name") ? task["name"].get<std::string>()
+                                : std::string(kNames[static_cast<int>(s.op)]) + " " + ep.url.text;
       s.name_id = ctx.names.intern("WS", name);
       if (s.op == Op::kConnect && task.contains("name") && !named[s.endpoint]) {
         named[s.endpoint] = true;

@@ -23,20 +23,20 @@ struct Endpoint {
   std::vector<std::pair<std::string, std::string>> headers;  // extra handshake headers
   std::shared_ptr<net::ssl::context> ssl;                    // wss only
   std::vector<net::ip::tcp::endpoint> endpoints;  // resolved at compile time (may be empty)
-  std::uint32_t connect_name = 0;  // records of connects (explicit or automatic)
-  std::string key;                 // identity: URL + headers + verify
+  std::uint32_t connect_name = 0;                 // records of connects (explicit or automatic)
+  std::string key;                                // identity: URL + headers + verify
 };
 
 enum class Op { kConnect, kSend, kRecv, kSendRecv, kClose };
 
 struct Step {
   Op op = Op::kSend;
-  std::size_t endpoint = 0;    // index into Tasks::endpoints
-  bool own_url = false;        // the task named a URL: a connection elsewhere is replaced
+  std::size_t endpoint = 0;  // index into Tasks::endpoints
+  bool own_url = false;      // the task named a URL: a connection elsewhere is replaced
   std::uint32_t name_id = 0;
-  std::string payload;         // send / sendrecv
-  bool binary = false;         // payload given as "hex:..." -> binary frame
-  std::string expect;          // recv / sendrecv: bytes the message must contain
+  std::string payload;  // send / sendrecv
+  bool binary = false;  // payload given as "hex:..." -> binary frame
+  std::string expect;   // recv / sendrecv: bytes the message must contain
   Nanos timeout = 0;
 };
 

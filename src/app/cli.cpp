@@ -193,8 +193,8 @@ int run_cli(int argc, char** argv) {
       target::EmbeddedTarget t(topts);
       t.start();
       std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)\n"
-                << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address()
-                << "  udp echo " << t.udp_address() << std::endl;
+                << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
+                << t.udp_address() << std::endl;
       while (!app.interrupt_flag().load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

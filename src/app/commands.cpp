@@ -4,12 +4,12 @@
 #include "engine/plan.hpp"
 #include "engine/scheduler.hpp"
 #include "http1/http1.hpp"
+#include "loaddensity/core/error.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
-#include "websocket/websocket.hpp"
-#include "loaddensity/core/error.hpp"
 #include "summary/summary.hpp"
 #include "target/target.hpp"
+#include "websocket/websocket.hpp"
 
 namespace ld::app {
 

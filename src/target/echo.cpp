@@ -63,7 +63,8 @@ struct EchoServers::Impl {
   net::awaitable<void> accept_loop() {
     while (!stopping) {
       error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
       if (stopping || !acceptor.is_open()) co_return;
       if (ec) {
         if (ec == net::error::operation_aborted) co_return;
@@ -84,7 +85,8 @@ struct EchoServers::Impl {
           net::buffer(buffer), from, net::redirect_error(net::use_awaitable, ec));
       if (stopping || !datagrams.is_open()) co_return;
       if (ec) continue;  // e.g. ICMP errors reported for an earlier reply
-      datagrams.send_to(net::buffer(buffer.data(), n), from, 0, ec);  // drop when the buffer is full
+      datagrams.send_to(net::buffer(buffer.data(), n), from, 0,
+                        ec);  // drop when the buffer is full
     }
   }
 };

@@ -22,8 +22,8 @@ class EchoServers {
   EchoServers(const EchoServers&) = delete;
   EchoServers& operator=(const EchoServers&) = delete;
 
-  void start();                // spawns the accept and receive loops
-  void close() noexcept;       // closes every socket; call on the io_context's thread
+  void start();           // spawns the accept and receive loops
+  void close() noexcept;  // closes every socket; call on the io_context's thread
   std::uint16_t tcp_port() const noexcept;
   std::uint16_t udp_port() const noexcept;
 

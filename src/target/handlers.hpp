@@ -26,16 +26,16 @@ struct ServerInfo {
 // An /sse reply: instead of a body, the connection streams events (see streams.hpp).
 struct SseSpec {
   bool active = false;
-  double rate = 10;          // events per second
-  std::uint64_t count = 0;   // events to send, then end the stream; 0 = until the client leaves
+  double rate = 10;            // events per second
+  std::uint64_t count = 0;     // events to send, then end the stream; 0 = until the client leaves
   std::uint64_t first_id = 1;  // id of the first event (Last-Event-ID + 1 on a reconnect)
-  unsigned lines = 1;        // data lines per event
+  unsigned lines = 1;          // data lines per event
   std::int64_t retry_ms = -1;  // sent once before the first event when >= 0
-  std::string event;         // event type ("" = none, i.e. "message")
+  std::string event;           // event type ("" = none, i.e. "message")
   std::string data = "event";  // data prefix: "<data> <id>"
-  bool crlf = false;         // end lines with CRLF instead of LF
-  bool comment = false;      // a ":" comment line before every event
-  bool abort = false;        // after `count` events, drop the connection without ending the body
+  bool crlf = false;           // end lines with CRLF instead of LF
+  bool comment = false;        // a ":" comment line before every event
+  bool abort = false;          // after `count` events, drop the connection without ending the body
 };
 
 // One reply. The connection keeps one Reply for its lifetime and hands it to route() cleared,

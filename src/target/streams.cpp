@@ -53,8 +53,8 @@ void append_chunk(std::string& out, const std::string& payload) {
 
 }  // namespace
 
-net::awaitable<void> stream_sse(tcp::socket& socket, net::steady_timer& timer,
-                                const SseSpec& spec, const bool& stopping) {
+net::awaitable<void> stream_sse(tcp::socket& socket, net::steady_timer& timer, const SseSpec& spec,
+                                const bool& stopping) {
   const char* eol = spec.crlf ? "\r\n" : "\n";
   std::string out =
       "HTTP/1.1 200 OK\r\nServer: loaddensity-target\r\nContent-Type: text/event-stream\r\n"
@@ -80,17 +80,20 @@ net::awaitable<void> stream_sse(tcp::socket& socket, net::steady_timer& timer,
     }
     event.append(eol);
     append_chunk(out, event);
-    co_await net::async_write(socket, net::buffer(out), net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(socket, net::buffer(out),
+                              net::redirect_error(net::use_awaitable, ec));
     out.clear();
     if (ec || stopping) co_return;
     // Absolute deadlines: event n+1 is due at start + (n+1)/rate, however late this one was.
-    timer.expires_at(start + std::chrono::nanoseconds(static_cast<std::int64_t>((n + 1) * period_ns)));
+    timer.expires_at(start +
+                     std::chrono::nanoseconds(static_cast<std::int64_t>((n + 1) * period_ns)));
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec || stopping) co_return;
   }
   if (spec.abort || stopping) co_return;  // the caller closes: the body never ends properly
   static constexpr std::string_view kLast = "0\r\n\r\n";
-  co_await net::async_write(socket, net::buffer(kLast), net::redirect_error(net::use_awaitable, ec));
+  co_await net::async_write(socket, net::buffer(kLast),
+                            net::redirect_error(net::use_awaitable, ec));
 }
 
 }  // namespace ld::target

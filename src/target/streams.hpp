@@ -19,8 +19,8 @@ bool is_websocket_upgrade(const Request& request);
 
 // Completes the handshake for `request` and echoes every message (text or binary) until the
 // peer closes, an error occurs, or `stopping` is set.
-boost::asio::awaitable<void> serve_websocket(boost::asio::ip::tcp::socket& socket,
-                                             Request request, const bool& stopping);
+boost::asio::awaitable<void> serve_websocket(boost::asio::ip::tcp::socket& socket, Request request,
+                                             const bool& stopping);
 
 // Writes a chunked text/event-stream response for `spec`, pacing events with `timer`
 // (absolute deadlines at spec.rate), until spec.count events were sent, the peer leaves, or

@@ -135,9 +135,7 @@ void serialize_head(const Reply& reply, bool keep_alive, bool http10, std::strin
 }
 
 // The path of a request target (no query).
-std::string_view split_path(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view split_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(http::error::end_of_stream).category();
@@ -337,8 +335,8 @@ struct EmbeddedTarget::Impl {
     host_port = join_host_port(is_unspecified_host(options.host) ? "127.0.0.1" : options.host,
                                endpoint.port());
     host_text = host_port.substr(0, host_port.rfind(':'));
-    echo = std::make_unique<EchoServers>(*fresh.front()->ioc, endpoint.address(),
-                                         options.tcp_port, options.udp_port);
+    echo = std::make_unique<EchoServers>(*fresh.front()->ioc, endpoint.address(), options.tcp_port,
+                                         options.udp_port);
     echo->start();
     for (auto& worker : fresh) {
       Worker* w = worker.get();

@@ -32,8 +32,8 @@ class EmbeddedTarget {
   std::string ws_url() const;    // "ws://127.0.0.1:PORT/ws", the WebSocket echo
   std::uint16_t tcp_port() const noexcept;  // TCP echo listener
   std::uint16_t udp_port() const noexcept;  // UDP echo listener
-  std::string tcp_address() const;  // "127.0.0.1:PORT" of the TCP echo
-  std::string udp_address() const;  // "127.0.0.1:PORT" of the UDP echo
+  std::string tcp_address() const;          // "127.0.0.1:PORT" of the TCP echo
+  std::string udp_address() const;          // "127.0.0.1:PORT" of the UDP echo
 
  private:
   struct Impl;

@@ -134,3 +134,17 @@ def tcp_reply_and_close(reply):
         conn.recv(4096)
         conn.sendall(reply)
     return handler
+
+
+def sse_close_delimited(conn):
+    """An event stream without chunking or length: the body ends when the server closes. The
+    events arrive in awkward pieces (a CRLF split across two sends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        data += chunk
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+    for piece in [b": hello\r", b"\ndata: fir", b"st\r\n\r", b"\nid: 2\ndata: second\n", b"\n"]:
+        conn.sendall(piece)

@@ -245,6 +245,37 @@ class SseTest(Case):
         self.assertEqual(per["aborted"]["failures"] * 3, per["aborted"]["requests"])
 
 
+    def test_close_delimited_stream_with_split_line_ends(self):
+        with faultservers.TcpServer(faultservers.sse_close_delimited) as server:
+            r = self.run_doc(doc(test_with("sse_user", [
+                {"method": "open", "request_url": f"http://127.0.0.1:{server.port}/"},
+                {"method": "wait", "expect": "first", "name": "first"},
+                {"method": "wait", "expect": "second", "name": "second"},
+                {"method": "wait", "name": "after the end"},
+            ], users=1, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        self.assertEqual(per["first"]["failures"], 0, s["errors"])
+        self.assertEqual(per["second"]["failures"], 0, s["errors"])
+        self.assertGreater(per["first"]["requests"], 5)
+        self.assertEqual(per["after the end"]["failures"], per["after the end"]["requests"])
+        self.assertEqual(kinds(s), {"reset": per["after the end"]["failures"]})
+
+    def test_https_stream_from_nginx(self):
+        base = self.need_env("LD_NGINX_TLS_URL")
+        ca = self.need_env("LD_NGINX_TLS_CA")
+        r = self.run_doc(doc(test_with("sse_user", [
+            {"method": "open", "request_url": base + "/events", "verify": ca, "name": "open"},
+            {"method": "wait", "expect": "tls event", "name": "event"},
+            {"method": "close"},
+        ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        self.assertGreater(s["per_name"]["event"]["requests"], 10)
+
+
 class SocketTest(Case):
     def test_tcp_and_udp_echo_against_the_embedded_target(self):
         r = self.run_doc(doc(["LD_start_target"], test_with("socket_user", [

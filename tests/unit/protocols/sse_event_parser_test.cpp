@@ -27,7 +27,8 @@ std::vector<Event> parse(EventParser& p, const std::vector<std::string>& pieces)
       bool ready = false;
       const std::size_t used = p.feed(rest, ready);
       rest.remove_prefix(used);
-      if (ready) out.push_back({std::string(p.type()), std::string(p.data()), std::string(p.last_id())});
+      if (ready)
+        out.push_back({std::string(p.type()), std::string(p.data()), std::string(p.last_id())});
       if (!ready && (rest.empty() || p.error())) break;
     }
   }
@@ -153,10 +154,16 @@ TEST(SseEventParser, UnknownFieldsAreIgnored) {
 
 TEST(SseEventParser, ByteOrderMarkOnlyAtTheStart) {
   EventParser p;
-  const auto events = parse(p, {"\xEF\xBB", "\xBF" "data: a\n\n", "data: \xEF\xBB\xBF" "b\n\n"});
+  const auto events = parse(p, {"\xEF\xBB",
+                                "\xBF"
+                                "data: a\n\n",
+                                "data: \xEF\xBB\xBF"
+                                "b\n\n"});
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].data, "a");
-  EXPECT_EQ(events[1].data, "\xEF\xBB\xBF" "b");
+  EXPECT_EQ(events[1].data,
+            "\xEF\xBB\xBF"
+            "b");
 }
 
 TEST(SseEventParser, StopsAfterEachEventSoTheCallerCanResume) {
@@ -196,7 +203,9 @@ TEST(SseEventParser, ResetStartsAFreshStream) {
   p.reset();
   EXPECT_EQ(p.last_id(), "");
   EXPECT_EQ(p.retry_ms(), -1);
-  EXPECT_EQ(parse(p, {"\xEF\xBB\xBF" "data: fresh\n\n"}), (std::vector<Event>{{"message", "fresh", ""}}));
+  EXPECT_EQ(parse(p, {"\xEF\xBB\xBF"
+                      "data: fresh\n\n"}),
+            (std::vector<Event>{{"message", "fresh", ""}}));
 }
 
 }  // namespace
