@@ -13,7 +13,7 @@ PACKAGES=(
   libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libsqlite3-dev libpq-dev libnghttp2-dev
   # test and benchmark servers and tools
-  nginx python3 python3-httpbin gunicorn wrk nghttp2-client openssl curl procps util-linux time
+  nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
   postgresql
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust

@@ -5,6 +5,7 @@
 #           both logging "$connection $msec $request_time $request_uri $status" to
 #           LD_NGINX_H2_LOG)
 #   httpbin (gunicorn) on LD_HTTPBIN_PORT
+#   WebSocket echo (python3-websockets): LD_WS_URL (ws://) and LD_WSS_URL (wss://, same cert)
 # `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -30,6 +31,7 @@ start)
   pg_port=$(free_port)
   h2c_port=$(free_port); h2_port=$(free_port)
   head -c 6000 /dev/zero >"$dir/slow.bin"  # served at 4 KiB/s: a response that takes ~1 s
+  ws_port=$(free_port); wss_port=$(free_port)
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
@@ -63,6 +65,7 @@ http {
     listen 127.0.0.1:$tls_port ssl;
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
+    location = /events { default_type text/event-stream; return 200 "id: 1\ndata: tls event\n\n"; }
     location / { default_type text/plain; return 200 "tls ok\n"; }
   }
   server {
@@ -97,10 +100,15 @@ CONF
   nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
   (cd "$dir" && /usr/bin/gunicorn -b "127.0.0.1:$httpbin_port" -w 2 --daemon \
      --pid "$dir/gunicorn.pid" --error-logfile "$dir/gunicorn.log" httpbin:app)
+  /usr/bin/python3 "$(dirname "$0")/servers/ws_echo.py" "$ws_port" "$wss_port" \
+    "$dir/cert.pem" "$dir/key.pem" >"$dir/ws_echo.log" 2>&1 &
+  echo $! >"$dir/ws_echo.pid"
   wait_port "$nginx_port" nginx
   wait_port "$tls_port" "nginx TLS"
   wait_port "$mtls_port" "nginx mTLS"
   wait_port "$httpbin_port" httpbin
+  wait_port "$ws_port" "WebSocket echo"
+  wait_port "$wss_port" "WebSocket echo (TLS)"
   wait_port "$h2c_port" "nginx h2c"
   wait_port "$h2_port" "nginx h2"
 
@@ -127,9 +135,11 @@ export LD_PG_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 export LD_NGINX_H2C_URL=http://127.0.0.1:$h2c_port
 export LD_NGINX_H2_URL=https://127.0.0.1:$h2_port
 export LD_NGINX_H2_LOG=$dir/h2-access.log
+export LD_WS_URL=ws://127.0.0.1:$ws_port/echo
+export LD_WSS_URL=wss://localhost:$wss_port/echo
 ENV
   echo "$pgbin" >"$dir/pgbin"
-  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port, websocket :$ws_port (TLS :$wss_port)"
   ;;
 stop)
   if [ -f "$dir/pgbin" ] && [ -d "$dir/pg/data" ]; then
@@ -137,7 +147,7 @@ stop)
     if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); fi
     "${as_pg[@]}" "$(cat "$dir/pgbin")/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
   fi
-  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid"; do
+  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid" "$dir/ws_echo.pid"; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
   sleep 0.3

@@ -56,7 +56,6 @@ class Tasks final : public engine::CompiledTasks {
   std::size_t size() const noexcept override { return steps.size(); }
   Nanos max_timeout() const noexcept override;
   std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
-  const std::string& label(std::size_t i) const noexcept override { return steps[i].label; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
   std::vector<Step> steps;

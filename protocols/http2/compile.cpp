@@ -327,7 +327,6 @@ class Http2Protocol final : public engine::Protocol {
     // Results are grouped by (method, name); the name defaults to the URL.
     const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
     s.name_id = ctx.names.intern(s.method, name);
-    s.label = name;
 
     if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();
     if (task.contains("follow_redirects")) s.allow_redirects = task["follow_redirects"].get<bool>();

@@ -26,7 +26,6 @@ using tcp = net::ip::tcp;
 // points into this Step's strings (nothing is copied per request).
 struct Step {
   std::uint32_t name_id = 0;
-  std::string label;   // name, else the URL
   std::string method;  // upper case
   Url url;
   std::string scheme;  // "http" | "https"
@@ -53,7 +52,6 @@ class Tasks final : public engine::CompiledTasks {
   std::size_t size() const noexcept override { return steps.size(); }
   Nanos max_timeout() const noexcept override;
   std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
-  const std::string& label(std::size_t i) const noexcept override { return steps[i].label; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
   std::vector<Step> steps;

@@ -161,6 +161,10 @@ int run_cli(int argc, char** argv) {
   target_cmd->add_option("-p,--port", topts.port, "Port (0 = any free port)")
       ->capture_default_str();
   target_cmd->add_option("--threads", topts.threads, "Server threads")->capture_default_str();
+  target_cmd->add_option("--tcp-port", topts.tcp_port, "TCP echo port (0 = any free port)")
+      ->capture_default_str();
+  target_cmd->add_option("--udp-port", topts.udp_port, "UDP echo port (0 = any free port)")
+      ->capture_default_str();
 
   std::string diff_db;
   std::int64_t diff_base = 0, diff_cur = 0;
@@ -242,8 +246,9 @@ int run_cli(int argc, char** argv) {
     if (*target_cmd) {
       target::EmbeddedTarget t(topts);
       t.start();
-      std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)"
-                << std::endl;
+      std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)\n"
+                << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
+                << t.udp_address() << std::endl;
       while (!app.interrupt_flag().load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

@@ -11,9 +11,12 @@
 #include "http1/http1.hpp"
 #include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
+#include "socket/socket.hpp"
+#include "sse/sse.hpp"
 #include "summary/summary.hpp"
 #include "stats/record_log.hpp"
 #include "target/target.hpp"
+#include "websocket/websocket.hpp"
 
 namespace ld::app {
 
@@ -26,6 +29,9 @@ App::App(std::ostream& out, std::ostream& err, Options options)
   auto http1 = proto::http1::make_protocol();
   protocols_.add(http1);
   protocols_.add(proto::http2::make_protocol(http1));
+  protocols_.add(proto::websocket::make_protocol());
+  protocols_.add(proto::sse::make_protocol());
+  protocols_.add(proto::socket::make_protocol());
   register_commands();
   register_report_commands();
 }
@@ -152,6 +158,11 @@ void App::register_commands() {
       }
     } else {
       for (std::size_t i = 0; i < plan.tasks.size(); ++i) proto->validate_task(plan.tasks[i]);
+    }
+    try {
+      proto->validate_list(plan.tasks, plan.host);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.what(), base + e.pointer());
     }
     return plan;
   };
@@ -309,17 +320,28 @@ void App::register_commands() {
       {{"host", A::kString, false, "127.0.0.1", ""},
        {"port", A::kInteger, false, 0, "0 picks a free port"},
        {"threads", A::kInteger, false, 1, "server threads"},
-       {"variable", A::kString, false, "target", "variable that receives the base URL"}},
+       {"variable", A::kString, false, "target", "variable that receives the base URL"},
+       {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
+       {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
       [this](const Json& a) -> Json {
         if (target_ && target_->running()) throw std::runtime_error("the target is already running");
         target::TargetOptions o;
         o.host = a["host"].get<std::string>();
         o.port = static_cast<std::uint16_t>(a["port"].get<int>());
         o.threads = static_cast<unsigned>(std::max(1, a["threads"].get<int>()));
+        o.tcp_port = static_cast<std::uint16_t>(a["tcp_port"].get<int>());
+        o.udp_port = static_cast<std::uint16_t>(a["udp_port"].get<int>());
         target_ = std::make_unique<target::EmbeddedTarget>(o);
         target_->start();
-        resolver_.set_variable(a["variable"].get<std::string>(), target_->base_url());
-        return {{"url", target_->base_url()}, {"port", target_->port()}};
+        // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P
+        const std::string var = a["variable"].get<std::string>();
+        resolver_.set_variable(var, target_->base_url());
+        resolver_.set_variable(var + "_ws", target_->ws_url());
+        resolver_.set_variable(var + "_tcp", target_->tcp_address());
+        resolver_.set_variable(var + "_udp", target_->udp_address());
+        return {{"url", target_->base_url()}, {"port", target_->port()},
+                {"ws", target_->ws_url()},     {"tcp", target_->tcp_address()},
+                {"udp", target_->udp_address()}};
       }});
   r.add(Command{"LD_stop_target", "Stop the embedded target.", {}, [this](const Json&) -> Json {
                   if (target_) target_->stop();

@@ -93,10 +93,9 @@ class CompiledTasks {
   virtual std::size_t size() const noexcept = 0;
   // Longest time an in-flight operation may still take once the test stops (its timeout).
   virtual Nanos max_timeout() const noexcept = 0;
-  // The name results of task `i` are grouped by, and its label (name, else URL/target) for
-  // filters such as the network conditioner.
+  // The NameTable id results of task `i` are grouped by (its name, else its URL or target);
+  // the engine uses it for retries and the network conditioner's filter.
   virtual std::uint32_t name_id(std::size_t i) const noexcept = 0;
-  virtual const std::string& label(std::size_t i) const noexcept = 0;
   virtual std::unique_ptr<UserSession> new_user(WorkerContext& worker) = 0;
 };
 
@@ -111,6 +110,11 @@ class Protocol {
   // Static check of the protocol's own LD_start_test options (e.g. "max_streams"); throws
   // ConfigError with a pointer relative to the LD_start_test arguments object.
   virtual void validate_options(const Json& args) const {}
+  // Static checks that need the whole task list, e.g. a task that uses the URL of an earlier
+  // one, or LD_start_test `host` as the default (`host` unresolved, may be empty). Runs after
+  // validate_task on every task; throws ConfigError with a pointer like "/2/url" relative to
+  // the task list. Default: nothing to check.
+  virtual void validate_list(const std::vector<Json>& tasks, const std::string& host) const {}
   // Resolved tasks (static placeholders folded) -> compiled form. Throws ConfigError with a
   // pointer like "/2/url" relative to the task list.
   virtual std::unique_ptr<CompiledTasks> compile(const std::vector<Json>& tasks,

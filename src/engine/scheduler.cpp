@@ -54,6 +54,7 @@ struct Worker {
       : stats(names), scratch(64 * 1024), dispatcher_timer(io), sequencer(max_users, max_backlog) {}
 
   net::io_context io{1};
+  const NameTable* names = nullptr;
   stats::WorkerStats stats;
   DeadlineSweeper sweeper;
   std::vector<char> scratch;
@@ -93,6 +94,7 @@ class UserRun {
       : w_(w),
         plan_(plan),
         tasks_(tasks),
+        names_(*w.names),
         flows_(flows),
         policies_(policies),
         slot_(w.io),
@@ -181,7 +183,8 @@ class UserRun {
   net::awaitable<bool> conditioned(UserSlot& lane, std::size_t i, Nanos planned) {
     const auto& c = policies_.conditioner;
     if (!c) co_return false;
-    if (!c->name_filter.empty() && tasks_.label(i).find(c->name_filter) == std::string::npos) {
+    if (!c->name_filter.empty() &&
+        names_.at(tasks_.name_id(i)).second.find(c->name_filter) == std::string::npos) {
       co_return false;
     }
     if (c->loss_rate > 0 && scope_.uniform() < c->loss_rate) {
@@ -206,6 +209,7 @@ class UserRun {
   Worker& w_;
   const PlanConfig& plan_;
   CompiledTasks& tasks_;
+  const NameTable& names_;
   const FlowSet& flows_;
   const RunPolicies& policies_;
   UserSlot slot_;
@@ -397,6 +401,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   for (unsigned i = 0; i < nthreads; ++i) {
     workers.push_back(std::make_unique<Worker>(names_.size(), per_worker_users,
                                                (plan_.max_backlog + nthreads - 1) / nthreads));
+    workers.back()->names = &names_;
   }
   // Closed model: users with id < limit run; alive[id] says whether user id is running.
   std::atomic<std::uint32_t> limit{plan_.users};

@@ -393,6 +393,13 @@ Json resolve_json(const Json& value, const Resolver& resolver) {
   return value;
 }
 
+std::vector<Json> resolve_json_list(const std::vector<Json>& values, const Resolver& resolver) {
+  std::vector<Json> out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.push_back(resolve_json(v, resolver));
+  return out;
+}
+
 Json resolve_json_for(const Json& value, const ParseContext& ctx, UserScope& scope) {
   if (value.is_string()) {
     return Template::parse(value.get_ref<const std::string&>(), ctx).render(scope);

@@ -158,6 +158,8 @@ class Template {
 // Resolves every string inside `value` (object keys untouched), folding static placeholders.
 Json resolve_json(const Json& value, const Resolver& resolver);
 std::string resolve_static(std::string_view text, const Resolver& resolver);
+// Every task of a list resolved as above: for protocols that render no per-request values.
+std::vector<Json> resolve_json_list(const std::vector<Json>& values, const Resolver& resolver);
 // Resolves every string inside `value` for one user now (dynamic placeholders included).
 Json resolve_json_for(const Json& value, const ParseContext& ctx, UserScope& scope);
 

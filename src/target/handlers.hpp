@@ -23,6 +23,21 @@ struct ServerInfo {
   std::string_view origin;     // the peer address as text, e.g. "127.0.0.1"
 };
 
+// An /sse reply: instead of a body, the connection streams events (see streams.hpp).
+struct SseSpec {
+  bool active = false;
+  double rate = 10;            // events per second
+  std::uint64_t count = 0;     // events to send, then end the stream; 0 = until the client leaves
+  std::uint64_t first_id = 1;  // id of the first event (Last-Event-ID + 1 on a reconnect)
+  unsigned lines = 1;          // data lines per event
+  std::int64_t retry_ms = -1;  // sent once before the first event when >= 0
+  std::string event;           // event type ("" = none, i.e. "message")
+  std::string data = "event";  // data prefix: "<data> <id>"
+  bool crlf = false;           // end lines with CRLF instead of LF
+  bool comment = false;        // a ":" comment line before every event
+  bool abort = false;          // after `count` events, drop the connection without ending the body
+};
+
 // One reply. The connection keeps one Reply for its lifetime and hands it to route() cleared,
 // so extra_headers (and bodies filled in place, like /bytes) keep their capacity between requests.
 struct Reply {
@@ -32,6 +47,7 @@ struct Reply {
   std::string extra_headers;          // preformatted "Name: value\r\n" lines
   std::chrono::nanoseconds delay{0};  // the connection waits this long before writing
   bool close = false;                 // send "Connection: close" and close after writing
+  SseSpec sse;                        // sse.active: stream events instead of `body`
 
   void clear() {
     status = 200;
@@ -40,6 +56,7 @@ struct Reply {
     extra_headers.clear();
     delay = std::chrono::nanoseconds{0};
     close = false;
+    sse.active = false;
   }
 };
 

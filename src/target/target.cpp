@@ -39,7 +39,9 @@
 #include <vector>
 
 #include "target/h2c.hpp"
+#include "target/echo.hpp"
 #include "target/handlers.hpp"
+#include "target/streams.hpp"
 
 namespace ld::target {
 namespace {
@@ -133,6 +135,9 @@ void serialize_head(const Reply& reply, bool keep_alive, bool http10, std::strin
   head.append("\r\n");
 }
 
+// The path of a request target (no query).
+std::string_view split_path(std::string_view target) { return target.substr(0, target.find('?')); }
+
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(http::error::end_of_stream).category();
 }
@@ -209,8 +214,16 @@ net::awaitable<void> serve_connection(Worker* worker, const std::string* host_po
     }
 
     const Request& request = conn.parser->get();
+    if (is_websocket_upgrade(request) && split_path(request.target()) == "/ws") {
+      co_await serve_websocket(conn.socket, conn.parser->release(), worker->stopping);
+      break;
+    }
     conn.reply.clear();
     route(request, info, conn.reply);
+    if (conn.reply.sse.active && request.method() != http::verb::head) {
+      co_await stream_sse(conn.socket, conn.timer, conn.reply.sse, worker->stopping);
+      break;
+    }
     const bool keep_alive = request.keep_alive() && !conn.reply.close;
     if (conn.reply.delay.count() > 0) {
       conn.timer.expires_after(conn.reply.delay);
@@ -276,6 +289,9 @@ struct EmbeddedTarget::Impl {
   std::string host_port;  // "HOST:PORT" as bound; read by connections for "url"
   std::atomic<bool> running{false};
   std::atomic<std::uint16_t> port{0};
+  std::string host_text;  // host part of host_port ("127.0.0.1", "[::1]")
+  // TCP/UDP echo on the first worker's io_context; destroyed after that io_context (below).
+  std::unique_ptr<EchoServers> echo;
 
   tcp::endpoint resolve() const {
     error_code ec;
@@ -323,6 +339,10 @@ struct EmbeddedTarget::Impl {
     port = endpoint.port();
     host_port = join_host_port(is_unspecified_host(options.host) ? "127.0.0.1" : options.host,
                                endpoint.port());
+    host_text = host_port.substr(0, host_port.rfind(':'));
+    echo = std::make_unique<EchoServers>(*fresh.front()->ioc, endpoint.address(), options.tcp_port,
+                                         options.udp_port);
+    echo->start();
     for (auto& worker : fresh) {
       Worker* w = worker.get();
       net::co_spawn(w->ioc->get_executor(), accept_loop(w, &host_port),
@@ -347,7 +367,11 @@ struct EmbeddedTarget::Impl {
     if (!running) return;
     for (auto& worker : workers) {
       Worker* w = worker.get();
-      net::post(*w->ioc, [w] { shut_down(w); });
+      EchoServers* e = worker == workers.front() ? echo.get() : nullptr;
+      net::post(*w->ioc, [w, e] {
+        if (e) e->close();
+        shut_down(w);
+      });
     }
     // Closed sockets complete every pending operation with an error, so run() returns on its
     // own; the grace period only guards against a coroutine that ignores that.
@@ -363,6 +387,7 @@ struct EmbeddedTarget::Impl {
       worker->ioc.reset();  // destroys any coroutine still suspended
     }
     workers.clear();
+    echo.reset();
     running = false;
   }
 };
@@ -387,5 +412,23 @@ bool EmbeddedTarget::running() const noexcept { return impl_->running; }
 std::uint16_t EmbeddedTarget::port() const noexcept { return impl_->port; }
 
 std::string EmbeddedTarget::base_url() const { return "http://" + impl_->host_port; }
+
+std::string EmbeddedTarget::ws_url() const { return "ws://" + impl_->host_port + "/ws"; }
+
+std::uint16_t EmbeddedTarget::tcp_port() const noexcept {
+  return impl_->echo ? impl_->echo->tcp_port() : 0;
+}
+
+std::uint16_t EmbeddedTarget::udp_port() const noexcept {
+  return impl_->echo ? impl_->echo->udp_port() : 0;
+}
+
+std::string EmbeddedTarget::tcp_address() const {
+  return impl_->host_text + ":" + std::to_string(tcp_port());
+}
+
+std::string EmbeddedTarget::udp_address() const {
+  return impl_->host_text + ":" + std::to_string(udp_port());
+}
 
 }  // namespace ld::target

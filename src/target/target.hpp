@@ -1,6 +1,8 @@
 #pragma once
 // The embedded target: an httpbin-like HTTP/1.1 server inside the binary, so a new user can run
 // a load test with no server of their own. Runs on its own threads with its own io_contexts.
+// Besides HTTP it serves a WebSocket echo (/ws), a Server-Sent Events stream (/sse) and TCP and
+// UDP echo listeners on ports of their own.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,6 +13,8 @@ struct TargetOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;   // 0 = pick a free port
   unsigned threads = 1;     // server threads (one io_context each, SO_REUSEPORT acceptors)
+  std::uint16_t tcp_port = 0;  // TCP echo listener (0 = pick a free port)
+  std::uint16_t udp_port = 0;  // UDP echo listener (0 = pick a free port)
 };
 
 class EmbeddedTarget {
@@ -25,6 +29,11 @@ class EmbeddedTarget {
   bool running() const noexcept;
   std::uint16_t port() const noexcept;
   std::string base_url() const;  // "http://127.0.0.1:PORT"
+  std::string ws_url() const;    // "ws://127.0.0.1:PORT/ws", the WebSocket echo
+  std::uint16_t tcp_port() const noexcept;  // TCP echo listener
+  std::uint16_t udp_port() const noexcept;  // UDP echo listener
+  std::string tcp_address() const;          // "127.0.0.1:PORT" of the TCP echo
+  std::string udp_address() const;          // "127.0.0.1:PORT" of the UDP echo
 
  private:
   struct Impl;

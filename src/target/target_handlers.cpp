@@ -37,7 +37,11 @@ constexpr std::string_view kIndex =
     "  GET /json                 a sample JSON document\n"
     "  GET /headers /ip /user-agent /uuid /cookies\n"
     "  GET /bearer               401 unless Authorization: Bearer <token>\n"
-    "  GET /basic-auth/{user}/{passwd}\n";
+    "  GET /basic-auth/{user}/{passwd}\n"
+    "  GET /sse?rate=&count=     text/event-stream (also lines, retry, event, data, crlf,\n"
+    "                            comment, abort; Last-Event-ID resumes the numbering)\n"
+    "  GET /ws                   WebSocket echo (text and binary)\n"
+    "  TCP and UDP echo listeners on their own ports\n";
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -136,6 +140,11 @@ Json headers_json(const Request& req) {
 }
 
 std::string_view header(const Request& req, http::field name) {
+  auto it = req.find(name);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::string_view header(const Request& req, std::string_view name) {
   auto it = req.find(name);
   return it == req.end() ? std::string_view{} : std::string_view(it->value());
 }
@@ -418,6 +427,48 @@ void handle_cookies(const Request& req, Reply& reply) {
   set_json({{"cookies", std::move(cookies)}}, reply);
 }
 
+// /sse?rate=10&count=0&lines=1&retry=&event=&data=event&crlf=0&comment=0&abort=0
+void handle_sse(const Request& req, const Target& t, Reply& reply) {
+  SseSpec spec;
+  spec.active = true;
+  const Json args = parse_urlencoded(t.query);
+  auto text_arg = [&](const char* name) -> std::string {
+    if (!args.contains(name)) return {};
+    const Json& v = args[name];
+    return v.is_array() ? v.back().get<std::string>() : v.get<std::string>();
+  };
+  auto bad = [&](const char* what) { error_reply(400, what, reply); };
+  if (const std::string v = text_arg("rate"); !v.empty()) {
+    if (!parse_number(v, spec.rate) || !(spec.rate > 0) || spec.rate > 100000) {
+      return bad("rate must be a number of events per second in (0, 100000]");
+    }
+  }
+  if (const std::string v = text_arg("count"); !v.empty() && !parse_number(v, spec.count)) {
+    return bad("count must be a whole number");
+  }
+  if (const std::string v = text_arg("lines"); !v.empty()) {
+    if (!parse_number(v, spec.lines) || spec.lines < 1 || spec.lines > 1000) {
+      return bad("lines must be 1 to 1000");
+    }
+  }
+  if (const std::string v = text_arg("retry"); !v.empty()) {
+    if (!parse_number(v, spec.retry_ms) || spec.retry_ms < 0) return bad("retry must be ms >= 0");
+  }
+  spec.event = text_arg("event");
+  if (args.contains("data")) spec.data = text_arg("data");
+  for (const std::string& s : {spec.event, spec.data}) {
+    if (s.find_first_of("\r\n") != std::string::npos) return bad("event and data are one line");
+  }
+  spec.crlf = text_arg("crlf") == "1";
+  spec.comment = text_arg("comment") == "1";
+  spec.abort = text_arg("abort") == "1";
+  std::uint64_t last = 0;
+  if (const std::string_view id = header(req, "Last-Event-ID"); parse_number(id, last)) {
+    spec.first_id = last + 1;
+  }
+  reply.sse = spec;
+}
+
 // Accepts GET and HEAD only; on anything else fills a 405 and returns false.
 bool allow_get(const Request& req, Reply& reply) {
   if (req.method() == http::verb::get || req.method() == http::verb::head) return true;
@@ -518,6 +569,10 @@ void route_or_throw(const Request& req, const ServerInfo& info, Reply& reply) {
   }
   if (strip_prefix(path, "/basic-auth/", rest)) {
     if (allow_get(req, reply)) handle_basic_auth(req, rest, reply);
+    return;
+  }
+  if (path == "/sse") {
+    if (allow_get(req, reply)) handle_sse(req, t, reply);
     return;
   }
   if (path == "/") {

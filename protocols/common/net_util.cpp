@@ -1,0 +1,107 @@
+#include "common/net_util.hpp"
+
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <cerrno>
+
+#include "common/task_fields.hpp"
+
+namespace ld::proto {
+
+using boost::system::error_code;
+using stats::ErrorInfo;
+using stats::ErrorKind;
+
+std::vector<net::ip::tcp::endpoint> resolve_tcp(const std::string& host, std::uint16_t port) {
+  std::vector<net::ip::tcp::endpoint> out;
+  net::io_context io;
+  net::ip::tcp::resolver r(io);
+  error_code ec;
+  const auto results = r.resolve(host, std::to_string(port), ec);
+  if (!ec) {
+    for (const auto& e : results) out.push_back(e.endpoint());
+  }
+  return out;
+}
+
+std::vector<net::ip::udp::endpoint> resolve_udp(const std::string& host, std::uint16_t port) {
+  std::vector<net::ip::udp::endpoint> out;
+  net::io_context io;
+  net::ip::udp::resolver r(io);
+  error_code ec;
+  const auto results = r.resolve(host, std::to_string(port), ec);
+  if (!ec) {
+    for (const auto& e : results) out.push_back(e.endpoint());
+  }
+  return out;
+}
+
+void check_verify_field(const Json& task) {
+  if (!task.contains("verify")) return;
+  expect_type(task, "verify", task["verify"].is_boolean() || task["verify"].is_string(),
+              "true, false or a CA bundle path");
+}
+
+std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task) {
+  bool verify = true;
+  std::string ca;
+  if (task.contains("verify")) {
+    if (task["verify"].is_boolean()) {
+      verify = task["verify"].get<bool>();
+    } else {
+      ca = task["verify"].get<std::string>();
+    }
+  }
+  const std::string key = (verify ? "1|" : "0|") + ca;
+  for (auto& [k, c] : by_key_) {
+    if (k == key) return c;
+  }
+  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+  error_code ec;
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1);
+  if (verify) {
+    ctx->set_verify_mode(net::ssl::verify_peer);
+    if (ca.empty()) {
+      ctx->set_default_verify_paths(ec);
+    } else if (ctx->load_verify_file(ca, ec); ec) {
+      field_error("verify", "cannot load CA bundle '" + ca + "': " + ec.message());
+    }
+  } else {
+    ctx->set_verify_mode(net::ssl::verify_none);
+  }
+  by_key_.emplace_back(key, ctx);
+  return ctx;
+}
+
+ErrorInfo classify_error(const error_code& ec, bool expired, const char* stage) noexcept {
+  if (expired) return {ErrorKind::kTimeout, "timed out", 0, false};
+  if (ec == net::error::connection_refused) {
+    return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
+  }
+  if (ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe || ec == net::error::not_connected ||
+      ec == net::ssl::error::stream_truncated) {
+    return {ErrorKind::kReset, "connection closed by peer", 0, false};
+  }
+  if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {
+    return {ErrorKind::kConnect, "DNS lookup failed", 0, false};
+  }
+  if (ec.category() == net::error::get_ssl_category()) return {ErrorKind::kTls, stage, 0, false};
+  if (ec.category() == boost::system::system_category()) {
+    const ErrorKind kind =
+        std::string_view(stage) == "connect" ? ErrorKind::kConnect : ErrorKind::kOther;
+    return {kind, stage, ec.value(), true};
+  }
+  return {ErrorKind::kOther, stage, ec.value(), false};
+}
+
+bool is_stale_connection_error(const error_code& ec) noexcept {
+  return ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe;
+}
+
+}  // namespace ld::proto

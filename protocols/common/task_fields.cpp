@@ -1,0 +1,258 @@
+#include "common/task_fields.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/text.hpp"
+
+namespace ld::proto {
+
+void field_error(std::string_view field, const std::string& msg) {
+  throw ConfigError("task field '" + std::string(field) + "': " + msg, pointer_key(field));
+}
+
+void check_known_fields(const Json& task, const std::vector<std::string>& known,
+                        std::string_view user) {
+  if (!task.is_object()) {
+    throw ConfigError("a task must be an object, got " + std::string(json_type_name(task)), "");
+  }
+  for (auto it = task.begin(); it != task.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string msg = "unknown task field '" + it.key() + "' for " + std::string(user);
+    const std::string s = text::closest(it.key(), known);
+    if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+    throw ConfigError(msg, pointer_key(it.key()));
+  }
+}
+
+void expect_type(const Json& task, std::string_view field, bool ok, std::string_view want) {
+  if (ok) return;
+  const Json& v = task[std::string(field)];
+  field_error(field, "must be " + std::string(want) + ", got " + json_type_name(v) + " " +
+                         json_brief(v, 60));
+}
+
+std::string method_of(const Json& task, const std::vector<std::string>& methods,
+                      std::string_view fallback, std::string_view user) {
+  if (!task.contains("method")) return std::string(fallback);
+  expect_type(task, "method", task["method"].is_string(), "a string");
+  const std::string m = text::lower(task["method"].get<std::string>());
+  if (std::find(methods.begin(), methods.end(), m) != methods.end()) return m;
+  std::string msg =
+      "unknown " + std::string(user) + " method '" + task["method"].get<std::string>() + "'";
+  const std::string s = text::closest(m, methods);
+  if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+  msg += "; use ";
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    if (i) msg += i + 1 == methods.size() ? " or " : ", ";
+    msg += methods[i];
+  }
+  field_error("method", msg);
+}
+
+bool has_placeholder(std::string_view s) noexcept { return s.find("${") != std::string_view::npos; }
+
+std::string payload_text(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+namespace {
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+}  // namespace
+
+bool decode_payload(std::string_view text, std::string& out, bool& binary, std::string& error) {
+  out.clear();
+  binary = false;
+  if (text.substr(0, 4) != "hex:") {
+    out.assign(text);
+    return true;
+  }
+  binary = true;
+  const std::string_view hex = text.substr(4);
+  int high = -1;  // first digit of the byte being read
+  for (std::size_t i = 0; i < hex.size(); ++i) {
+    const char c = hex[i];
+    if (is_space(c)) {
+      if (high >= 0) {
+        error = "space inside a byte at offset " + std::to_string(i + 4) +
+                " (hex:... takes whole bytes, two digits each)";
+        return false;
+      }
+      continue;
+    }
+    const int d = hex_digit(c);
+    if (d < 0) {
+      error = "bad hex digit '" + std::string(1, c) + "' at offset " + std::to_string(i + 4) +
+              " (hex:... takes pairs of 0-9a-f)";
+      return false;
+    }
+    if (high < 0) {
+      high = d;
+    } else {
+      out.push_back(static_cast<char>(high * 16 + d));
+      high = -1;
+    }
+  }
+  if (high >= 0) {
+    error = "odd number of hex digits (hex:... takes whole bytes, two digits each)";
+    return false;
+  }
+  return true;
+}
+
+void check_payload_field(const Json& task, std::string_view field) {
+  const std::string key(field);
+  if (!task.contains(key)) return;
+  const Json& v = task[key];
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (has_placeholder(s)) return;  // checked again once resolved
+    std::string out, error;
+    bool binary = false;
+    if (!decode_payload(s, out, binary, error)) field_error(field, error);
+    return;
+  }
+  expect_type(task, field, v.is_object() || v.is_array() || v.is_number() || v.is_boolean(),
+              "a string (text or \"hex:...\") or a JSON value");
+}
+
+std::string compile_payload_field(const Json& task, std::string_view field, bool* binary) {
+  const std::string key(field);
+  bool is_binary = false;
+  std::string out;
+  if (task.contains(key)) {
+    const Json& v = task[key];
+    if (v.is_string()) {
+      std::string error;
+      if (!decode_payload(v.get<std::string>(), out, is_binary, error)) field_error(field, error);
+    } else {
+      out = payload_text(v);
+    }
+  }
+  if (binary) *binary = is_binary;
+  return out;
+}
+
+void check_timeout_field(const Json& task) {
+  if (!task.contains("timeout")) return;
+  const Json& t = task["timeout"];
+  expect_type(task, "timeout", t.is_number() && t.get<double>() > 0 && t.get<double>() <= 86400,
+              "a positive number of seconds (at most 86400)");
+}
+
+double timeout_of(const Json& task, double fallback) {
+  return task.contains("timeout") ? task["timeout"].get<double>() : fallback;
+}
+
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port,
+                     std::string& error) {
+  std::string_view h, p;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      error = "unterminated '[' in an IPv6 address";
+      return false;
+    }
+    h = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "needs a port after the address (\"[::1]:9000\")";
+      return false;
+    }
+    p = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "needs a port (\"host:port\")";
+      return false;
+    }
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) {
+      error = "IPv6 addresses go in brackets (\"[::1]:9000\")";
+      return false;
+    }
+  }
+  if (h.empty()) {
+    error = "empty host";
+    return false;
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value == 0 || value > 65535) {
+    error = "port '" + std::string(p) + "' is not a number from 1 to 65535";
+    return false;
+  }
+  host.assign(h);
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& out,
+               std::string& error) {
+  const std::size_t sep = text.find("://");
+  std::string allowed;
+  for (const auto& s : schemes)
+    allowed += (allowed.empty() ? "" : ", ") + std::string(s.name) + "://";
+  if (sep == std::string_view::npos) {
+    error = "not an absolute URL (expected " + allowed + ")";
+    return false;
+  }
+  const std::string scheme = text::lower(text.substr(0, sep));
+  const Scheme* found = nullptr;
+  for (const auto& s : schemes) {
+    if (s.name == scheme) found = &s;
+  }
+  if (!found) {
+    error = "scheme '" + scheme + "' is not supported here (expected " + allowed + ")";
+    return false;
+  }
+  std::string_view rest = text.substr(sep + 3);
+  const std::size_t path_at = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, path_at);
+  std::string_view target =
+      path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
+  if (const std::size_t hash = target.find('#'); hash != std::string_view::npos) {
+    target = target.substr(0, hash);
+  }
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    error = "user:password@ in the URL is not supported; send an Authorization header";
+    return false;
+  }
+  if (authority.empty()) {
+    error = "no host";
+    return false;
+  }
+  out = Url{};
+  out.scheme = scheme;
+  out.tls = found->tls;
+  const bool has_port = authority.front() == '[' ? authority.find("]:") != std::string_view::npos
+                                                 : authority.find(':') != std::string_view::npos;
+  if (has_port) {
+    if (!parse_host_port(authority, out.host, out.port, error)) return false;
+  } else {
+    out.host.assign(authority.front() == '[' ? authority.substr(1, authority.size() - 2)
+                                             : authority);
+    out.port = found->default_port;
+    if (out.host.empty()) {
+      error = "no host";
+      return false;
+    }
+  }
+  out.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
+  const bool v6 = out.host.find(':') != std::string::npos;
+  out.host_header = v6 ? "[" + out.host + "]" : out.host;
+  if (out.port != found->default_port) out.host_header += ":" + std::to_string(out.port);
+  out.text.assign(text);
+  return true;
+}
+
+}  // namespace ld::proto

@@ -1,0 +1,258 @@
+// The socket_user hot path. Per user: one TCP connection per target, kept open across steps
+// and iterations (reconnected when closed), and one connected UDP socket per target. Sockets
+// are non-blocking; a read waits for readability and then reads into the worker's scratch
+// buffer, so a connection holds no buffer of its own. Timeouts come from the worker's
+// DeadlineSweeper, which closes the socket of an operation past its deadline.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+
+#include "common/net_util.hpp"
+#include "socket_impl.hpp"
+#include "stats/recorder.hpp"
+#include "substring_matcher.hpp"
+
+namespace ld::proto::socket {
+
+namespace {
+
+using boost::system::error_code;
+using stats::ErrorInfo;
+using stats::ErrorKind;
+using tcp = net::ip::tcp;
+using udp = net::ip::udp;
+
+struct Conn {
+  bool udp = false;
+  const std::string* host = nullptr;  // points into the compiled step (lives for the run)
+  std::uint16_t port = 0;
+  std::optional<tcp::socket> tcp_socket;
+  std::optional<udp::socket> udp_socket;
+  bool open = false;
+  engine::TimedOp op;
+
+  void close() noexcept {
+    error_code ignored;
+    if (tcp_socket) tcp_socket->close(ignored);
+    if (udp_socket) udp_socket->close(ignored);
+    open = false;
+  }
+  static void expire(void* self) noexcept { static_cast<Conn*>(self)->close(); }
+};
+
+bool would_block(const error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
+
+class Session final : public engine::UserSession {
+ public:
+  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {}
+
+  ~Session() override {
+    for (auto& c : conns_) w_.deadlines.remove(&c->op);
+  }
+
+  void shutdown() noexcept override {
+    for (auto& c : conns_) c->close();
+  }
+
+  net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    const Step& step = tasks_.steps[index];
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    Conn& conn = connection(step);
+    conn.op.arm(rec.start + step.timeout);
+    for (int attempt = 0;; ++attempt) {
+      const bool reused = conn.open;
+      received_ = 0;
+      error_code ec;
+      rec.error = {};
+      if (!conn.open) {
+        rec.error = co_await open(conn, step);
+      }
+      if (rec.error.kind == ErrorKind::kNone) {
+        rec.error = co_await exchange(conn, step, ec);
+      }
+      if (rec.error.kind == ErrorKind::kNone) break;
+      conn.close();
+      // A kept-alive TCP connection the server closed while idle: reconnect once.
+      const bool stale = !step.udp && reused && attempt == 0 && received_ == 0 &&
+                         !conn.op.expired && is_stale_connection_error(ec);
+      if (!stale) break;
+    }
+    conn.op.disarm();
+    rec.end = steady_now();
+    if (conn.op.expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
+    if (!rec.ok() && conn.op.expired) rec.error = {ErrorKind::kTimeout, "timed out", 0, false};
+    rec.bytes_out = step.payload.size();
+    rec.bytes_in = received_;
+    w_.record(rec);
+  }
+
+ private:
+  Conn& connection(const Step& step) {
+    for (auto& c : conns_) {
+      if (c->udp == step.udp && c->port == step.port && *c->host == step.host) return *c;
+    }
+    auto c = std::make_unique<Conn>();
+    c->udp = step.udp;
+    c->host = &step.host;
+    c->port = step.port;
+    c->op.on_expire = &Conn::expire;
+    c->op.self = c.get();
+    w_.deadlines.add(&c->op);
+    conns_.push_back(std::move(c));
+    return *conns_.back();
+  }
+
+  net::awaitable<ErrorInfo> open(Conn& c, const Step& step) {
+    error_code ec;
+    if (step.udp) {
+      std::vector<udp::endpoint> resolved;
+      const std::vector<udp::endpoint>* eps = &step.udp_endpoints;
+      if (eps->empty()) {
+        udp::resolver r(w_.io);
+        auto results = co_await r.async_resolve(step.host, std::to_string(step.port),
+                                                net::redirect_error(net::use_awaitable, ec));
+        if (ec) co_return classify_error(ec, c.op.expired, "DNS lookup failed");
+        for (const auto& e : results) resolved.push_back(e.endpoint());
+        eps = &resolved;
+      }
+      c.udp_socket.emplace(w_.io);
+      const udp::endpoint& to = eps->front();
+      c.udp_socket->open(to.protocol(), ec);
+      if (!ec) c.udp_socket->connect(to, ec);  // filters replies to this peer; no packets sent
+      if (!ec) c.udp_socket->non_blocking(true, ec);
+      if (ec) co_return classify_error(ec, c.op.expired, "connect");
+      c.open = true;
+      co_return ErrorInfo{};
+    }
+    std::vector<tcp::endpoint> resolved;
+    const std::vector<tcp::endpoint>* eps = &step.tcp_endpoints;
+    if (eps->empty()) {
+      tcp::resolver r(w_.io);
+      auto results = co_await r.async_resolve(step.host, std::to_string(step.port),
+                                              net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify_error(ec, c.op.expired, "DNS lookup failed");
+      for (const auto& e : results) resolved.push_back(e.endpoint());
+      eps = &resolved;
+    }
+    c.tcp_socket.emplace(w_.io);
+    co_await net::async_connect(*c.tcp_socket, *eps, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify_error(ec, c.op.expired, "connect");
+    c.tcp_socket->set_option(tcp::no_delay(true), ec);
+    c.tcp_socket->non_blocking(true, ec);
+    c.open = true;
+    co_return ErrorInfo{};
+  }
+
+  // Sends the payload and reads the reply the step expects. Sets `ec` to the I/O error, if any.
+  net::awaitable<ErrorInfo> exchange(Conn& c, const Step& step, error_code& ec) {
+    if (!step.payload.empty()) {
+      if (step.udp) {
+        ec = co_await send_udp(c, step.payload);
+      } else {
+        ec = co_await write_tcp(c, step.payload);
+      }
+      if (ec) co_return classify_error(ec, c.op.expired, "send");
+    }
+    if (!step.read) co_return ErrorInfo{};
+    matcher_.reset(step.expect_substring);
+    const char* buf = w_.scratch.data();
+    const std::size_t cap = w_.scratch.size();
+    for (;;) {
+      if (step.udp) {
+        co_await c.udp_socket->async_wait(udp::socket::wait_read,
+                                          net::redirect_error(net::use_awaitable, ec));
+      } else {
+        co_await c.tcp_socket->async_wait(tcp::socket::wait_read,
+                                          net::redirect_error(net::use_awaitable, ec));
+      }
+      if (ec) co_return classify_error(ec, c.op.expired, "receive");
+      // Drain what is there; the scratch buffer is valid until the next suspension only.
+      for (;;) {
+        std::size_t want = cap;
+        if (step.expect_bytes > 0 && !step.udp) want = std::min(cap, step.expect_bytes - received_);
+        std::size_t n = 0;
+        if (step.udp) {
+          n = c.udp_socket->receive(net::buffer(w_.scratch.data(), want), 0, ec);
+        } else {
+          n = c.tcp_socket->read_some(net::buffer(w_.scratch.data(), want), ec);
+        }
+        if (would_block(ec)) {
+          ec.clear();
+          break;
+        }
+        if (ec == net::error::eof) {
+          if (step.expect_bytes > 0) {
+            co_return ErrorInfo{ErrorKind::kReset, "connection closed before expect_bytes arrived",
+                                0, false};
+          }
+          co_return ErrorInfo{ErrorKind::kAssertion,
+                              "connection closed before expect_substring arrived", 0, false};
+        }
+        if (ec) co_return classify_error(ec, c.op.expired, "receive");
+        received_ += n;
+        const bool seen = matcher_.feed(std::string_view(buf, n));
+        if (step.expect_bytes > 0) {
+          if (received_ < step.expect_bytes) continue;
+          if (!seen) {
+            co_return ErrorInfo{ErrorKind::kAssertion, "expect_substring not in the reply", 0,
+                                false};
+          }
+          co_return ErrorInfo{};
+        }
+        if (seen) co_return ErrorInfo{};
+      }
+    }
+  }
+
+  net::awaitable<error_code> write_tcp(Conn& c, const std::string& data) {
+    error_code ec;
+    std::size_t done = 0;
+    while (done < data.size()) {
+      done += c.tcp_socket->write_some(net::buffer(data.data() + done, data.size() - done), ec);
+      if (would_block(ec)) {
+        ec.clear();
+        co_await c.tcp_socket->async_wait(tcp::socket::wait_write,
+                                          net::redirect_error(net::use_awaitable, ec));
+      }
+      if (ec) co_return ec;
+    }
+    co_return ec;
+  }
+
+  net::awaitable<error_code> send_udp(Conn& c, const std::string& data) {
+    error_code ec;
+    for (;;) {
+      c.udp_socket->send(net::buffer(data), 0, ec);
+      if (!would_block(ec)) co_return ec;
+      ec.clear();
+      co_await c.udp_socket->async_wait(udp::socket::wait_write,
+                                        net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return ec;
+    }
+  }
+
+  const Tasks& tasks_;
+  engine::WorkerContext w_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  SubstringMatcher matcher_;
+  std::size_t received_ = 0;  // reply bytes of the current step
+};
+
+}  // namespace
+
+std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
+  return std::make_unique<Session>(*this, worker);
+}
+
+}  // namespace ld::proto::socket

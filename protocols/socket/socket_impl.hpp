@@ -1,0 +1,43 @@
+#pragma once
+// Private to protocols/socket: the compiled form of socket_user tasks.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/protocol.hpp"
+
+namespace ld::proto::socket {
+
+namespace net = boost::asio;
+
+constexpr double kDefaultTimeoutS = 5.0;  // the original's default
+
+// One task: send `payload`, then read until the expectations hold.
+struct Step {
+  std::uint32_t name_id = 0;
+  bool udp = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string payload;           // bytes to send (may be empty: read only)
+  std::size_t expect_bytes = 0;  // read until this many bytes arrived (0 = no count)
+  std::string expect_substring;  // read until these bytes were seen (empty = none)
+  bool read = false;             // expect_bytes > 0 or expect_substring given
+  Nanos timeout = 0;             // covers connect, send and the reply
+  std::vector<net::ip::tcp::endpoint> tcp_endpoints;  // resolved at compile time (may be empty)
+  std::vector<net::ip::udp::endpoint> udp_endpoints;
+};
+
+class Tasks final : public engine::CompiledTasks {
+ public:
+  std::size_t size() const noexcept override { return steps.size(); }
+  Nanos max_timeout() const noexcept override;
+  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
+  std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
+
+  std::vector<Step> steps;
+};
+
+}  // namespace ld::proto::socket

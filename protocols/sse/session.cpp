@@ -1,0 +1,402 @@
+// The sse_user session. A user holds at most one event stream open across steps: `open`
+// connects, sends the GET and reads the response head; `wait` parses events out of the body as
+// it arrives (chunked, sized or close-delimited, via Beast's parser) until enough matching
+// events came; `close` drops the stream. A stream the server ended (or a failed open) is
+// reopened by the next open or wait like EventSource does: after the server's `retry` delay,
+// with Last-Event-ID. Timeouts come from the worker's DeadlineSweeper, which cancels the
+// pending operation; a wait that times out leaves a healthy stream open.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <chrono>
+#include <limits>
+#include <optional>
+
+#include "common/net_util.hpp"
+#include "event_parser.hpp"
+#include "sse_impl.hpp"
+#include "stats/recorder.hpp"
+
+namespace ld::proto::sse {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using stats::ErrorInfo;
+using stats::ErrorKind;
+using tcp = net::ip::tcp;
+
+constexpr std::size_t kBodyBuffer = 4096;  // decoded body bytes per read
+constexpr std::size_t kMaxHeader = 16 * 1024;
+
+enum class State {
+  kClosed,  // never opened, or closed by a close task: the next open starts a fresh stream
+  kOpen,
+  kEnded,  // the server ended it or opening failed: the next open resumes it
+};
+
+class Session final : public engine::UserSession {
+ public:
+  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {
+    op_.on_expire = &Session::expire;
+    op_.self = this;
+    w_.deadlines.add(&op_);
+  }
+
+  ~Session() override { w_.deadlines.remove(&op_); }
+
+  void shutdown() noexcept override { close_socket(); }
+
+  net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    const Step& step = tasks_.steps[index];
+    switch (step.op) {
+      case Op::kOpen:
+        if (state_ == State::kOpen && current_ == step.stream) co_return;  // already open
+        co_await open_stream(step.stream, step.timeout, planned);
+        co_return;
+      case Op::kClose:
+        close_socket();
+        state_ = State::kClosed;
+        co_return;
+      case Op::kWait:
+        if (state_ != State::kOpen || current_ != step.stream) {
+          // Reopen (a failure is recorded by the open, not again by the wait).
+          if (!co_await open_stream(step.stream, step.timeout, planned)) co_return;
+          planned = steady_now();
+        }
+        co_await wait_events(step, planned);
+        co_return;
+    }
+  }
+
+ private:
+  static void expire(void* self) noexcept {
+    auto* s = static_cast<Session*>(self);
+    if (s->pause_) s->pause_->cancel();
+    if (s->state_ != State::kOpen) {
+      s->close_socket();  // still opening: the attempt is over
+      return;
+    }
+    // A wait: cancel, not close, so a wait that timed out keeps a healthy stream. The wait
+    // checks op_.expired before each read, in case nothing was pending at this moment.
+    error_code ignored;
+    if (s->tls_) s->tls_->next_layer().cancel(ignored);
+    if (s->plain_) s->plain_->cancel(ignored);
+  }
+
+  void close_socket() noexcept {
+    error_code ignored;
+    if (tls_) tls_->next_layer().close(ignored);
+    if (plain_) plain_->close(ignored);
+    if (state_ == State::kOpen) state_ = State::kEnded;
+  }
+
+  bool aborted() const noexcept { return op_.expired && *w_.aborting; }
+
+  // Connects and reads the response head; records the open. Returns true when the stream is
+  // open.
+  net::awaitable<bool> open_stream(std::size_t index, Nanos timeout, Nanos planned) {
+    const Stream& st = tasks_.streams[index];
+    stats::Record rec;
+    rec.name_id = st.open_name;
+    rec.planned = planned;
+    rec.start = steady_now();
+    const bool resume = state_ == State::kEnded && current_ == index;
+    close_socket();
+    if (!resume) {
+      resume_id_.clear();
+      retry_ms_ = -1;
+    }
+    current_ = index;
+    state_ = State::kEnded;
+    op_.arm(rec.start + timeout);
+    rec.error = co_await connect_and_request(st, resume, rec);
+    op_.disarm();
+    rec.end = steady_now();
+    if (aborted()) co_return false;
+    if (rec.ok()) {
+      state_ = State::kOpen;
+      events_.reset();
+      first_event_pending_ = true;
+      open_planned_ = planned;
+      open_start_ = rec.start;
+      bytes_ = body_len_;  // body bytes that came with the head
+    } else {
+      if (op_.expired) rec.error = {ErrorKind::kTimeout, "timed out opening the stream", 0, false};
+      close_socket();
+      state_ = State::kEnded;
+    }
+    w_.record(rec);
+    co_return rec.ok();
+  }
+
+  net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume, stats::Record& rec) {
+    error_code ec;
+    if (resume && retry_ms_ > 0) {
+      // EventSource waits the server's reconnection time before reopening.
+      if (!pause_) pause_.emplace(w_.io);
+      pause_->expires_after(std::chrono::milliseconds(retry_ms_));
+      co_await pause_->async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (op_.expired) co_return ErrorInfo{ErrorKind::kTimeout, "timed out", 0, false};
+    }
+    std::vector<tcp::endpoint> resolved;
+    const std::vector<tcp::endpoint>* eps = &st.endpoints;
+    if (eps->empty()) {
+      tcp::resolver r(w_.io);
+      auto results = co_await r.async_resolve(st.url.host, std::to_string(st.url.port),
+                                              net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify_error(ec, op_.expired, "DNS lookup failed");
+      for (const auto& e : results) resolved.push_back(e.endpoint());
+      eps = &resolved;
+    }
+    tls_.reset();
+    plain_.reset();
+    if (st.ssl) {
+      tls_ = std::make_unique<net::ssl::stream<tcp::socket>>(w_.io, *st.ssl);
+    } else {
+      plain_.emplace(w_.io);
+    }
+    tcp::socket& sock = tls_ ? tls_->next_layer() : *plain_;
+    co_await net::async_connect(sock, *eps, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify_error(ec, op_.expired, "connect");
+    sock.set_option(tcp::no_delay(true), ec);
+    if (tls_) {
+      SSL_set_tlsext_host_name(tls_->native_handle(), st.url.host.c_str());
+      if (SSL_CTX_get_verify_mode(st.ssl->native_handle()) & SSL_VERIFY_PEER) {
+        tls_->set_verify_callback(net::ssl::host_name_verification(st.url.host), ec);
+      }
+      co_await tls_->async_handshake(net::ssl::stream_base::client,
+                                     net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        const long verify = SSL_get_verify_result(tls_->native_handle());
+        if (verify != X509_V_OK) {
+          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
+                              static_cast<int>(verify), false};
+        }
+        co_return classify_error(ec, op_.expired, "TLS handshake failed");
+      }
+    }
+    // The request: the compiled head, Last-Event-ID when resuming, the final CRLF.
+    tail_.clear();
+    if (resume && !resume_id_.empty()) tail_ = "Last-Event-ID: " + resume_id_ + "\r\n";
+    tail_ += "\r\n";
+    const std::array<net::const_buffer, 2> request{net::buffer(st.request), net::buffer(tail_)};
+    rec.bytes_out = st.request.size() + tail_.size();
+    if (tls_) {
+      co_await net::async_write(*tls_, request, net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await net::async_write(*plain_, request, net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec) co_return classify_error(ec, op_.expired, "send");
+    http_.emplace();
+    // A stream has no end. (Not boost::none: Boost 1.74 compares a Content-Length against an
+    // empty limit as "exceeded".)
+    http_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    http_->header_limit(kMaxHeader);
+    raw_.clear();
+    // Body bytes that arrive with the head are decoded into body_ at once.
+    if (!body_) body_ = std::make_unique<char[]>(kBodyBuffer);
+    auto& body = http_->get().body();
+    body.data = body_.get();
+    body.size = kBodyBuffer;
+    if (tls_) {
+      co_await http::async_read_header(*tls_, raw_, *http_,
+                                       net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_read_header(*plain_, raw_, *http_,
+                                       net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec == http::error::need_buffer) ec = {};  // the head is complete; body_ is full
+    body_pos_ = 0;
+    body_len_ = kBodyBuffer - body.size;
+    if (ec) {
+      if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        co_return ErrorInfo{ErrorKind::kProtocol, "malformed HTTP response", 0, false};
+      }
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+        co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
+      }
+      co_return classify_error(ec, op_.expired, "I/O error");
+    }
+    const auto& head = http_->get();
+    rec.status = head.result_int();
+    if (rec.status != 200) {
+      co_return ErrorInfo{ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+    }
+    const auto ct = head.find(http::field::content_type);
+    const std::string_view type = ct == head.end() ? std::string_view{} : ct->value();
+    if (type.size() < 17 || !beast::iequals(type.substr(0, 17), "text/event-stream")) {
+      co_return ErrorInfo{ErrorKind::kProtocol, "response is not text/event-stream", 0, false};
+    }
+    co_return ErrorInfo{};
+  }
+
+  // Reads the next piece of the body into body_. Sets `ended` when the body is complete.
+  net::awaitable<error_code> read_body(bool& ended) {
+    error_code ec;
+    ended = false;
+    if (http_->is_done()) {
+      ended = true;
+      co_return ec;
+    }
+    auto& body = http_->get().body();
+    body.data = body_.get();
+    body.size = kBodyBuffer;
+    if (tls_) {
+      co_await http::async_read_some(*tls_, raw_, *http_,
+                                     net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_read_some(*plain_, raw_, *http_,
+                                     net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec == http::error::need_buffer) ec = {};
+    body_pos_ = 0;
+    body_len_ = kBodyBuffer - body.size;
+    bytes_ += body_len_;
+    if (!ec && body_len_ == 0 && http_->is_done()) ended = true;
+    co_return ec;
+  }
+
+  net::awaitable<void> wait_events(const Step& step, Nanos planned) {
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    op_.arm(rec.start + step.timeout);
+    std::uint32_t matched = 0;
+    bool unmatched = false;  // events arrived that did not contain `expect`
+    std::uint64_t bytes_at_start = bytes_;
+    while (matched < step.count) {
+      bool ready = false;
+      if (body_pos_ < body_len_) {
+        body_pos_ +=
+            events_.feed(std::string_view(body_.get() + body_pos_, body_len_ - body_pos_), ready);
+        if (events_.error()) {
+          rec.error = {ErrorKind::kProtocol, "event stream line too long", 0, false};
+          close_socket();
+          break;
+        }
+      }
+      if (ready) {
+        const Nanos now = steady_now();
+        remember_resume_state();
+        if (first_event_pending_) {
+          first_event_pending_ = false;
+          stats::Record first;
+          first.name_id = tasks_.streams[current_].first_event_name;
+          first.planned = open_planned_;
+          first.start = open_start_;
+          first.end = now;
+          w_.record(first);
+        }
+        if (step.expect.empty() || events_.data().find(step.expect) != std::string_view::npos) {
+          rec.end = now;
+          rec.bytes_in = bytes_ - bytes_at_start;
+          w_.record(rec);
+          ++matched;
+          bytes_at_start = bytes_;
+          rec.planned = rec.start = now;  // the next event of this wait is timed from here
+          unmatched = false;
+        } else {
+          unmatched = true;
+        }
+        continue;
+      }
+      if (body_pos_ < body_len_) continue;  // (the parser stopped at an event boundary)
+      if (op_.expired) {
+        rec.error =
+            unmatched
+                ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
+                : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
+        break;
+      }
+      bool ended = false;
+      const error_code ec = co_await read_body(ended);
+      if (ended) {
+        rec.error = {ErrorKind::kReset, "event stream ended by the server", 0, false};
+        close_socket();
+        break;
+      }
+      if (ec) {
+        if (op_.expired) {
+          rec.error =
+              unmatched
+                  ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
+                  : ErrorInfo{ErrorKind::kTimeout, "no event before the timeout", 0, false};
+          if (ec != net::error::operation_aborted) close_socket();
+        } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+                   is_stale_connection_error(ec)) {
+          rec.error = {ErrorKind::kReset, "event stream closed by the server", 0, false};
+          close_socket();
+        } else if (ec.category() == make_error_code(http::error::end_of_stream).category()) {
+          rec.error = {ErrorKind::kProtocol, "malformed HTTP body", 0, false};
+          close_socket();
+        } else {
+          rec.error = classify_error(ec, false, "I/O error");
+          close_socket();
+        }
+        break;
+      }
+    }
+    op_.disarm();
+    if (matched == step.count) co_return;
+    if (aborted()) co_return;
+    rec.end = steady_now();
+    rec.bytes_in = bytes_ - bytes_at_start;
+    w_.record(rec);
+  }
+
+  // Keeps what a reconnect needs (the parser is reset per connection).
+  void remember_resume_state() {
+    if (events_.last_id() != resume_id_) resume_id_.assign(events_.last_id());
+    if (events_.retry_ms() >= 0) retry_ms_ = events_.retry_ms();
+  }
+
+  const Tasks& tasks_;
+  engine::WorkerContext w_;
+  std::optional<tcp::socket> plain_;
+  std::unique_ptr<net::ssl::stream<tcp::socket>> tls_;
+  std::optional<http::response_parser<http::buffer_body>> http_;
+  beast::flat_buffer raw_;        // socket bytes the HTTP parser has not used yet
+  std::unique_ptr<char[]> body_;  // decoded body bytes; [body_pos_, body_len_) not parsed yet
+  std::size_t body_pos_ = 0;
+  std::size_t body_len_ = 0;
+  EventParser events_;
+  State state_ = State::kClosed;
+  std::size_t current_ = 0;     // stream index of the open (or last opened) stream
+  std::string resume_id_;       // last event id, sent as Last-Event-ID on a resume
+  std::int64_t retry_ms_ = -1;  // server's reconnection time, -1 = none
+  std::string tail_;            // request tail (Last-Event-ID + CRLF)
+  bool first_event_pending_ = false;
+  Nanos open_planned_ = 0;
+  Nanos open_start_ = 0;
+  std::uint64_t bytes_ = 0;                 // body bytes read on this stream
+  std::optional<net::steady_timer> pause_;  // reconnection delay
+  engine::TimedOp op_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
+  return std::make_unique<Session>(*this, worker);
+}
+
+}  // namespace ld::proto::sse

@@ -1,0 +1,320 @@
+// The websocket_user session: one Beast WebSocket stream per user, held across steps and
+// iterations (tasks run in order per user). connect opens it (a connect to the URL already open
+// does nothing), send / recv / sendrecv use it (connecting first when it is not open), close
+// runs the closing handshake. Any failure closes the connection; the next step reconnects.
+// Timeouts come from the worker's DeadlineSweeper, which closes the socket of an operation past
+// its deadline. Per-connection memory is Beast's stream (1.5 KiB read buffer plus a masking
+// buffer sized to the largest payload) and the receive buffer.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "common/net_util.hpp"
+#include "stats/recorder.hpp"
+#include "ws_impl.hpp"
+
+namespace ld::proto::websocket {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace ws = beast::websocket;
+using boost::system::error_code;
+using stats::ErrorInfo;
+using stats::ErrorKind;
+using tcp = net::ip::tcp;
+
+using PlainStream = ws::stream<tcp::socket>;
+using TlsStream = ws::stream<net::ssl::stream<tcp::socket>>;
+
+constexpr std::size_t kKeepReceiveBuffer = 16 * 1024;  // larger receive buffers are released
+
+tcp::socket& lowest(PlainStream& s) { return s.next_layer(); }
+tcp::socket& lowest(TlsStream& s) { return s.next_layer().next_layer(); }
+
+bool is_websocket_error(const error_code& ec) {
+  return ec.category() == make_error_code(ws::error::closed).category();
+}
+bool is_http_error(const error_code& ec) {
+  return ec.category() == make_error_code(beast::http::error::end_of_stream).category();
+}
+
+class Session final : public engine::UserSession {
+ public:
+  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {
+    op_.on_expire = &Session::expire;
+    op_.self = this;
+    w_.deadlines.add(&op_);
+  }
+
+  ~Session() override { w_.deadlines.remove(&op_); }
+
+  void shutdown() noexcept override { drop(); }
+
+  net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    const Step& step = tasks_.steps[index];
+    const bool here = open_ && (current_ == step.endpoint || !step.own_url);
+    if (step.op == Op::kConnect) {
+      if (!(open_ && current_ == step.endpoint)) co_await connect(step, step.name_id, planned);
+      co_return;
+    }
+    if (step.op == Op::kClose) {
+      if (open_) co_await close(step, planned);
+      co_return;
+    }
+    if (!here) {
+      // Not connected (or connected elsewhere while the task names its own URL): connect first,
+      // recorded as a connect; a failure there is not recorded again as this message.
+      if (!co_await connect(step, tasks_.endpoints[step.endpoint].connect_name, planned)) {
+        co_return;
+      }
+      planned = steady_now();
+    }
+    co_await message(step, planned);
+  }
+
+ private:
+  static void expire(void* self) noexcept {
+    // Closing the socket ends whatever the stream waits on; the waiter sees op_.expired.
+    auto* s = static_cast<Session*>(self);
+    error_code ignored;
+    if (s->plain_) lowest(*s->plain_).close(ignored);
+    if (s->tls_) lowest(*s->tls_).close(ignored);
+  }
+
+  // Forgets the connection (abruptly) and frees its memory.
+  void drop() noexcept {
+    error_code ignored;
+    if (plain_) lowest(*plain_).close(ignored);
+    if (tls_) lowest(*tls_).close(ignored);
+    plain_.reset();
+    tls_.reset();
+    open_ = false;
+  }
+
+  bool aborted() const noexcept { return op_.expired && *w_.aborting; }
+
+  ErrorInfo failure(const error_code& ec, const char* stage) const {
+    if (op_.expired) return {ErrorKind::kTimeout, "timed out", 0, false};
+    // A close frame from the server: Beast answers it and tears the connection down; the
+    // error it reports may come from that teardown (ENOTCONN, EOF), so the reason decides.
+    int code = 0;
+    if (plain_) {
+      code = plain_->reason().code;
+    } else if (tls_) {
+      code = tls_->reason().code;
+    }
+    if (ec == ws::error::closed || code != 0) {
+      return {ErrorKind::kReset, "closed by the server (close frame)", code, false};
+    }
+    if (ec == beast::http::error::end_of_stream || ec == beast::http::error::partial_message) {
+      return {ErrorKind::kReset, "connection closed by peer", 0, false};
+    }
+    if (is_websocket_error(ec)) return {ErrorKind::kProtocol, "bad WebSocket frame", 0, false};
+    if (is_http_error(ec)) return {ErrorKind::kProtocol, "bad handshake response", 0, false};
+    return classify_error(ec, false, stage);
+  }
+
+  template <class Stream>
+  void configure(Stream& s, const Endpoint& ep) {
+    s.auto_fragment(false);
+    s.write_buffer_bytes(tasks_.write_buffer);
+    s.set_option(ws::stream_base::decorator([&ep](ws::request_type& req) {
+      req.set(beast::http::field::user_agent, "loaddensity/" LD_WS_VERSION);
+      for (const auto& [k, v] : ep.headers) req.set(k, v);
+    }));
+  }
+
+  net::awaitable<bool> connect(const Step& step, std::uint32_t name_id, Nanos planned) {
+    const Endpoint& ep = tasks_.endpoints[step.endpoint];
+    stats::Record rec;
+    rec.name_id = name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    drop();
+    current_ = step.endpoint;
+    op_.arm(rec.start + step.timeout);
+    rec.error = co_await open_connection(ep, rec);
+    op_.disarm();
+    rec.end = steady_now();
+    if (aborted()) co_return false;
+    if (rec.ok()) {
+      open_ = true;
+    } else {
+      drop();
+    }
+    w_.record(rec);
+    co_return rec.ok();
+  }
+
+  net::awaitable<ErrorInfo> open_connection(const Endpoint& ep, stats::Record& rec) {
+    error_code ec;
+    std::vector<tcp::endpoint> resolved;
+    const std::vector<tcp::endpoint>* eps = &ep.endpoints;
+    if (eps->empty()) {
+      tcp::resolver r(w_.io);
+      auto results = co_await r.async_resolve(ep.url.host, std::to_string(ep.url.port),
+                                              net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify_error(ec, op_.expired, "DNS lookup failed");
+      for (const auto& e : results) resolved.push_back(e.endpoint());
+      eps = &resolved;
+    }
+    ws::response_type res;
+    if (ep.ssl) {
+      tls_ = std::make_unique<TlsStream>(w_.io, *ep.ssl);
+      co_await net::async_connect(lowest(*tls_), *eps, net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify_error(ec, op_.expired, "connect");
+      lowest(*tls_).set_option(tcp::no_delay(true), ec);
+      auto& tls = tls_->next_layer();
+      SSL_set_tlsext_host_name(tls.native_handle(), ep.url.host.c_str());
+      if (SSL_CTX_get_verify_mode(ep.ssl->native_handle()) & SSL_VERIFY_PEER) {
+        tls.set_verify_callback(net::ssl::host_name_verification(ep.url.host), ec);
+      }
+      co_await tls.async_handshake(net::ssl::stream_base::client,
+                                   net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        const long verify = SSL_get_verify_result(tls.native_handle());
+        if (verify != X509_V_OK) {
+          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
+                              static_cast<int>(verify), false};
+        }
+        co_return classify_error(ec, op_.expired, "TLS handshake failed");
+      }
+      configure(*tls_, ep);
+      co_await tls_->async_handshake(res, ep.url.host_header, ep.url.target,
+                                     net::redirect_error(net::use_awaitable, ec));
+    } else {
+      plain_ = std::make_unique<PlainStream>(w_.io);
+      co_await net::async_connect(lowest(*plain_), *eps,
+                                  net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return classify_error(ec, op_.expired, "connect");
+      lowest(*plain_).set_option(tcp::no_delay(true), ec);
+      configure(*plain_, ep);
+      co_await plain_->async_handshake(res, ep.url.host_header, ep.url.target,
+                                       net::redirect_error(net::use_awaitable, ec));
+    }
+    rec.status = res.result_int();
+    if (ec == ws::error::upgrade_declined && !op_.expired) {
+      co_return ErrorInfo{ErrorKind::kHttpStatus, "WebSocket upgrade declined: HTTP",
+                          static_cast<int>(rec.status), false};
+    }
+    if (ec) {
+      if (is_websocket_error(ec) && !op_.expired) {
+        co_return ErrorInfo{ErrorKind::kProtocol, "WebSocket handshake failed", 0, false};
+      }
+      co_return failure(ec, "WebSocket handshake failed");
+    }
+    co_return ErrorInfo{};
+  }
+
+  template <class Stream>
+  net::awaitable<error_code> send_on(Stream& s, const Step& step) {
+    error_code ec;
+    s.binary(step.binary);
+    co_await s.async_write(net::buffer(step.payload), net::redirect_error(net::use_awaitable, ec));
+    co_return ec;
+  }
+
+  template <class Stream>
+  net::awaitable<error_code> receive_on(Stream& s) {
+    error_code ec;
+    co_await s.async_read(rx_, net::redirect_error(net::use_awaitable, ec));
+    co_return ec;
+  }
+
+  net::awaitable<void> message(const Step& step, Nanos planned) {
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    op_.arm(rec.start + step.timeout);
+    error_code ec;
+    if (step.op != Op::kRecv) {
+      if (plain_) {
+        ec = co_await send_on(*plain_, step);
+      } else {
+        ec = co_await send_on(*tls_, step);
+      }
+      if (ec) rec.error = failure(ec, "send");
+      rec.bytes_out = step.payload.size();
+    }
+    if (!ec && step.op != Op::kSend) {
+      rx_.clear();
+      if (plain_) {
+        ec = co_await receive_on(*plain_);
+      } else {
+        ec = co_await receive_on(*tls_);
+      }
+      if (ec) {
+        rec.error = failure(ec, "receive");
+      } else {
+        rec.bytes_in = rx_.size();
+        const std::string_view got(static_cast<const char*>(rx_.data().data()), rx_.size());
+        if (!step.expect.empty() && got.find(step.expect) == std::string_view::npos) {
+          rec.error = {ErrorKind::kAssertion, "expect not in the message", 0, false};
+        }
+      }
+      rx_.clear();
+      if (rx_.capacity() > kKeepReceiveBuffer) rx_.shrink_to_fit();
+    }
+    op_.disarm();
+    rec.end = steady_now();
+    if (aborted()) co_return;
+    if (ec) drop();
+    w_.record(rec);
+  }
+
+  net::awaitable<void> close(const Step& step, Nanos planned) {
+    stats::Record rec;
+    rec.name_id = step.name_id;
+    rec.planned = planned;
+    rec.start = steady_now();
+    op_.arm(rec.start + step.timeout);
+    error_code ec;
+    // Sends a close frame, reads until the server's close frame, then closes TCP.
+    if (plain_) {
+      co_await plain_->async_close(ws::close_code::normal,
+                                   net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await tls_->async_close(ws::close_code::normal,
+                                 net::redirect_error(net::use_awaitable, ec));
+    }
+    op_.disarm();
+    rec.end = steady_now();
+    if (ec && ec != net::error::eof && ec != net::ssl::error::stream_truncated) {
+      rec.error = failure(ec, "close");
+    }
+    const bool was_aborted = aborted();
+    drop();
+    if (!was_aborted) w_.record(rec);
+  }
+
+  const Tasks& tasks_;
+  engine::WorkerContext w_;
+  std::unique_ptr<PlainStream> plain_;  // ws:// connection, or
+  std::unique_ptr<TlsStream> tls_;      // wss:// connection
+  bool open_ = false;
+  std::size_t current_ = 0;  // endpoint of the open connection
+  beast::flat_buffer rx_;    // the message being received
+  engine::TimedOp op_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
+  return std::make_unique<Session>(*this, worker);
+}
+
+}  // namespace ld::proto::websocket
