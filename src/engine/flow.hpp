@@ -70,6 +70,10 @@ struct RetryPolicy {
 };
 
 struct TaskFlow {
+  // Nothing to do around the protocol call: the engine calls run_step directly.
+  bool trivial() const noexcept {
+    return !run_if && !skip_if && think_max_s <= 0 && !throttle && !retry;
+  }
   std::optional<Predicate> run_if;
   std::optional<Predicate> skip_if;
   double think_min_s = 0, think_max_s = 0;
