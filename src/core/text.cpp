@@ -105,11 +105,11 @@ std::string format_ms(double ms) {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
+  // ASCII only (header names, scheme and prefix tokens): no locale lookups on the hot path.
+  constexpr auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string lower(std::string_view s) {
