@@ -44,9 +44,9 @@ void check_verify_field(const Json& task) {
               "true, false or a CA bundle path");
 }
 
-std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task) {
+std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task, std::string_view alpn) {
   bool verify = true;
-  std::string ca;
+  std::string ca, cert, cert_key;
   if (task.contains("verify")) {
     if (task["verify"].is_boolean()) {
       verify = task["verify"].get<bool>();
@@ -54,15 +54,30 @@ std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task) {
       ca = task["verify"].get<std::string>();
     }
   }
-  const std::string key = (verify ? "1|" : "0|") + ca;
+  if (task.contains("cert")) {
+    if (task["cert"].is_string()) {
+      cert = cert_key = task["cert"].get<std::string>();
+    } else {
+      cert = task["cert"][0].get<std::string>();
+      cert_key = task["cert"][1].get<std::string>();
+    }
+  }
+  const std::string key =
+      (verify ? "1|" : "0|") + ca + "|" + cert + "|" + cert_key + "|" + std::string(alpn);
   for (auto& [k, c] : by_key_) {
     if (k == key) return c;
   }
   auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
   error_code ec;
+  // TLS 1.2 or later (HTTP/2 requires it: RFC 9113 9.2).
   ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                    net::ssl::context::no_tlsv1_1);
+  if (!alpn.empty()) {
+    SSL_CTX_set_alpn_protos(ctx->native_handle(),
+                            reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned>(alpn.size()));
+  }
   if (verify) {
     ctx->set_verify_mode(net::ssl::verify_peer);
     if (ca.empty()) {
@@ -72,6 +87,14 @@ std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task) {
     }
   } else {
     ctx->set_verify_mode(net::ssl::verify_none);
+  }
+  if (!cert.empty()) {
+    if (ctx->use_certificate_chain_file(cert, ec); ec) {
+      field_error("cert", "cannot load client certificate '" + cert + "': " + ec.message());
+    }
+    if (ctx->use_private_key_file(cert_key, net::ssl::context::pem, ec); ec) {
+      field_error("cert", "cannot load client key '" + cert_key + "': " + ec.message());
+    }
   }
   by_key_.emplace_back(key, ctx);
   return ctx;

@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json_util.hpp"
@@ -25,10 +26,12 @@ std::vector<net::ip::udp::endpoint> resolve_udp(const std::string& host, std::ui
 
 // Client TLS contexts, shared by every user (SSL_CTX is safe to share for new connections).
 // `verify` is the task's field: absent/true = verify against the system store, false = no
-// verification, a string = a CA bundle path. Throws a field error when the bundle is unreadable.
+// verification, a string = a CA bundle path; `cert` (a PEM path or [cert, key]) is a client
+// certificate. `alpn` is the wire-format ALPN list ("\x02h2"), empty for none. Throws a field
+// error when a file is unreadable. One context per distinct (verify, cert, alpn).
 class TlsContexts {
  public:
-  std::shared_ptr<net::ssl::context> get(const Json& task);
+  std::shared_ptr<net::ssl::context> get(const Json& task, std::string_view alpn = {});
 
  private:
   std::vector<std::pair<std::string, std::shared_ptr<net::ssl::context>>> by_key_;

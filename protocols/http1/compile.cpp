@@ -12,6 +12,7 @@
 #include "http1_impl.hpp"
 #include "loaddensity/core/error.hpp"
 #include "checks/checks.hpp"
+#include "common/net_util.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http1 {
@@ -174,54 +175,6 @@ class Http1Protocol final : public engine::Protocol {
     }
   }
 
-  static std::shared_ptr<net::ssl::context> ssl_context(const Json& task, Tasks& tasks) {
-    std::string ca, cert, key;
-    bool verify = true;
-    if (task.contains("verify")) {
-      if (task["verify"].is_boolean()) {
-        verify = task["verify"].get<bool>();
-      } else {
-        ca = task["verify"].get<std::string>();
-      }
-    }
-    if (task.contains("cert")) {
-      if (task["cert"].is_string()) {
-        cert = key = task["cert"].get<std::string>();
-      } else {
-        cert = task["cert"][0].get<std::string>();
-        key = task["cert"][1].get<std::string>();
-      }
-    }
-    const std::string id = (verify ? "1|" : "0|") + ca + "|" + cert + "|" + key;
-    for (auto& [k, c] : tasks.ssl_contexts) {
-      if (k == id) return c;
-    }
-    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
-    boost::system::error_code ec;
-    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                     net::ssl::context::no_tlsv1_1);
-    if (verify) {
-      ctx->set_verify_mode(net::ssl::verify_peer);
-      if (ca.empty()) {
-        ctx->set_default_verify_paths(ec);
-      } else if (ctx->load_verify_file(ca, ec); ec) {
-        fail("verify", "cannot load CA bundle '" + ca + "': " + ec.message());
-      }
-    } else {
-      ctx->set_verify_mode(net::ssl::verify_none);
-    }
-    if (!cert.empty()) {
-      if (ctx->use_certificate_chain_file(cert, ec); ec) {
-        fail("cert", "cannot load client certificate '" + cert + "': " + ec.message());
-      }
-      if (ctx->use_private_key_file(key, net::ssl::context::pem, ec); ec) {
-        fail("cert", "cannot load client key '" + key + "': " + ec.message());
-      }
-    }
-    tasks.ssl_contexts.emplace_back(id, ctx);
-    return ctx;
-  }
 
   // Appends `params` to a target/URL template (a '?' already present continues with '&').
   static void append_query(params::Template& t, bool has_query, const Json& p,
@@ -441,7 +394,7 @@ class Http1Protocol final : public engine::Protocol {
 
     // TLS contexts are per settings; a dynamic host may turn out to be https at run time.
     const bool maybe_tls = s.dynamic_authority || s.url.tls;
-    if (maybe_tls) s.ssl = ssl_context(task, tasks);
+    if (maybe_tls) s.ssl = tasks.tls.get(task);
 
     // Resolve once here; a name that does not resolve now is retried per connection at run time
     // and then counted as a connect failure.
@@ -449,15 +402,7 @@ class Http1Protocol final : public engine::Protocol {
       const std::string key = s.url.host + ":" + std::to_string(s.url.port);
       auto it = dns.find(key);
       if (it == dns.end()) {
-        std::vector<tcp::endpoint> eps;
-        net::io_context io;
-        tcp::resolver r(io);
-        boost::system::error_code ec;
-        auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
-        if (!ec) {
-          for (const auto& e : results) eps.push_back(e.endpoint());
-        }
-        it = dns.emplace(key, std::move(eps)).first;
+        it = dns.emplace(key, proto::resolve_tcp(s.url.host, s.url.port)).first;
       }
       s.endpoints = it->second;
     }

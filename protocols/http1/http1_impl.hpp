@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "checks/checks.hpp"
+#include "common/net_util.hpp"
 #include "engine/protocol.hpp"
 #include "params/resolver.hpp"
 #include "core/url.hpp"
@@ -59,9 +60,7 @@ class Tasks final : public engine::CompiledTasks {
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
   std::vector<Step> steps;
-  // TLS contexts by (verify, ca, cert, key), shared by every step and user (SSL_CTX is
-  // thread-safe for creating connections).
-  std::vector<std::pair<std::string, std::shared_ptr<net::ssl::context>>> ssl_contexts;
+  proto::TlsContexts tls;  // shared by every step and user
 };
 
 constexpr int kMaxRedirects = 30;

@@ -10,6 +10,7 @@
 #include "http2.hpp"
 #include "http2_impl.hpp"
 #include "loaddensity/core/error.hpp"
+#include "common/net_util.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http2 {
@@ -226,57 +227,6 @@ class Http2Protocol final : public engine::Protocol {
     return args.contains("http2") && args["http2"].is_boolean() && !args["http2"].get<bool>();
   }
 
-  static std::shared_ptr<net::ssl::context> ssl_context(const Json& task, Tasks& tasks) {
-    std::string ca, cert, key;
-    bool verify = true;
-    if (task.contains("verify")) {
-      if (task["verify"].is_boolean()) {
-        verify = task["verify"].get<bool>();
-      } else {
-        ca = task["verify"].get<std::string>();
-      }
-    }
-    if (task.contains("cert")) {
-      if (task["cert"].is_string()) {
-        cert = key = task["cert"].get<std::string>();
-      } else {
-        cert = task["cert"][0].get<std::string>();
-        key = task["cert"][1].get<std::string>();
-      }
-    }
-    const std::string id = (verify ? "1|" : "0|") + ca + "|" + cert + "|" + key;
-    for (auto& [k, c] : tasks.ssl_contexts) {
-      if (k == id) return c;
-    }
-    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
-    boost::system::error_code ec;
-    // HTTP/2 requires TLS 1.2 or later (RFC 9113 9.2).
-    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                     net::ssl::context::no_tlsv1_1);
-    static const unsigned char kAlpn[] = {2, 'h', '2'};
-    SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof kAlpn);
-    if (verify) {
-      ctx->set_verify_mode(net::ssl::verify_peer);
-      if (ca.empty()) {
-        ctx->set_default_verify_paths(ec);
-      } else if (ctx->load_verify_file(ca, ec); ec) {
-        fail("verify", "cannot load CA bundle '" + ca + "': " + ec.message());
-      }
-    } else {
-      ctx->set_verify_mode(net::ssl::verify_none);
-    }
-    if (!cert.empty()) {
-      if (ctx->use_certificate_chain_file(cert, ec); ec) {
-        fail("cert", "cannot load client certificate '" + cert + "': " + ec.message());
-      }
-      if (ctx->use_private_key_file(key, net::ssl::context::pem, ec); ec) {
-        fail("cert", "cannot load client key '" + key + "': " + ec.message());
-      }
-    }
-    tasks.ssl_contexts.emplace_back(id, ctx);
-    return ctx;
-  }
 
   static void append_query(std::string& target, const Json& params) {
     if (params.is_string()) {
@@ -407,22 +357,14 @@ class Http2Protocol final : public engine::Protocol {
       s.content_length = std::to_string(s.body.size());
     }
 
-    if (s.url.tls) s.ssl = ssl_context(task, tasks);
+    if (s.url.tls) s.ssl = tasks.tls.get(task, "\x02h2");
 
     // Resolve once here; a name that does not resolve now is retried per connection at run time
     // and then counted as a connect failure.
     const std::string key = s.url.host + ":" + std::to_string(s.url.port);
     auto it = dns.find(key);
     if (it == dns.end()) {
-      std::vector<tcp::endpoint> eps;
-      net::io_context io;
-      tcp::resolver r(io);
-      boost::system::error_code ec;
-      auto results = r.resolve(s.url.host, std::to_string(s.url.port), ec);
-      if (!ec) {
-        for (const auto& e : results) eps.push_back(e.endpoint());
-      }
-      it = dns.emplace(key, std::move(eps)).first;
+      it = dns.emplace(key, proto::resolve_tcp(s.url.host, s.url.port)).first;
     }
     s.endpoints = it->second;
     return s;

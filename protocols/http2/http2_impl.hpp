@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net_util.hpp"
 #include "engine/protocol.hpp"
 #include "core/url.hpp"
 
@@ -56,7 +57,7 @@ class Tasks final : public engine::CompiledTasks {
 
   std::vector<Step> steps;
   std::size_t max_streams = 1;  // concurrent requests per user connection
-  std::vector<std::pair<std::string, std::shared_ptr<net::ssl::context>>> ssl_contexts;
+  proto::TlsContexts tls;  // shared by every step and user
 };
 
 constexpr int kMaxRedirects = 30;
