@@ -255,4 +255,84 @@ bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& o
   return true;
 }
 
+namespace {
+
+bool is_scalar(const Json& v) { return v.is_string() || v.is_number() || v.is_boolean(); }
+
+void check_auth(const Json& a) {
+  if (a.is_array()) {
+    if (a.size() == 2 && a[0].is_string() && a[1].is_string()) return;
+    throw ConfigError("task field 'auth': a list must be [username, password]", "/auth");
+  }
+  if (!a.is_object() || !a.contains("type") || !a["type"].is_string()) {
+    throw ConfigError(
+        "task field 'auth' must be {\"type\": \"basic\", \"username\", \"password\"} or "
+        "{\"type\": \"bearer\", \"token\"}",
+        "/auth");
+  }
+  const std::string type = text::lower(a["type"].get<std::string>());
+  if (type == "basic") {
+    for (const char* k : {"username", "password"}) {
+      if (!a.contains(k) || !a[k].is_string()) {
+        throw ConfigError(std::string("basic auth needs a string '") + k + "'",
+                          std::string("/auth/") + k);
+      }
+    }
+  } else if (type == "bearer") {
+    if (!a.contains("token") || !a["token"].is_string()) {
+      throw ConfigError("bearer auth needs a string 'token'", "/auth/token");
+    }
+  } else {
+    throw ConfigError("auth type '" + type + "' is not basic or bearer", "/auth/type");
+  }
+}
+
+}  // namespace
+
+void check_http_request_fields(const Json& task, bool files) {
+  if (task.contains("params")) {
+    expect_type(task, "params", task["params"].is_object() || task["params"].is_string(),
+                "an object or a query string");
+  }
+  for (const char* f : {"headers", "cookies", "files"}) {
+    if (!task.contains(f) || (!files && std::string_view(f) == "files")) continue;
+    expect_type(task, f, task[f].is_object(), "an object");
+    for (auto it = task[f].begin(); it != task[f].end(); ++it) {
+      if (!is_scalar(it.value())) {
+        throw ConfigError(std::string("task field '") + f + "': value of '" + it.key() +
+                              "' must be a string or number",
+                          pointer_key(f) + pointer_key(it.key()));
+      }
+    }
+  }
+  if (task.contains("json") && task.contains("data")) {
+    field_error("data", "give either 'json' or 'data', not both");
+  }
+  if (task.contains("data")) {
+    expect_type(task, "data", task["data"].is_string() || task["data"].is_object(),
+                "a string or an object (form fields)");
+  }
+  if (task.contains("timeout")) {
+    const Json& t = task["timeout"];
+    const bool ok = (t.is_number() && t.get<double>() > 0) ||
+                    (t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number());
+    expect_type(task, "timeout", ok, "a positive number of seconds or [connect, read]");
+  }
+  for (const char* f : {"allow_redirects", "follow_redirects"}) {
+    if (task.contains(f)) expect_type(task, f, task[f].is_boolean(), "true or false");
+  }
+  if (task.contains("verify")) {
+    expect_type(task, "verify", task["verify"].is_boolean() || task["verify"].is_string(),
+                "true, false or a CA bundle path");
+  }
+  if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
+  if (task.contains("cert")) {
+    const Json& c = task["cert"];
+    const bool ok =
+        c.is_string() || (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
+    expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
+  }
+  if (task.contains("auth")) check_auth(task["auth"]);
+}
+
 }  // namespace ld::proto

@@ -47,6 +47,11 @@ std::string compile_payload_field(const Json& task, std::string_view field, bool
 
 // Optional positive number of seconds; `fallback` when absent.
 void check_timeout_field(const Json& task);
+
+// The request fields the HTTP users share (HTTP/1.1 and HTTP/2): params, headers, cookies
+// (and files when `files`), json/data, timeout, allow/follow_redirects, verify, name, cert,
+// auth. Types and shapes only; placeholders are not resolved yet.
+void check_http_request_fields(const Json& task, bool files);
 double timeout_of(const Json& task, double fallback);
 
 // An absolute URL split for a client.

@@ -13,6 +13,7 @@
 #include "loaddensity/core/error.hpp"
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
+#include "common/task_fields.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http1 {
@@ -35,7 +36,6 @@ void expect_type(const Json& task, const std::string& field, bool ok, const std:
                            json_brief(task[field], 60));
 }
 
-bool is_scalar(const Json& v) { return v.is_string() || v.is_number() || v.is_boolean(); }
 
 void check_header_text(const std::string& field, const std::string& s) {
   if (s.find_first_of("\r\n") != std::string::npos) {
@@ -84,49 +84,7 @@ class Http1Protocol final : public engine::Protocol {
       throw ConfigError("task needs 'request_url' (or 'url')", "");
     }
     expect_type(task, url_key, task[url_key].is_string(), "a string");
-    if (task.contains("params")) {
-      expect_type(task, "params", task["params"].is_object() || task["params"].is_string(),
-                  "an object or a query string");
-    }
-    for (const char* f : {"headers", "cookies", "files"}) {
-      if (!task.contains(f)) continue;
-      expect_type(task, f, task[f].is_object(), "an object");
-      for (auto it = task[f].begin(); it != task[f].end(); ++it) {
-        if (!is_scalar(it.value())) {
-          throw ConfigError(std::string("task field '") + f + "': value of '" + it.key() +
-                                "' must be a string or number",
-                            pointer_key(f) + pointer_key(it.key()));
-        }
-      }
-    }
-    if (task.contains("json") && task.contains("data")) {
-      fail("data", "give either 'json' or 'data', not both");
-    }
-    if (task.contains("data")) {
-      expect_type(task, "data", task["data"].is_string() || task["data"].is_object(),
-                  "a string or an object (form fields)");
-    }
-    if (task.contains("timeout")) {
-      const Json& t = task["timeout"];
-      const bool ok = (t.is_number() && t.get<double>() > 0) ||
-                      (t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number());
-      expect_type(task, "timeout", ok, "a positive number of seconds or [connect, read]");
-    }
-    for (const char* f : {"allow_redirects", "follow_redirects"}) {
-      if (task.contains(f)) expect_type(task, f, task[f].is_boolean(), "true or false");
-    }
-    if (task.contains("verify")) {
-      expect_type(task, "verify", task["verify"].is_boolean() || task["verify"].is_string(),
-                  "true, false or a CA bundle path");
-    }
-    if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
-    if (task.contains("cert")) {
-      const Json& c = task["cert"];
-      const bool ok = c.is_string() ||
-                      (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
-      expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
-    }
-    if (task.contains("auth")) validate_auth(task["auth"]);
+    proto::check_http_request_fields(task, /*files=*/true);
     checks::Checks::validate(task);
   }
 
@@ -147,35 +105,6 @@ class Http1Protocol final : public engine::Protocol {
   }
 
  private:
-  static void validate_auth(const Json& a) {
-    if (a.is_array()) {
-      if (a.size() == 2 && a[0].is_string() && a[1].is_string()) return;
-      throw ConfigError("task field 'auth': a list must be [username, password]", "/auth");
-    }
-    if (!a.is_object() || !a.contains("type") || !a["type"].is_string()) {
-      throw ConfigError(
-          "task field 'auth' must be {\"type\": \"basic\", \"username\", \"password\"} or "
-          "{\"type\": \"bearer\", \"token\"}",
-          "/auth");
-    }
-    const std::string type = text::lower(a["type"].get<std::string>());
-    if (type == "basic") {
-      for (const char* k : {"username", "password"}) {
-        if (!a.contains(k) || !a[k].is_string()) {
-          throw ConfigError(std::string("basic auth needs a string '") + k + "'",
-                            std::string("/auth/") + k);
-        }
-      }
-    } else if (type == "bearer") {
-      if (!a.contains("token") || !a["token"].is_string()) {
-        throw ConfigError("bearer auth needs a string 'token'", "/auth/token");
-      }
-    } else {
-      throw ConfigError("auth type '" + type + "' is not basic or bearer", "/auth/type");
-    }
-  }
-
-
   // Appends `params` to a target/URL template (a '?' already present continues with '&').
   static void append_query(params::Template& t, bool has_query, const Json& p,
                            const params::ParseContext& pc) {
