@@ -89,13 +89,7 @@ class Http2Protocol final : public engine::Protocol {
   }
 
   void validate_task(const Json& task) const override {
-    for (auto it = task.begin(); it != task.end(); ++it) {
-      if (std::find(kFields.begin(), kFields.end(), it.key()) != kFields.end()) continue;
-      std::string msg = "unknown task field '" + it.key() + "' for an HTTP/2 user";
-      const std::string s = text::closest(it.key(), kFields);
-      if (!s.empty()) msg += " (did you mean '" + s + "'?)";
-      throw ConfigError(msg, pointer_key(it.key()));
-    }
+    proto::check_known_fields(task, kFields, "an HTTP/2 user");
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
     expect_type(task, "method", task["method"].is_string(), "a string");
     if (!is_token(task["method"].get<std::string>())) {
