@@ -19,6 +19,8 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kProtocol: return "protocol";
     case ErrorKind::kAssertion: return "assertion";
     case ErrorKind::kDropped: return "dropped";
+    case ErrorKind::kAborted: return "aborted";
+    case ErrorKind::kInvalidRequest: return "invalid_request";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }

@@ -19,6 +19,8 @@ enum class ErrorKind : std::uint8_t {
   kAssertion,   // a check on the response failed
   kDropped,     // dropped on purpose by the network conditioner
   kOther,
+  kAborted,         // still in flight when the test ended (graceful stop, watchdog, Ctrl-C)
+  kInvalidRequest,  // the request could not be sent as rendered (CR/LF/NUL in a header, bad URL)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);
