@@ -118,10 +118,10 @@ class Session final : public engine::UserSession {
     bool head = step.head;
     const bool capture = step.checks != nullptr;
     Conn* conn = nullptr;
+    written_ = 0;
     for (int hop = 0;; ++hop) {
       conn = &connection(*url, url->tls ? step.ssl.get() : nullptr);
       conn->op.arm(rec.start + step.timeout);
-      rec.bytes_out += request->size();
       rec.error = co_await exchange(*conn, *url, *endpoints, *request, head,
                                     capture && step.checks->needs_body(),
                                     capture && step.checks->needs_headers());
@@ -155,7 +155,12 @@ class Session final : public engine::UserSession {
     }
     conn->op.disarm();
     rec.end = steady_now();
-    if (conn->op.expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
+    rec.bytes_out = written_;  // bytes actually written (not requests that never connected)
+    if (conn->op.expired && *w_.aborting) {
+      rec.error = engine::kAbortedError;
+      w_.record(rec);
+      co_return;
+    }
     rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
     if (rec.error.kind == ErrorKind::kNone) {
       if (step.checks) {
@@ -335,9 +340,11 @@ class Session final : public engine::UserSession {
       error_code ec;
       if (c.tls) {
         ec = co_await write_tls(c, request);
+        if (!ec) written_ += request.size();
         if (!ec) ec = co_await read_tls(c);
       } else {
         ec = co_await write_plain(c, request);
+        if (!ec) written_ += request.size();
         if (!ec) ec = co_await read_plain(c);
       }
       if (!ec && !parser_.error()) {
@@ -433,6 +440,7 @@ class Session final : public engine::UserSession {
   Url dynamic_url_;
   std::string request_buf_, headers_buf_, body_buf_, scratch_;  // reused per request
   std::string body_, header_block_;  // captured response parts, for checks
+  std::uint64_t written_ = 0;  // request bytes written by the current step (every hop)
   const std::vector<tcp::endpoint> no_endpoints_;
 };
 

@@ -472,7 +472,11 @@ class Session final : public engine::UserSession {
     const bool expired = slot.op.expired;
     free_.push_back(&slot);
     rec.end = steady_now();
-    if (expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
+    if (expired && *w_.aborting) {
+      rec.error = engine::kAbortedError;
+      w_.record(rec);
+      co_return;
+    }
     if (rec.error.kind == ErrorKind::kNone && rec.status >= 400) {
       rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
     }

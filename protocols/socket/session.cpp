@@ -70,6 +70,7 @@ class Session final : public engine::UserSession {
     rec.start = steady_now();
     Conn& conn = connection(step);
     conn.op.arm(rec.start + step.timeout);
+    sent_ = 0;
     for (int attempt = 0;; ++attempt) {
       const bool reused = conn.open;
       received_ = 0;
@@ -90,9 +91,12 @@ class Session final : public engine::UserSession {
     }
     conn.op.disarm();
     rec.end = steady_now();
-    if (conn.op.expired && *w_.aborting) co_return;  // abandoned at shutdown: not a result
-    if (!rec.ok() && conn.op.expired) rec.error = {ErrorKind::kTimeout, "timed out", 0, false};
-    rec.bytes_out = step.payload.size();
+    if (conn.op.expired && *w_.aborting) {
+      rec.error = engine::kAbortedError;
+    } else if (!rec.ok() && conn.op.expired) {
+      rec.error = {ErrorKind::kTimeout, "timed out", 0, false};
+    }
+    rec.bytes_out = sent_;  // bytes actually written, over every attempt
     rec.bytes_in = received_;
     w_.record(rec);
   }
@@ -163,6 +167,7 @@ class Session final : public engine::UserSession {
         ec = co_await write_tcp(c, step.payload);
       }
       if (ec) co_return classify_error(ec, c.op.expired, "send");
+      sent_ += step.payload.size();
     }
     if (!step.read) co_return ErrorInfo{};
     matcher_.reset(step.expect_substring);
@@ -242,6 +247,7 @@ class Session final : public engine::UserSession {
     }
   }
 
+  std::uint64_t sent_ = 0;  // payload bytes written by the current step
   const Tasks& tasks_;
   engine::WorkerContext w_;
   std::vector<std::unique_ptr<Conn>> conns_;

@@ -130,7 +130,13 @@ class Session final : public engine::UserSession {
     rec.error = co_await connect_and_request(st, resume, rec);
     op_.disarm();
     rec.end = steady_now();
-    if (aborted()) co_return false;
+    if (aborted()) {
+      close_socket();
+      state_ = State::kEnded;
+      rec.error = engine::kAbortedError;
+      w_.record(rec);
+      co_return false;
+    }
     if (rec.ok()) {
       state_ = State::kOpen;
       events_.reset();
@@ -358,7 +364,7 @@ class Session final : public engine::UserSession {
     }
     op_.disarm();
     if (matched == step.count) co_return;
-    if (aborted()) co_return;
+    if (aborted()) rec.error = engine::kAbortedError;
     rec.end = steady_now();
     rec.bytes_in = bytes_ - bytes_at_start;
     w_.record(rec);

@@ -149,7 +149,7 @@ class Session final : public engine::UserSession {
     rec.error = co_await open_connection(ep, rec);
     op_.disarm();
     rec.end = steady_now();
-    if (aborted()) co_return false;
+    if (aborted()) rec.error = engine::kAbortedError;
     if (rec.ok()) {
       open_ = true;
     } else {
@@ -247,8 +247,11 @@ class Session final : public engine::UserSession {
       } else {
         ec = co_await send_on(*tls_, step);
       }
-      if (ec) rec.error = failure(ec, "send");
-      rec.bytes_out = step.payload.size();
+      if (ec) {
+        rec.error = failure(ec, "send");
+      } else {
+        rec.bytes_out = step.payload.size();  // only bytes actually written count
+      }
     }
     if (!ec && step.op != Op::kSend) {
       rx_.clear();
@@ -271,7 +274,7 @@ class Session final : public engine::UserSession {
     }
     op_.disarm();
     rec.end = steady_now();
-    if (aborted()) co_return;
+    if (aborted()) rec.error = engine::kAbortedError;
     if (ec) drop();
     w_.record(rec);
   }
@@ -296,9 +299,9 @@ class Session final : public engine::UserSession {
     if (ec && ec != net::error::eof && ec != net::ssl::error::stream_truncated) {
       rec.error = failure(ec, "close");
     }
-    const bool was_aborted = aborted();
+    if (aborted()) rec.error = engine::kAbortedError;
     drop();
-    if (!was_aborted) w_.record(rec);
+    w_.record(rec);
   }
 
   const Tasks& tasks_;

@@ -154,7 +154,9 @@ std::string fixed(double v, int decimals) {
 }
 
 AtomicFile::AtomicFile(std::string path)
-    : path_(std::move(path)), tmp_(path_ + ".tmp-" + std::to_string(::getpid())) {
+    : path_(std::move(path)),
+      tmp_(path_ + ".tmp-" + std::to_string(::getpid())),
+      guard_(tmp_, false) {
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
   if (!out_) throw std::runtime_error("cannot write '" + path_ + "'");
 }

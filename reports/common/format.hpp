@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/cleanup.hpp"
+
 namespace ld::reports {
 
 // XML text and attribute values: & < > " ' escaped; tab, newline and carriage return become
@@ -45,6 +47,7 @@ class AtomicFile {
  private:
   std::string path_;
   std::string tmp_;
+  cleanup::Guard guard_;  // a fatal second Ctrl-C removes the temporary file
   std::ofstream out_;
   bool done_ = false;
 };

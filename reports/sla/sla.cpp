@@ -61,6 +61,27 @@ std::string python_text(const Json& v) {
   return v.dump();
 }
 
+// How many measurements a rule's value rests on: requests for failure_rate, the latency
+// histogram's count for latency rules (successes per name, every request overall). A rule over
+// nothing must not pass: a server that never answered would otherwise meet every gate.
+std::uint64_t sample_count(const Json& summary, const std::string& type, const std::string* name) {
+  const Json* block = nullptr;
+  if (name) {
+    if (!summary.contains("per_name") || !summary["per_name"].is_object()) return 0;
+    auto it = summary["per_name"].find(*name);
+    if (it == summary["per_name"].end()) return 0;
+    block = &*it;
+  } else if (type == "failure_rate") {
+    block = summary.contains("totals") ? &summary["totals"] : nullptr;
+  } else {
+    block = summary.contains("latency_overall") ? &summary["latency_overall"] : nullptr;
+  }
+  if (!block || !block->is_object()) return 0;
+  const char* key = type == "failure_rate" ? "requests" : "count";
+  auto it = block->find(key);
+  return it != block->end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
 Json result(bool passed, const Json& rule, const Json& actual, const std::string& reason) {
   return {{"passed", passed}, {"rule", rule}, {"actual", actual}, {"reason", reason}};
 }
@@ -153,6 +174,15 @@ Json evaluate_sla(const Json& rules, const Json& summary) {
       out.push_back(result(false, rule, nullptr, "metric not available in summary"));
       continue;
     }
+    const std::string scope =
+        rule.contains("name") ? python_text(rule["name"]) : std::string("overall");
+    const std::string rule_name = named ? rule["name"].get<std::string>() : std::string();
+    if (type != "requests" && sample_count(summary, type, named ? &rule_name : nullptr) == 0) {
+      const char* what = type == "failure_rate" || !named ? "no requests were measured"
+                                                          : "no successful requests were measured";
+      out.push_back(result(false, rule, nullptr, type + "(" + scope + "): " + what));
+      continue;
+    }
     const double a = actual->get<double>();
     const double e = expected.get<double>();
     const bool passed = op == "lt" ? a < e : op == "lte" ? a <= e : op == "gt" ? a > e : a >= e;
@@ -161,8 +191,6 @@ Json evaluate_sla(const Json& rules, const Json& summary) {
       out.push_back(result(true, rule, actual_value, ""));
       continue;
     }
-    const std::string scope =
-        rule.contains("name") ? python_text(rule["name"]) : std::string("overall");
     out.push_back(result(
         false, rule, actual_value,
         type + "(" + scope + ")=" + py_float(a) + " not " + op + " " + python_text(expected)));

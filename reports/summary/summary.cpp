@@ -1,5 +1,7 @@
 #include "summary/summary.hpp"
 
+#include "core/cleanup.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -113,6 +115,9 @@ Json build_summary(const stats::Metrics& m) {
                     {"spawn_rate", r.spawn_rate},
                     {"test_time_s", r.test_time_s},
                     {"duration_s", round3(r.duration_s)},
+                    {"wall_s", round3(r.wall_s)},
+                    {"graceful_stop_s", round3(r.graceful_stop_s)},
+                    {"aborted", r.aborted},
                     {"threads", r.threads},
                     {"stop_reason", r.stop_reason},
                     {"load_model", r.load_model}});
@@ -147,6 +152,7 @@ Json build_summary(const stats::Metrics& m) {
 
 void write_file_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  cleanup::Guard guard(tmp, false);  // a fatal second Ctrl-C removes it
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write '" + path + "'");

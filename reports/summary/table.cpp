@@ -28,8 +28,8 @@ void print_table(const stats::Metrics& m, std::ostream& out) {
                 static_cast<int>(name_w), "name", "requests", "failures", "req/s", "p50", "p90",
                 "p95", "p99", "max");
   out << line;
-  auto row = [&](const std::string& type, const std::string& label, std::uint64_t req, std::uint64_t fail,
-                 const stats::Histogram& h) {
+  auto row = [&](const std::string& type, const std::string& label, std::uint64_t req,
+                 std::uint64_t fail, const stats::Histogram& h) {
     char fails[48];
     std::snprintf(fails, sizeof fails, "%llu (%.1f%%)", static_cast<unsigned long long>(fail),
                   req ? 100.0 * static_cast<double>(fail) / static_cast<double>(req) : 0.0);
@@ -48,14 +48,25 @@ void print_table(const stats::Metrics& m, std::ostream& out) {
   }
   out << std::string(name_w + 98, '-') << '\n';
   row("", "total", m.requests(), m.failures(), m.overall_latency());
-  out << "latency in ms, from the planned start; " << text::human_count(duration)
-      << " s measured\n";
+  out << "latency in ms, from the planned start; " << text::human_count(duration) << " s measured";
+  double wall = 0;
+  std::uint64_t aborted = 0;
+  for (const auto& r : m.runs) {
+    wall += r.wall_s;
+    aborted += r.aborted;
+  }
+  if (wall - duration >= 0.05) {
+    out << ", " << text::human_count(wall) << " s with the graceful stop";
+  }
+  if (aborted) out << "; " << aborted << " in flight at the end recorded as aborted";
+  out << '\n';
   if (!m.errors.empty()) {
     out << "\nerrors:\n";
     std::size_t shown = 0;
     for (const auto& e : m.errors) {
       if (++shown > 10) {
-        out << "  ... " << (m.errors.size() - 10) << " more distinct errors in the summary report\n";
+        out << "  ... " << (m.errors.size() - 10)
+            << " more distinct errors in the summary report\n";
         break;
       }
       std::snprintf(line, sizeof line, "  %10llu  %-12s %s %s: %s\n",

@@ -1,6 +1,7 @@
 // Command line: subcommands for Locust/k6 users, plus the original's legacy flags.
 #include "app/cli.hpp"
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -9,10 +10,10 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
 
 #include "app/app.hpp"
 #include "app/scaffold.hpp"
+#include "core/cleanup.hpp"
 #include "loaddensity/core/error.hpp"
 #include "sqlite/run_store.hpp"
 #include "target/target.hpp"
@@ -24,7 +25,17 @@ namespace {
 std::atomic<bool>* g_interrupt = nullptr;
 std::atomic<int> g_signal{0};
 
+std::atomic<int> g_signals_seen{0};
+
 extern "C" void on_signal(int sig) {
+  if (g_signals_seen.fetch_add(1) > 0) {
+    // A second Ctrl-C ends the process at once, but not before the temporary report files
+    // and the record log are gone (async-signal-safe removal).
+    cleanup::remove_registered_now();
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
   g_signal.store(sig);
   if (g_interrupt) g_interrupt->store(true);
 }
@@ -34,7 +45,7 @@ void install_signal_handlers(std::atomic<bool>* flag) {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the process at once
+  sa.sa_flags = 0;  // the handler itself ends the process on a second signal
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
@@ -131,8 +142,7 @@ int run_cli(int argc, char** argv) {
   std::string legacy_file, legacy_dir, legacy_create, legacy_str;
   cli.add_option("-e,--execute_file", legacy_file, "Run one action file (same as `run`)")
       ->group("Legacy");
-  cli.add_option("-d,--execute_dir", legacy_dir, "Run every .json in a directory")
-      ->group("Legacy");
+  cli.add_option("-d,--execute_dir", legacy_dir, "Run every .json in a directory")->group("Legacy");
   cli.add_option("-c,--create_project", legacy_create, "Scaffold a project (same as `init`)")
       ->group("Legacy");
   cli.add_option("--execute_str", legacy_str, "Run an action document given as a string")

@@ -91,6 +91,8 @@ std::vector<Param> start_test_params() {
       {"shape_config", A::kObject | A::kNull, false, nullptr, ""},
       {"threads", A::kInteger | A::kNull, false, nullptr, "worker threads (default: cores)"},
       {"hard_timeout", A::kNumber | A::kNull, false, nullptr, "watchdog: seconds before a hung run is ended"},
+      {"graceful_stop", A::kNumber | A::kNull, false, nullptr,
+       "seconds in-flight requests may finish after test_time before they are aborted (30)"},
       {"connection", A::kAny, false, nullptr, "protocol extra"},
       {"connection_string", A::kAny, false, nullptr, "protocol extra"},
       {"http2", A::kAny, false, nullptr, "protocol extra"},

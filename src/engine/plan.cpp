@@ -56,7 +56,19 @@ std::uint32_t count_at(const Json& c, const char* key, std::uint32_t def, const 
   return static_cast<std::uint32_t>(c[key].get<double>());
 }
 
+void parse_graceful_stop(const Json& args, PlanConfig& p) {
+  const Json& g = arg(args, "graceful_stop");
+  if (g.is_null()) return;
+  if (!g.is_number() || !(g.get<double>() >= 0) || g.get<double>() > 86400) {
+    throw ConfigError("graceful_stop must be a number of seconds from 0 to 86400, got " +
+                          json_brief(g, 40),
+                      "/graceful_stop");
+  }
+  p.graceful_stop_s = g.get<double>();
+}
+
 void parse_load_model(const Json& args, PlanConfig& p) {
+  parse_graceful_stop(args, p);
   const Json& hard = arg(args, "hard_timeout");
   if (!hard.is_null()) {
     if (!hard.is_number() || hard.get<double>() <= 0) {

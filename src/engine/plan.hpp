@@ -43,6 +43,9 @@ struct PlanConfig {
   std::optional<Pacer> pacer;          // open model
   std::uint32_t max_backlog = 0;       // open model: iterations that may wait for a user
   double hard_timeout_s = 0;           // watchdog: 0 = none
+  // After test_time, how long in-flight operations may still finish before they are abandoned
+  // and recorded as `aborted` (k6's gracefulStop; its default).
+  double graceful_stop_s = 30;
   std::string load_shape;              // as given ("" = plain closed model)
   bool test_time_explicit = true;      // false: test_time was left at its default
   std::uint64_t seed = 0;              // per-user random streams derive from it

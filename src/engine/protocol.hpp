@@ -47,13 +47,20 @@ class NameTable {
   std::vector<std::pair<std::string, std::string>> entries_;
 };
 
+// An operation still in flight when the test abandoned it (graceful stop over, watchdog,
+// Ctrl-C): a failure with its elapsed time, so a silent server cannot pass a gate.
+inline constexpr stats::ErrorInfo kAbortedError{stats::ErrorKind::kAborted,
+                                               "abandoned in flight at the end of the test", 0,
+                                               false};
+
 // What a user may touch on its worker thread.
 struct WorkerContext {
   net::io_context& io;
   stats::WorkerStats& stats;
   DeadlineSweeper& deadlines;
   std::span<char> scratch;  // per-thread read buffer, valid between suspension points only
-  const bool* aborting = nullptr;  // true once in-flight work is abandoned (do not record it)
+  // True once in-flight work is abandoned: an operation cut short then records kAbortedError.
+  const bool* aborting = nullptr;
   unsigned thread_index = 0;
   std::uint32_t user_id = 0;
   params::UserScope* scope = nullptr;        // this user's variables, rows and randomness

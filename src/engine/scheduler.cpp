@@ -59,14 +59,14 @@ struct Worker {
   DeadlineSweeper sweeper;
   std::vector<char> scratch;
   std::atomic<bool> stopping{false};
-  bool aborting = false;                     // worker thread only
-  std::atomic<std::uint32_t> started{0};     // users started on this worker
-  std::atomic<std::uint32_t> finished{0};    // users ended on this worker
-  std::vector<UserSlot*> slots;              // live users (worker thread only)
+  bool aborting = false;                   // worker thread only
+  std::atomic<std::uint32_t> started{0};   // users started on this worker
+  std::atomic<std::uint32_t> finished{0};  // users ended on this worker
+  std::vector<UserSlot*> slots;            // live users (worker thread only)
   // open model (worker thread only)
   net::steady_timer dispatcher_timer;
   Sequencer sequencer;
-  std::vector<UserSlot*> open_slots;         // by sequencer user id
+  std::vector<UserSlot*> open_slots;  // by sequencer user id
   bool dispatcher_done = false;
   std::thread thread;
 
@@ -99,7 +99,7 @@ class UserRun {
         policies_(policies),
         slot_(w.io),
         scope_(plan.seed + user_id + 1, sources),
-        ctx_{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, thread_index,
+        ctx_{w.io,    w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, thread_index,
              user_id, &scope_, &outcome_} {
     w_.add_slot(&slot_);
     for (auto x : plan.weights) total_weight_ += x;
@@ -135,16 +135,19 @@ class UserRun {
       std::size_t i = 0;
       while (pick >= plan_.weights[i]) pick -= plan_.weights[i++];
       co_await task(lane, i, planned);
+      if (connect_failed()) co_await connect_backoff(lane);
     } else {
       for (std::size_t i = 0; i < tasks_.size() && !stopping(); ++i) {
         const Nanos at = i == 0 ? planned : steady_now();
         if (flows_.at(i).trivial() && !policies_.conditioner) {
           // The common case costs no extra coroutine frame per request.
           scope_.begin_task();
+          outcome_ = stats::ErrorKind::kNone;
           co_await session_->run_step(i, at);
         } else {
           co_await task(lane, i, at);
         }
+        if (connect_failed()) co_await connect_backoff(lane);
       }
     }
     if (steady_now() - start < 2000) {
@@ -155,6 +158,28 @@ class UserRun {
   }
 
  private:
+  // A user whose connects keep failing (server down, port closed) waits before the next
+  // operation: 10 ms after the first failure, doubling up to 1 s, reset by any connect that
+  // succeeds. Without it every user retries at once and a dead server sees ~30k SYNs a second
+  // per user.
+  static constexpr Nanos kBackoffFirst = 10 * kNanosPerMilli;
+  static constexpr Nanos kBackoffMax = kNanosPerSecond;
+
+  bool connect_failed() noexcept {
+    if (outcome_ == stats::ErrorKind::kRefused || outcome_ == stats::ErrorKind::kConnect) {
+      return true;
+    }
+    connect_streak_ = 0;
+    return false;
+  }
+  net::awaitable<void> connect_backoff(UserSlot& lane) {
+    const Nanos delay = connect_streak_ >= 7
+                            ? kBackoffMax
+                            : std::min(kBackoffMax, kBackoffFirst << connect_streak_);
+    ++connect_streak_;
+    co_await sleep_until(lane, steady_now() + delay);
+  }
+
   net::awaitable<void> task(UserSlot& lane, std::size_t i, Nanos planned) {
     const TaskFlow& flow = flows_.at(i);
     scope_.begin_task();
@@ -225,6 +250,7 @@ class UserRun {
   WorkerContext ctx_;
   std::unique_ptr<UserSession> session_;
   std::uint64_t total_weight_ = 0;
+  std::uint32_t connect_streak_ = 0;  // consecutive failed connects (backoff)
 };
 
 // One task loop of a closed-model user: until the test stops or the user's id falls outside
@@ -333,8 +359,7 @@ net::awaitable<void> run_open_user(Worker& w, const PlanConfig& plan, CompiledTa
 // Open model dispatcher: this worker's share of the schedule (global iterations k*N + index).
 net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
                                     const FlowSet& flows, const RunPolicies& policies,
-                                    std::size_t sources, unsigned ti, unsigned nthreads,
-                                    Nanos t0) {
+                                    std::size_t sources, unsigned ti, unsigned nthreads, Nanos t0) {
   try {
     for (std::uint64_t k = 0;; ++k) {
       const auto offset = plan.pacer->hit_time(k * nthreads + ti);
@@ -590,7 +615,9 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     std::this_thread::sleep_until(to_time_point(std::max(wake, now)));
   }
 
-  // --- stop: users finish their current operation (bounded by its timeout), then end.
+  // --- stop: users finish their current operation, for at most graceful_stop (and never
+  // longer than the longest task timeout); what is still in flight then is abandoned and
+  // recorded as `aborted`.
   const Nanos stop_at = steady_now();
   for (auto& wp : workers) {
     Worker& w = *wp;
@@ -599,7 +626,8 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   }
   const bool abort_now = out.stop_reason == "interrupted" || out.stop_reason == "hard_timeout" ||
                          out.stop_reason.rfind("failure_budget", 0) == 0;
-  const Nanos grace = tasks_.max_timeout() + kNanosPerSecond;
+  const Nanos grace =
+      std::min(tasks_.max_timeout() + kNanosPerSecond, seconds_to_ns(plan_.graceful_stop_s));
   bool aborted = false;
   auto abort_all = [&] {
     for (auto& wp : workers) {
@@ -615,8 +643,17 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   if (abort_now) abort_all();
   while (running_users() > 0) {
     const Nanos now = steady_now();
-    if (!aborted && (interrupt.load() || now - stop_at > grace || (hard_at && now >= hard_at))) {
-      abort_all();
+    if (!aborted) {
+      // What ends the stop early is what really stopped the test.
+      if (interrupt.load()) {
+        out.stop_reason = "interrupted";
+        abort_all();
+      } else if (hard_at && now >= hard_at) {
+        out.stop_reason = "hard_timeout";
+        abort_all();
+      } else if (now - stop_at >= grace) {
+        abort_all();
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -628,6 +665,8 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
 
   // --- fold the per-thread totals into this run's metrics (threads have joined: no races).
   info.duration_s = static_cast<double>(stop_at - t0) / 1e9;
+  info.wall_s = static_cast<double>(t_end - t0) / 1e9;
+  info.graceful_stop_s = static_cast<double>(grace) / 1e9;
   info.stop_reason = out.stop_reason;
   info.users = std::max(peak_users, open ? 0u : std::min(spawned, plan_.users));
   for (auto& wp : workers) {
@@ -646,6 +685,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       m.fail_latency.merge(s.fail_latency);
       m.service.merge(s.service);
       for (std::size_t k = 0; k < stats::kErrorKindCount; ++k) m.by_kind[k] += s.by_kind[k];
+      info.aborted += s.by_kind[static_cast<std::size_t>(stats::ErrorKind::kAborted)];
     }
     for (const auto& [key, count] : wp->stats.errors()) {
       const auto& [type, name] = names_.at(key.name_id);

@@ -54,7 +54,7 @@ class Scheduler {
         sources_(source_count) {}
 
   // Blocks until the test ends. `interrupt` is polled; when it becomes true the test stops at
-  // once and in-flight operations are abandoned (not recorded).
+  // once and in-flight operations are abandoned (recorded as `aborted` failures).
   RunOutcome run(const std::atomic<bool>& interrupt, ProgressSink* progress);
 
   // Per-request records of this run also go to `log` (one writer per worker thread).

@@ -98,6 +98,7 @@ RecordLog::RecordLog(const std::string& parent) {
                              "': " + std::strerror(errno));
   }
   dir_ = templ;
+  guard_ = cleanup::Guard(dir_, true);
 }
 
 RecordLog::~RecordLog() {

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/cleanup.hpp"
 #include "loaddensity/stats/record.hpp"
 
 namespace ld::stats {
@@ -186,6 +187,7 @@ class RecordLog {
   std::uint32_t intern(const std::pair<std::string, std::string>& n);
 
   std::string dir_;
+  cleanup::Guard guard_;  // a fatal second Ctrl-C removes the directory
   std::vector<std::pair<std::string, std::string>> names_;
   std::vector<std::unique_ptr<RecordLogRun>> runs_;
 };

@@ -61,9 +61,14 @@ struct RunInfo {
   std::uint32_t users = 0;  // peak users
   double spawn_rate = 0;
   double test_time_s = 0;   // configured (0 = until stopped)
-  double duration_s = 0;    // measured
+  double duration_s = 0;    // measured: from the start until the test was told to stop
+  double wall_s = 0;        // from the start until the last user ended (includes the stop)
+  double graceful_stop_s = 0;  // how long in-flight operations were allowed to finish
+  std::uint64_t aborted = 0;   // operations still in flight when they were abandoned
   std::uint32_t threads = 0;
-  std::string stop_reason;  // "test_time", "interrupted", ...
+  // What ended the test: "test_time", "load_shape", "interrupted", "hard_timeout",
+  // "failure_budget: ..."; a watchdog or Ctrl-C during the graceful stop replaces the first.
+  std::string stop_reason;
   std::string load_model;   // "closed", "closed:stages", "open:constant_arrival_rate", ...
   std::string shape;        // load shape name; "" = constant users
 };

@@ -12,7 +12,7 @@ const Json kSummary = Json::parse(R"({
   "totals": {"requests": 1200, "failures": 30, "failure_rate": 0.025},
   "latency_overall": {"count": 1200, "p50_ms": 40.5, "p90_ms": 80, "p95_ms": 812.5,
                       "p99_ms": 950.25, "mean_ms": 61.0},
-  "per_name": {"/checkout": {"count": 400, "p50_ms": 100.0, "p95_ms": 450.0, "mean_ms": 120.5,
+  "per_name": {"/checkout": {"count": 400, "requests": 420, "p50_ms": 100.0, "p95_ms": 450.0, "mean_ms": 120.5,
                              "failure_rate": 0.05}}
 })");
 
@@ -51,6 +51,32 @@ TEST(SlaTest, FailureMessageJoinsReasons) {
   EXPECT_EQ(sla_failure_message(results),
             "SLA gates failed: latency_p95(overall)=812.5 not lte 800; "
             "failure_rate(overall)=0.025 not lte 0.01");
+}
+
+TEST(SlaTest, RulesOverZeroRequestsFailWithAReason) {
+  // A server that never answered: nothing measured, every value reads 0.
+  const Json empty = Json::parse(R"({
+    "totals": {"requests": 0, "failures": 0, "failure_rate": 0.0},
+    "latency_overall": {"count": 0, "p50_ms": 0, "p90_ms": 0, "p95_ms": 0, "p99_ms": 0,
+                        "mean_ms": 0},
+    "per_name": {"/all-failed": {"count": 0, "requests": 12, "failures": 12, "p99_ms": 0,
+                                 "failure_rate": 1.0}}
+  })");
+  auto eval = [&](const char* rule) {
+    return evaluate_sla(Json::array({Json::parse(rule)}), empty)[0];
+  };
+  const Json rate = eval(R"({"type":"failure_rate","value":0.01})");
+  EXPECT_FALSE(rate["passed"].get<bool>());
+  EXPECT_EQ(rate["reason"], "failure_rate(overall): no requests were measured");
+  const Json p99 = eval(R"({"type":"latency_p99","value":500})");
+  EXPECT_FALSE(p99["passed"].get<bool>());
+  EXPECT_EQ(p99["reason"], "latency_p99(overall): no requests were measured");
+  const Json named = eval(R"({"type":"latency_p99","name":"/all-failed","value":500})");
+  EXPECT_FALSE(named["passed"].get<bool>());
+  EXPECT_EQ(named["reason"], "latency_p99(/all-failed): no successful requests were measured");
+  // Counting requests is still a plain comparison (0 >= 0 holds).
+  EXPECT_TRUE(eval(R"({"type":"requests","op":"gte","value":0})")["passed"].get<bool>());
+  EXPECT_FALSE(eval(R"({"type":"requests","op":"gt","value":0})")["passed"].get<bool>());
 }
 
 std::string pointer_of(const char* rules) {
