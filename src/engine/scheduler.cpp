@@ -494,8 +494,19 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     return s - f;
   };
 
-  auto collect = [&](Nanos now) {
+  // Live statistics: running per-name totals, published with each interval.
+  stats::LiveFeed local_feed;
+  stats::LiveFeed& feed = live_feed_ ? *live_feed_ : local_feed;
+  if (progress) feed.add_observer(progress);
+  auto live_names = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  for (std::uint32_t id = 0; id < names_.size(); ++id) live_names->push_back(names_.at(id));
+  std::vector<stats::LiveName> live_totals(names_.size());
+  std::uint64_t live_sequence = 0;
+
+  auto collect = [&](Nanos now, bool final) {
     stats::IntervalStats merged;
+    auto snap = std::make_shared<stats::LiveSnapshot>();
+    snap->interval.resize(names_.size());
     for (auto& wp : workers) {
       Worker& w = *wp;
       std::promise<stats::IntervalStats*> p;
@@ -503,7 +514,13 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       net::post(w.io, [&w, &p] { p.set_value(&w.stats.retire_interval()); });
       stats::IntervalStats* retired = f.get();
       merged.merge(*retired);
+      for (std::size_t id = 0; id < retired->names.size(); ++id) {
+        if (retired->names[id].requests) snap->interval[id].merge(retired->names[id]);
+      }
       retired->reset();
+    }
+    for (std::size_t id = 0; id < live_totals.size(); ++id) {
+      if (snap->interval[id].requests) live_totals[id].merge(snap->interval[id]);
     }
     stats::IntervalPoint pt;
     pt.t_s = static_cast<double>(now - t0) / 1e9;
@@ -522,18 +539,21 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     total_failures += merged.failures;
     window.emplace_back(merged.requests, merged.failures);
     last_interval = now;
-    if (progress) {
-      ProgressSnapshot s;
-      s.elapsed_s = pt.t_s;
-      s.test_time_s = end_at ? static_cast<double>(end_at - t0) / 1e9 : 0;
-      s.users = pt.users;
-      s.target_users = open ? plan_.users : limit.load();
-      s.rps = pt.seconds > 0 ? static_cast<double>(pt.requests) / pt.seconds : 0;
-      s.p95_ns = pt.p95_ns;
-      s.requests = total_requests;
-      s.failures = total_failures;
-      progress->update(s);
-    }
+    snap->sequence = ++live_sequence;
+    snap->elapsed_s = pt.t_s;
+    snap->interval_s = pt.seconds;
+    snap->test_time_s = end_at ? static_cast<double>(end_at - t0) / 1e9 : 0;
+    snap->users = pt.users;
+    snap->target_users = open ? plan_.users : limit.load();
+    snap->final = final;
+    snap->names = live_names;
+    snap->total = live_totals;
+    snap->interval_requests = merged.requests;
+    snap->interval_failures = merged.failures;
+    snap->interval_latency = std::move(merged.latency);
+    snap->total_requests = total_requests;
+    snap->total_failures = total_failures;
+    feed.publish(std::move(snap));
   };
 
   // The failure budget over the last window_s seconds; returns the stop reason or "".
@@ -602,7 +622,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       }
     }
     if (now >= next_interval) {
-      collect(now);
+      collect(now, false);
       next_interval += kNanosPerSecond;
       if (next_interval <= now) next_interval = now + kNanosPerSecond;
       if (std::string why = budget_breached(); !why.empty()) {
@@ -658,7 +678,8 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const Nanos t_end = steady_now();
-  collect(t_end);
+  collect(t_end, true);
+  if (progress) feed.remove_observer(progress);
   for (auto& g : guards) g.reset();
   for (auto& w : workers) w->thread.join();
   if (progress) progress->finish();

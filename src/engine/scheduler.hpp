@@ -59,6 +59,9 @@ class Scheduler {
 
   // Per-request records of this run also go to `log` (one writer per worker thread).
   void set_record_log(stats::RecordLogRun* log) noexcept { record_log_ = log; }
+  // Live statistics of this run are published to `feed` (and its observers) once a second;
+  // without one the scheduler keeps a private feed for the progress line.
+  void set_live_feed(stats::LiveFeed* feed) noexcept { live_feed_ = feed; }
 
  private:
   const PlanConfig& plan_;
@@ -68,6 +71,7 @@ class Scheduler {
   const RunPolicies& policies_;
   std::size_t sources_;
   stats::RecordLogRun* record_log_ = nullptr;
+  stats::LiveFeed* live_feed_ = nullptr;
 };
 
 }  // namespace ld::engine

@@ -9,20 +9,33 @@ namespace ld::stats {
 
 const char* error_kind_name(ErrorKind k) noexcept {
   switch (k) {
-    case ErrorKind::kNone: return "none";
-    case ErrorKind::kRefused: return "refused";
-    case ErrorKind::kConnect: return "connect";
-    case ErrorKind::kTimeout: return "timeout";
-    case ErrorKind::kReset: return "reset";
-    case ErrorKind::kTls: return "tls";
-    case ErrorKind::kHttpStatus: return "http_status";
-    case ErrorKind::kProtocol: return "protocol";
-    case ErrorKind::kAssertion: return "assertion";
-    case ErrorKind::kDropped: return "dropped";
-    case ErrorKind::kAborted: return "aborted";
-    case ErrorKind::kInvalidRequest: return "invalid_request";
+    case ErrorKind::kNone:
+      return "none";
+    case ErrorKind::kRefused:
+      return "refused";
+    case ErrorKind::kConnect:
+      return "connect";
+    case ErrorKind::kTimeout:
+      return "timeout";
+    case ErrorKind::kReset:
+      return "reset";
+    case ErrorKind::kTls:
+      return "tls";
+    case ErrorKind::kHttpStatus:
+      return "http_status";
+    case ErrorKind::kProtocol:
+      return "protocol";
+    case ErrorKind::kAssertion:
+      return "assertion";
+    case ErrorKind::kDropped:
+      return "dropped";
+    case ErrorKind::kAborted:
+      return "aborted";
+    case ErrorKind::kInvalidRequest:
+      return "invalid_request";
     case ErrorKind::kOther:
-    case ErrorKind::kCount_: break;
+    case ErrorKind::kCount_:
+      break;
   }
   return "other";
 }
@@ -57,6 +70,9 @@ void IntervalStats::merge(const IntervalStats& o) {
 void IntervalStats::reset() noexcept {
   requests = failures = bytes_in = 0;
   latency.reset();
+  for (auto& n : names) {
+    if (n.requests) n.reset();
+  }
 }
 
 std::size_t ErrorKeyHash::operator()(const ErrorKey& k) const noexcept {
@@ -82,13 +98,18 @@ void WorkerStats::record(const Record& r) {
   if (log_) log_->append(r);
   NameStats& n = names_[r.name_id];
   IntervalStats& iv = intervals_[active_];
+  IntervalName& live = iv.names[r.name_id];
   const Nanos latency = r.latency();
   ++n.requests;
   ++iv.requests;
+  ++live.requests;
   n.bytes_in += r.bytes_in;
   n.bytes_out += r.bytes_out;
   iv.bytes_in += r.bytes_in;
+  live.bytes_in += r.bytes_in;
+  live.bytes_out += r.bytes_out;
   iv.latency.record(latency);
+  live.latency.record(latency);
   n.service.record(r.service());
   if (r.ok()) {
     n.ok_latency.record(latency);
@@ -96,6 +117,8 @@ void WorkerStats::record(const Record& r) {
   }
   ++n.failures;
   ++iv.failures;
+  ++live.failures;
+  ++live.by_kind[static_cast<std::size_t>(r.error.kind)];
   n.fail_latency.record(latency);
   ++n.by_kind[static_cast<std::size_t>(r.error.kind)];
   const ErrorKey key{r.name_id, r.error.kind, r.error.what, r.error.code, r.error.code_is_errno};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loaddensity/stats/histogram.hpp"
+#include "loaddensity/stats/live.hpp"
 #include "loaddensity/stats/record.hpp"
 
 namespace ld::stats {
@@ -40,12 +41,14 @@ struct OpenModelStats {
   void merge(const OpenModelStats& o);
 };
 
-// What happened in one reporting interval (all names together).
+// What happened in one reporting interval: all names together (full-resolution latency, for
+// the timeline) and per name (coarse latency, for live consumers; see live.hpp).
 struct IntervalStats {
   std::uint64_t requests = 0;
   std::uint64_t failures = 0;
   std::uint64_t bytes_in = 0;
   Histogram latency;
+  std::vector<IntervalName> names;  // per name id
 
   void merge(const IntervalStats& o);
   void reset() noexcept;
@@ -69,7 +72,9 @@ class WorkerStats {
  public:
   static constexpr std::size_t kMaxDistinctErrors = 1024;
 
-  explicit WorkerStats(std::size_t name_count) : names_(name_count) {}
+  explicit WorkerStats(std::size_t name_count) : names_(name_count) {
+    for (auto& iv : intervals_) iv.names.resize(name_count);
+  }
 
   // Hot path: folds one record into the totals and the current interval.
   void record(const Record& r);

@@ -1,0 +1,199 @@
+// Live statistics: the coarse live histogram's error bound, Locust's response-time buckets,
+// and snapshots read from another thread while a real Scheduler runs a (timer-driven) test
+// protocol on two worker threads.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "engine/scheduler.hpp"
+#include "loaddensity/stats/live.hpp"
+
+namespace ld::engine {
+namespace {
+
+using stats::LiveHistogram;
+
+TEST(LiveHistogramTest, PercentilesWithinThreePercent) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(std::log(20e6), 1.0);  // ~20 ms median
+  std::vector<std::int64_t> values;
+  LiveHistogram h;
+  for (int i = 0; i < 100000; ++i) {
+    const auto v = static_cast<std::int64_t>(dist(rng));
+    values.push_back(v);
+    h.record(v);
+  }
+  std::sort(values.begin(), values.end());
+  for (double p : {50.0, 90.0, 95.0, 99.0, 99.9}) {
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * values.size())) - 1;
+    const double exact = static_cast<double>(values[rank]);
+    const double got = static_cast<double>(h.percentile(p));
+    EXPECT_NEAR(got, exact, exact / 32 + 1000) << "p" << p;
+  }
+  EXPECT_EQ(h.count(), values.size());
+  EXPECT_EQ(h.max_ns(), values.back());
+}
+
+TEST(LiveHistogramTest, BucketsTileTheRange) {
+  for (std::size_t i = 0; i + 1 < LiveHistogram::kBucketCount; ++i) {
+    EXPECT_EQ(LiveHistogram::bucket_lower_us(i) + LiveHistogram::bucket_width_us(i),
+              LiveHistogram::bucket_lower_us(i + 1))
+        << i;
+    const std::int64_t lo_ns = LiveHistogram::bucket_lower_us(i) * 1000;
+    EXPECT_EQ(LiveHistogram::bucket_index(lo_ns), i);
+  }
+  EXPECT_EQ(LiveHistogram::bucket_index(-5), 0u);
+  EXPECT_EQ(LiveHistogram::bucket_index(std::int64_t{1} << 62), LiveHistogram::kBucketCount - 1);
+}
+
+TEST(LiveHistogramTest, LocustResponseTimesRoundAsLocustDoes) {
+  LiveHistogram h;
+  h.record(7'200'000);       // 7.2 ms -> 7
+  h.record(7'300'000);       // -> 7
+  h.record(154'000'000);     // 154 ms -> 150 or 160 (bucket midpoint within 3%)
+  h.record(2'340'000'000);   // 2.34 s -> 2300 (or 2400)
+  h.record(45'000'000'000);  // 45 s -> 45000 (or a neighbour)
+  const auto rt = stats::locust_response_times(h);
+  EXPECT_EQ(rt.at(7), 2u);
+  std::uint64_t total = 0;
+  for (const auto& [ms, n] : rt) {
+    total += n;
+    if (ms >= 100 && ms < 1000) EXPECT_EQ(ms % 10, 0);
+    if (ms >= 1000 && ms < 10000) EXPECT_EQ(ms % 100, 0);
+    if (ms >= 10000) EXPECT_EQ(ms % 1000, 0);
+  }
+  EXPECT_EQ(total, 5u);
+}
+
+// A protocol whose every operation waits 2 ms on a timer and succeeds; task 1 always fails.
+class TimerTasks final : public CompiledTasks {
+ public:
+  explicit TimerTasks(NameTable& names)
+      : ok_(names.intern("GET", "/ok")), bad_(names.intern("GET", "/bad")) {}
+  std::size_t size() const noexcept override { return 2; }
+  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
+  std::uint32_t name_id(std::size_t i) const noexcept override { return i ? bad_ : ok_; }
+  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
+    return std::make_unique<Session>(*this, w);
+  }
+
+ private:
+  class Session final : public UserSession {
+   public:
+    Session(TimerTasks& t, WorkerContext& w) : t_(t), w_(w), timer_(w.io) {}
+    net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+      stats::Record r;
+      r.name_id = t_.name_id(index);
+      r.planned = planned;
+      r.start = steady_now();
+      timer_.expires_after(std::chrono::milliseconds(2));
+      boost::system::error_code ec;
+      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+      r.end = steady_now();
+      r.bytes_in = 100;
+      r.bytes_out = 10;
+      if (index == 1) r.error = {stats::ErrorKind::kHttpStatus, "HTTP", 500, false};
+      w_.record(r);
+    }
+
+   private:
+    TimerTasks& t_;
+    WorkerContext w_;
+    net::steady_timer timer_;
+  };
+  std::uint32_t ok_, bad_;
+};
+
+class CountingObserver final : public stats::LiveObserver {
+ public:
+  void on_interval(const stats::LiveSnapshot& s) override {
+    ++calls;
+    if (s.final) ++finals;
+  }
+  int calls = 0, finals = 0;
+};
+
+TEST(LiveStatsTest, SnapshotsAreReadFromAnotherThreadDuringARun) {
+  PlanConfig plan;
+  plan.user_type = "test";
+  plan.users = 4;
+  plan.spawn_rate = 1000;
+  plan.test_time_s = 3.2;
+  plan.threads = 2;
+  NameTable names;
+  TimerTasks tasks(names);
+  FlowSet flows;
+  params::Resolver resolver;
+  flows.compile({Json::object(), Json::object()}, params::ParseContext{resolver, nullptr},
+                {"/0", "/1"});
+  RunPolicies policies;
+  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  stats::LiveFeed feed;
+  CountingObserver observer;
+  feed.add_observer(&observer);
+  scheduler.set_live_feed(&feed);
+
+  std::atomic<bool> done{false};
+  std::vector<std::shared_ptr<const stats::LiveSnapshot>> seen;
+  std::thread reader([&] {
+    std::uint64_t last = 0;
+    while (!done.load()) {
+      auto s = feed.latest();
+      if (s && s->sequence != last) {
+        last = s->sequence;
+        seen.push_back(std::move(s));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::atomic<bool> interrupt{false};
+  RunOutcome out = scheduler.run(interrupt, nullptr);
+  done.store(true);
+  reader.join();
+
+  // The reader saw snapshots while the test ran, in order, with growing totals.
+  ASSERT_GE(seen.size(), 2u);
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(seen[i]->sequence, seen[i - 1]->sequence);
+    EXPECT_GE(seen[i]->total[0].requests, seen[i - 1]->total[0].requests);
+  }
+  EXPECT_GT(seen.front()->total_requests, 0u) << "the first interval already had requests";
+  const auto last = feed.latest();
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->final);
+  EXPECT_EQ(observer.finals, 1);
+  EXPECT_EQ(static_cast<std::uint64_t>(observer.calls), last->sequence);
+  ASSERT_EQ(last->names->size(), 2u);
+  EXPECT_EQ(last->names->at(1).second, "/bad");
+
+  // The running totals agree with the run's final metrics, name by name.
+  std::uint64_t requests = 0;
+  for (const auto& n : out.metrics.names) {
+    const std::size_t id = n.name == "/ok" ? 0 : 1;
+    EXPECT_EQ(last->total[id].requests, n.requests) << n.name;
+    EXPECT_EQ(last->total[id].failures, n.failures) << n.name;
+    EXPECT_EQ(last->total[id].bytes_in, n.bytes_in) << n.name;
+    EXPECT_EQ(last->total[id].latency.count(), n.requests) << n.name;
+    requests += n.requests;
+  }
+  EXPECT_EQ(last->total_requests, requests);
+  EXPECT_EQ(last->total[1].failures, last->total[1].requests);
+  EXPECT_EQ(last->total[1].by_kind[static_cast<std::size_t>(stats::ErrorKind::kHttpStatus)],
+            last->total[1].requests);
+  EXPECT_EQ(last->total[0].failures, 0u);
+  // Each operation takes >= 2 ms: the live p50 says so (within the histogram's bound).
+  EXPECT_GE(last->total[0].latency.percentile(50), 1'900'000);
+}
+
+}  // namespace
+}  // namespace ld::engine
