@@ -14,6 +14,7 @@
 #include "app/app.hpp"
 #include "app/scaffold.hpp"
 #include "core/cleanup.hpp"
+#include "core/log.hpp"
 #include "loaddensity/core/error.hpp"
 #include "sqlite/run_store.hpp"
 #include "target/target.hpp"
@@ -137,6 +138,18 @@ int run_cli(int argc, char** argv) {
                  "Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, "
                  "PREFIX_failures.csv and PREFIX_exceptions.csv after the run")
       ->option_text("PREFIX");
+  std::string log_level = "warn", log_file, log_format = "text";
+  cli.add_option("--log-level", log_level,
+                 "Log level of the long-running parts (target, servers, exporters): trace, "
+                 "debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
+  cli.add_option("--log-file", log_file,
+                 "Write logs to FILE (appending); the terminal then shows errors only")
+      ->option_text("FILE");
+  cli.add_option("--log-format", log_format, "text, or json (one object per line)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
 
   // The original's single-flag forms, kept for tools that call it that way.
   std::string legacy_file, legacy_dir, legacy_create, legacy_str;
@@ -200,6 +213,17 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
     return code == 0 ? 0 : kExitBadInput;
+  }
+
+  log::Options log_options;
+  log::parse_level(log_level, log_options.level);
+  log_options.file = log_file;
+  log_options.format = log_format == "json" ? log::Format::kJson : log::Format::kText;
+  try {
+    log::configure(log_options);
+  } catch (const std::exception& e) {
+    std::cerr << "error: --log-file: " << e.what() << '\n';
+    return kExitBadInput;
   }
 
   opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);

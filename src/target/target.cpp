@@ -3,6 +3,7 @@
 // there is more than one). A connection lives on the thread that accepted it, so every piece of
 // per-worker state below is touched by that worker's thread only (stop() posts to it).
 #include "target/target.hpp"
+#include "core/log.hpp"
 
 // clang-format off
 #include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
@@ -38,8 +39,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "target/h2c.hpp"
 #include "target/echo.hpp"
+#include "target/h2c.hpp"
 #include "target/handlers.hpp"
 #include "target/streams.hpp"
 
@@ -246,10 +247,18 @@ net::awaitable<void> accept_loop(Worker* worker, const std::string* host_port) {
     if (worker->stopping || !worker->acceptor->is_open()) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
+      log::warn("target", "accept failed: " + ec.message() + " (retrying in 20 ms)");
       // Transient (EMFILE, ECONNABORTED, ...): back off briefly instead of spinning.
       net::steady_timer backoff(worker->ioc->get_executor(), std::chrono::milliseconds(20));
       co_await backoff.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
+    }
+    if (log::enabled(log::Level::kDebug)) {
+      error_code peer_ec;
+      const auto peer = socket.remote_endpoint(peer_ec);
+      log::debug("target", "connection from " + (peer_ec ? std::string("?")
+                                                         : peer.address().to_string() + ":" +
+                                                               std::to_string(peer.port())));
     }
     net::co_spawn(worker->ioc->get_executor(),
                   serve_connection(worker, host_port, std::move(socket)),
@@ -360,6 +369,8 @@ struct EmbeddedTarget::Impl {
     }
     workers = std::move(fresh);
     running = true;
+    log::info("target", "listening on http://" + host_port + " (" + std::to_string(workers.size()) +
+                            " threads)");
   }
 
   void stop() {
@@ -389,6 +400,7 @@ struct EmbeddedTarget::Impl {
     workers.clear();
     echo.reset();
     running = false;
+    log::info("target", "stopped");
   }
 };
 
