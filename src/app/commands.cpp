@@ -7,15 +7,15 @@
 #include "core/log.hpp"
 #include "engine/flow.hpp"
 #include "engine/plan.hpp"
+#include "params/sources.hpp"
 #include "engine/scheduler.hpp"
 #include "http1/http1.hpp"
 #include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
-#include "params/sources.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
-#include "stats/record_log.hpp"
 #include "summary/summary.hpp"
+#include "stats/record_log.hpp"
 #include "target/target.hpp"
 #include "websocket/websocket.hpp"
 
@@ -91,8 +91,7 @@ std::vector<Param> start_test_params() {
       {"load_shape", A::kString | A::kNull, false, nullptr, ""},
       {"shape_config", A::kObject | A::kNull, false, nullptr, ""},
       {"threads", A::kInteger | A::kNull, false, nullptr, "worker threads (default: cores)"},
-      {"hard_timeout", A::kNumber | A::kNull, false, nullptr,
-       "watchdog: seconds before a hung run is ended"},
+      {"hard_timeout", A::kNumber | A::kNull, false, nullptr, "watchdog: seconds before a hung run is ended"},
       {"graceful_stop", A::kNumber | A::kNull, false, nullptr,
        "seconds in-flight requests may finish after test_time before they are aborted (30)"},
       {"connection", A::kAny, false, nullptr, "protocol extra"},
@@ -148,8 +147,9 @@ void App::register_commands() {
                         "/user_detail_dict/user");
     }
     proto->validate_options(args);
-    const std::string base =
-        args["tasks"].is_object() && args["tasks"].contains("tasks") ? "/tasks/tasks" : "/tasks";
+    const std::string base = args["tasks"].is_object() && args["tasks"].contains("tasks")
+                                 ? "/tasks/tasks"
+                                 : "/tasks";
     if (args["tasks"].is_array()) {
       for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
         try {
@@ -205,8 +205,9 @@ void App::register_commands() {
         } catch (const ConfigError& e) {
           // Protocol pointers are relative to the task list; flow pointers are absolute.
           const bool absolute = e.pointer().rfind("/tasks", 0) == 0;
-          const std::string base =
-              a["tasks"].is_object() && a["tasks"].contains("tasks") ? "/tasks/tasks" : "/tasks";
+          const std::string base = a["tasks"].is_object() && a["tasks"].contains("tasks")
+                                       ? "/tasks/tasks"
+                                       : "/tasks";
           throw ConfigError(e.what(), absolute ? e.pointer() : base + e.pointer());
         }
         resolver_.rewind_sources();
@@ -221,8 +222,8 @@ void App::register_commands() {
                               " users, " + std::to_string(plan.threads) + " threads");
         engine::RunOutcome outcome = scheduler.run(interrupted_, progress.get());
         if (record_run) record_run->finish();
-        log::info("test", "ended (" + outcome.stop_reason +
-                              "): " + std::to_string(outcome.metrics.requests()) + " requests, " +
+        log::info("test", "ended (" + outcome.stop_reason + "): " +
+                              std::to_string(outcome.metrics.requests()) + " requests, " +
                               std::to_string(outcome.metrics.failures()) + " failures");
         metrics_.absorb(outcome.metrics);
         if (!options_.quiet) {
@@ -242,7 +243,8 @@ void App::register_commands() {
                     {"stop_reason", outcome.stop_reason},
                     {"load_model", outcome.metrics.runs.back().load_model}};
       },
-      [validate_start](const Json& args) { validate_start(args); }, true});
+      [validate_start](const Json& args) { validate_start(args); },
+      true});
 
   // ---- variables
   r.add(Command{"LD_register_variable",
@@ -252,8 +254,7 @@ void App::register_commands() {
                   resolver_.set_variable(a["name"].get<std::string>(), json_display(a["value"]));
                   return {{"registered", a["name"]}};
                 }});
-  r.add(Command{"LD_register_variables",
-                "Register several variables from an object.",
+  r.add(Command{"LD_register_variables", "Register several variables from an object.",
                 {{"variables", A::kObject, true, nullptr, "{\"name\": value, ...}"}},
                 [this](const Json& a) -> Json {
                   Json names = Json::array();
@@ -265,9 +266,7 @@ void App::register_commands() {
                 }});
 
   // ---- results
-  r.add(Command{"LD_summary",
-                "Return the summary of every test since the last clear.",
-                {},
+  r.add(Command{"LD_summary", "Return the summary of every test since the last clear.", {},
                 [this](const Json&) -> Json { return reports::build_summary(metrics_); }});
   r.add(Command{"LD_generate_summary_report",
                 "Write the summary JSON (totals, latency_overall, per_name) to <report_name>.json.",
@@ -276,17 +275,16 @@ void App::register_commands() {
                   return reports::write_summary_report(metrics_,
                                                        a["report_name"].get<std::string>());
                 }});
-  r.add(Command{
-      "LD_clear_records", "Forget every result recorded so far.", {}, [this](const Json&) -> Json {
-        metrics_.clear();
-        if (record_log_) record_log_->clear();
-        sla_results_ = nullptr;
-        return {{"status", "cleared"}};
-      }});
+  r.add(Command{"LD_clear_records", "Forget every result recorded so far.", {},
+                [this](const Json&) -> Json {
+                  metrics_.clear();
+                  if (record_log_) record_log_->clear();
+                  sla_results_ = nullptr;
+                  return {{"status", "cleared"}};
+                }});
 
   // ---- nesting
-  r.add(Command{"LD_execute_action",
-                "Run a nested action list.",
+  r.add(Command{"LD_execute_action", "Run a nested action list.",
                 {{"action_list", A::kArray | A::kObject, true, nullptr, "actions"}},
                 [this](const Json& a) -> Json {
                   if (depth_ >= 16) throw ConfigError("actions nested more than 16 levels deep");
@@ -298,13 +296,11 @@ void App::register_commands() {
                   auto doc = action::parse_document_json(a["action_list"], "LD_execute_action");
                   auto rep = execute(doc);
                   if (rep.failed) {
-                    throw std::runtime_error(std::to_string(rep.failed) +
-                                             " nested action(s) failed");
+                    throw std::runtime_error(std::to_string(rep.failed) + " nested action(s) failed");
                   }
                   return rep.results;
                 }});
-  r.add(Command{"LD_execute_files",
-                "Run action files in order.",
+  r.add(Command{"LD_execute_files", "Run action files in order.",
                 {{"execute_files_list", A::kArray, true, nullptr, "paths"}},
                 [this](const Json& a) -> Json {
                   if (depth_ >= 16) throw ConfigError("actions nested more than 16 levels deep");
@@ -321,44 +317,40 @@ void App::register_commands() {
                     failed += rep.failed;
                     out.push_back({{"file", f}, {"results", rep.results}});
                   }
-                  if (failed)
-                    throw std::runtime_error(std::to_string(failed) + " action(s) failed");
+                  if (failed) throw std::runtime_error(std::to_string(failed) + " action(s) failed");
                   return out;
                 }});
 
   // ---- embedded target
-  r.add(Command{"LD_start_target",
-                "Start the embedded httpbin-like target and register its base URL as a variable.",
-                {{"host", A::kString, false, "127.0.0.1", ""},
-                 {"port", A::kInteger, false, 0, "0 picks a free port"},
-                 {"threads", A::kInteger, false, 1, "server threads"},
-                 {"variable", A::kString, false, "target", "variable that receives the base URL"},
-                 {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
-                 {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
-                [this](const Json& a) -> Json {
-                  if (target_ && target_->running())
-                    throw std::runtime_error("the target is already running");
-                  target::TargetOptions o;
-                  o.host = a["host"].get<std::string>();
-                  o.port = static_cast<std::uint16_t>(a["port"].get<int>());
-                  o.threads = static_cast<unsigned>(std::max(1, a["threads"].get<int>()));
-                  o.tcp_port = static_cast<std::uint16_t>(a["tcp_port"].get<int>());
-                  o.udp_port = static_cast<std::uint16_t>(a["udp_port"].get<int>());
-                  target_ = std::make_unique<target::EmbeddedTarget>(o);
-                  target_->start();
-                  // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} /
-                  // ${target_udp} = H:P
-                  const std::string var = a["variable"].get<std::string>();
-                  resolver_.set_variable(var, target_->base_url());
-                  resolver_.set_variable(var + "_ws", target_->ws_url());
-                  resolver_.set_variable(var + "_tcp", target_->tcp_address());
-                  resolver_.set_variable(var + "_udp", target_->udp_address());
-                  return {{"url", target_->base_url()},
-                          {"port", target_->port()},
-                          {"ws", target_->ws_url()},
-                          {"tcp", target_->tcp_address()},
-                          {"udp", target_->udp_address()}};
-                }});
+  r.add(Command{
+      "LD_start_target",
+      "Start the embedded httpbin-like target and register its base URL as a variable.",
+      {{"host", A::kString, false, "127.0.0.1", ""},
+       {"port", A::kInteger, false, 0, "0 picks a free port"},
+       {"threads", A::kInteger, false, 1, "server threads"},
+       {"variable", A::kString, false, "target", "variable that receives the base URL"},
+       {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
+       {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
+      [this](const Json& a) -> Json {
+        if (target_ && target_->running()) throw std::runtime_error("the target is already running");
+        target::TargetOptions o;
+        o.host = a["host"].get<std::string>();
+        o.port = static_cast<std::uint16_t>(a["port"].get<int>());
+        o.threads = static_cast<unsigned>(std::max(1, a["threads"].get<int>()));
+        o.tcp_port = static_cast<std::uint16_t>(a["tcp_port"].get<int>());
+        o.udp_port = static_cast<std::uint16_t>(a["udp_port"].get<int>());
+        target_ = std::make_unique<target::EmbeddedTarget>(o);
+        target_->start();
+        // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P
+        const std::string var = a["variable"].get<std::string>();
+        resolver_.set_variable(var, target_->base_url());
+        resolver_.set_variable(var + "_ws", target_->ws_url());
+        resolver_.set_variable(var + "_tcp", target_->tcp_address());
+        resolver_.set_variable(var + "_udp", target_->udp_address());
+        return {{"url", target_->base_url()}, {"port", target_->port()},
+                {"ws", target_->ws_url()},     {"tcp", target_->tcp_address()},
+                {"udp", target_->udp_address()}};
+      }});
   r.add(Command{"LD_stop_target", "Stop the embedded target.", {}, [this](const Json&) -> Json {
                   if (target_) target_->stop();
                   target_.reset();
@@ -379,11 +371,9 @@ void App::register_commands() {
                   resolver_.add_source("csv", std::move(src));
                   return {{"name", a["name"]}, {"rows", rows}};
                 }});
-  r.add(Command{
-      "LD_register_csv_sources",
-      "Register several CSV sources.",
-      {{"sources", A::kArray, true, nullptr, "[{\"name\", \"file_path\", \"cycle\"}]"}},
-      [this](const Json& a) -> Json { return register_csv_sources(a["sources"], "/sources"); }});
+  r.add(Command{"LD_register_csv_sources", "Register several CSV sources.",
+                {{"sources", A::kArray, true, nullptr, "[{\"name\", \"file_path\", \"cycle\"}]"}},
+                [this](const Json& a) -> Json { return register_csv_sources(a["sources"], "/sources"); }});
   r.add(Command{"LD_register_db_source",
                 "Register the rows of a SQL query (SQLite or PostgreSQL) for ${db.NAME.COLUMN}.",
                 {{"name", A::kString, true, nullptr, ""},
@@ -392,8 +382,7 @@ void App::register_commands() {
                  {"query", A::kString, true, nullptr, "SELECT ..."},
                  {"cycle", A::kBool, false, true, ""}},
                 [this](const Json& a) -> Json { return register_db_source(a, ""); }});
-  r.add(Command{"LD_register_db_sources",
-                "Register several database sources.",
+  r.add(Command{"LD_register_db_sources", "Register several database sources.",
                 {{"sources", A::kArray, true, nullptr,
                   "[{\"name\", \"connection_string\", \"query\", \"cycle\"}]"}},
                 [this](const Json& a) -> Json {
@@ -403,9 +392,7 @@ void App::register_commands() {
                     const std::string ptr = "/sources" + pointer_index(i);
                     if (!s.is_object() || !s.contains("name") || !s.contains("connection_string") ||
                         !s.contains("query")) {
-                      throw ConfigError(
-                          "a db source is {\"name\", \"connection_string\", \"query\", \"cycle\"?}",
-                          ptr);
+                      throw ConfigError("a db source is {\"name\", \"connection_string\", \"query\", \"cycle\"?}", ptr);
                     }
                     Json full = s;
                     if (!full.contains("cycle")) full["cycle"] = true;
@@ -413,15 +400,12 @@ void App::register_commands() {
                   }
                   return out;
                 }});
-  r.add(Command{"LD_clear_resolver",
-                "Forget registered variables and data sources.",
-                {},
+  r.add(Command{"LD_clear_resolver", "Forget registered variables and data sources.", {},
                 [this](const Json&) -> Json {
                   resolver_.clear();
                   return {{"status", "cleared"}};
                 }});
-  r.add(Command{"LD_set_faker_seed",
-                "Make ${faker.*} values repeatable (null: random).",
+  r.add(Command{"LD_set_faker_seed", "Make ${faker.*} values repeatable (null: random).",
                 {{"seed", A::kInteger | A::kNull, false, nullptr, ""}},
                 [this](const Json& a) -> Json {
                   if (a["seed"].is_null()) {
@@ -447,53 +431,42 @@ void App::register_commands() {
                   if (b.threshold < 0 || b.threshold > 1) {
                     throw ConfigError("threshold is a failure rate between 0 and 1", "/threshold");
                   }
-                  if (b.window_s < 1)
-                    throw ConfigError("window_seconds must be >= 1", "/window_seconds");
+                  if (b.window_s < 1) throw ConfigError("window_seconds must be >= 1", "/window_seconds");
                   failure_budget_ = b;
-                  return {{"threshold", b.threshold},
-                          {"window_seconds", b.window_s},
+                  return {{"threshold", b.threshold}, {"window_seconds", b.window_s},
                           {"min_samples", b.min_samples}};
                 }});
-  r.add(Command{
-      "LD_uninstall_failure_budget", "Remove the failure budget.", {}, [this](const Json&) -> Json {
-        failure_budget_.reset();
-        return {{"status", "uninstalled"}};
-      }});
-  r.add(
-      Command{"LD_install_network_conditioner",
-              "Add latency, jitter and loss before matching requests (counted separately).",
-              {{"latency_ms", A::kNumber, false, 0, ""},
-               {"jitter_ms", A::kNumber, false, 0, ""},
-               {"loss_rate", A::kNumber, false, 0, "0..1"},
-               {"name_filter", A::kString | A::kNull, false, nullptr, "substring of name or URL"}},
-              [this](const Json& a) -> Json {
-                engine::NetworkConditioner c;
-                c.latency_ms = a["latency_ms"].get<double>();
-                c.jitter_ms = a["jitter_ms"].get<double>();
-                c.loss_rate = a["loss_rate"].get<double>();
-                if (a["name_filter"].is_string())
-                  c.name_filter = a["name_filter"].get<std::string>();
-                if (c.latency_ms < 0 || c.jitter_ms < 0)
-                  throw ConfigError("latency_ms and jitter_ms must be >= 0");
-                if (c.loss_rate < 0 || c.loss_rate > 1)
-                  throw ConfigError("loss_rate is between 0 and 1", "/loss_rate");
-                conditioner_ = c;
-                return {{"latency_ms", c.latency_ms},
-                        {"jitter_ms", c.jitter_ms},
-                        {"loss_rate", c.loss_rate},
-                        {"name_filter", a["name_filter"]}};
-              }});
-  r.add(Command{"LD_uninstall_network_conditioner",
-                "Remove the network conditioner.",
-                {},
+  r.add(Command{"LD_uninstall_failure_budget", "Remove the failure budget.", {},
+                [this](const Json&) -> Json {
+                  failure_budget_.reset();
+                  return {{"status", "uninstalled"}};
+                }});
+  r.add(Command{"LD_install_network_conditioner",
+                "Add latency, jitter and loss before matching requests (counted separately).",
+                {{"latency_ms", A::kNumber, false, 0, ""},
+                 {"jitter_ms", A::kNumber, false, 0, ""},
+                 {"loss_rate", A::kNumber, false, 0, "0..1"},
+                 {"name_filter", A::kString | A::kNull, false, nullptr, "substring of name or URL"}},
+                [this](const Json& a) -> Json {
+                  engine::NetworkConditioner c;
+                  c.latency_ms = a["latency_ms"].get<double>();
+                  c.jitter_ms = a["jitter_ms"].get<double>();
+                  c.loss_rate = a["loss_rate"].get<double>();
+                  if (a["name_filter"].is_string()) c.name_filter = a["name_filter"].get<std::string>();
+                  if (c.latency_ms < 0 || c.jitter_ms < 0) throw ConfigError("latency_ms and jitter_ms must be >= 0");
+                  if (c.loss_rate < 0 || c.loss_rate > 1) throw ConfigError("loss_rate is between 0 and 1", "/loss_rate");
+                  conditioner_ = c;
+                  return {{"latency_ms", c.latency_ms}, {"jitter_ms", c.jitter_ms},
+                          {"loss_rate", c.loss_rate}, {"name_filter", a["name_filter"]}};
+                }});
+  r.add(Command{"LD_uninstall_network_conditioner", "Remove the network conditioner.", {},
                 [this](const Json&) -> Json {
                   conditioner_.reset();
                   return {{"status", "uninstalled"}};
                 }});
 
-  r.add(Command{"LD_list_commands", "List every command.", {}, [this](const Json&) -> Json {
-                  return registry_.names();
-                }});
+  r.add(Command{"LD_list_commands", "List every command.", {},
+                [this](const Json&) -> Json { return registry_.names(); }});
 }
 
 }  // namespace ld::app
