@@ -9,33 +9,20 @@ namespace ld::stats {
 
 const char* error_kind_name(ErrorKind k) noexcept {
   switch (k) {
-    case ErrorKind::kNone:
-      return "none";
-    case ErrorKind::kRefused:
-      return "refused";
-    case ErrorKind::kConnect:
-      return "connect";
-    case ErrorKind::kTimeout:
-      return "timeout";
-    case ErrorKind::kReset:
-      return "reset";
-    case ErrorKind::kTls:
-      return "tls";
-    case ErrorKind::kHttpStatus:
-      return "http_status";
-    case ErrorKind::kProtocol:
-      return "protocol";
-    case ErrorKind::kAssertion:
-      return "assertion";
-    case ErrorKind::kDropped:
-      return "dropped";
-    case ErrorKind::kAborted:
-      return "aborted";
-    case ErrorKind::kInvalidRequest:
-      return "invalid_request";
+    case ErrorKind::kNone: return "none";
+    case ErrorKind::kRefused: return "refused";
+    case ErrorKind::kConnect: return "connect";
+    case ErrorKind::kTimeout: return "timeout";
+    case ErrorKind::kReset: return "reset";
+    case ErrorKind::kTls: return "tls";
+    case ErrorKind::kHttpStatus: return "http_status";
+    case ErrorKind::kProtocol: return "protocol";
+    case ErrorKind::kAssertion: return "assertion";
+    case ErrorKind::kDropped: return "dropped";
+    case ErrorKind::kAborted: return "aborted";
+    case ErrorKind::kInvalidRequest: return "invalid_request";
     case ErrorKind::kOther:
-    case ErrorKind::kCount_:
-      break;
+    case ErrorKind::kCount_: break;
   }
   return "other";
 }
