@@ -177,12 +177,44 @@ class EmbeddedTargetTest(Case):
         self.assertIn("loaddensity", r.out)
 
 
+# What each example is meant to show: the failures it expects, by kind, per name (None: no
+# failure at all), and how its test ends. A new example must say what it expects here.
+EXAMPLE_OUTCOMES = {
+    "auth_flow": (None, "test_time"),
+    "csv_data": (None, "test_time"),
+    "every_report": ({"/status/503": {"http_status"}, "/delay/1": {"timeout"}}, "test_time"),
+    "http2_smoke": ({"h2 GET /status/404": {"http_status"}}, "test_time"),
+    "open_model": (None, "test_time"),
+    "quick_smoke": (None, "test_time"),
+    "reliability": (None, "test_time"),
+    "socket_echo": (None, "test_time"),
+    "spike_shape": (None, "load_shape"),
+    "sse_stream": (None, "test_time"),
+    "websocket_echo": (None, "test_time"),
+    "weighted_mix": (None, "test_time"),
+}
+
+
 class ExamplesTest(Case):
-    def test_every_example_runs_offline(self):
+    def test_every_example_runs_offline_with_its_expected_outcome(self):
         examples = os.path.join(SOURCE, "examples")
-        names = sorted(n for n in os.listdir(examples) if n.endswith(".json"))
-        self.assertGreaterEqual(len(names), 6)
+        names = sorted(n[:-5] for n in os.listdir(examples) if n.endswith(".json"))
+        self.assertEqual(names, sorted(EXAMPLE_OUTCOMES), "every example states its outcome")
         for name in names:
             with self.subTest(example=name):
-                r = self.run_ld("run", os.path.join(examples, name), timeout=120)
+                r = self.run_ld("-q", "run", os.path.join(examples, name + ".json"), timeout=120)
                 self.assertEqual(r.code, 0, f"{name}: {r.err}")
+                s = r.summary(name + "-summary")
+                expected, stop = EXAMPLE_OUTCOMES[name]
+                self.assertGreater(s["totals"]["requests"], 0, name)
+                self.assertEqual([run["stop_reason"] for run in s["runs"]], [stop], name)
+                if expected is None:
+                    self.assertEqual(s["totals"]["failures"], 0, (name, s["errors"]))
+                    continue
+                failing = {n: b["failures"] for n, b in s["per_name"].items() if b["failures"]}
+                self.assertEqual(set(failing), set(expected), (name, s["errors"]))
+                for e in s["errors"]:
+                    self.assertIn(e["kind"], expected[e["name"]], (name, e))
+                for n, b in s["per_name"].items():
+                    if n in expected:
+                        self.assertEqual(b["failures"], b["requests"], (name, n))
