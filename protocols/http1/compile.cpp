@@ -212,8 +212,14 @@ class Http1Protocol final : public engine::Protocol {
         add_header(it.key(), text_of(it.value()));
       }
     }
+    // A Cookie header the task sets itself replaces the jar's cookies (as requests does).
+    s.use_jar = !has_header("Cookie");
     if (!has_header("User-Agent")) {
       add_header("User-Agent", params::Template::literal("loaddensity/" LD_HTTP_VERSION));
+    }
+    // Compressed answers are decoded only when a check reads the body.
+    if (!has_header("Accept-Encoding")) {
+      add_header("Accept-Encoding", params::Template::literal("gzip, deflate"));
     }
     if (!has_header("Accept")) add_header("Accept", params::Template::literal("*/*"));
     if (task.contains("cookies") && !task["cookies"].empty()) {

@@ -46,6 +46,7 @@ struct Step {
   bool dynamic_basic_auth = false;
   std::string content_type;    // sent when the body is non-empty and no Content-Type was given
   bool send_length = false;    // Content-Length even when the body is empty (POST/PUT/PATCH)
+  bool use_jar = true;         // false: the task sets its own Cookie header
 
   std::unique_ptr<checks::Checks> checks;  // null when the task has none
   std::shared_ptr<net::ssl::context> ssl;  // for https URLs

@@ -47,6 +47,8 @@ void ResponseParser::reset(bool head_request, std::string* body, std::string* he
   if (headers_) headers_->clear();
   partial_.clear();
   location_.clear();
+  set_cookies_.clear();
+  coding_ = ContentCoding::kIdentity;
   error_ = nullptr;
   status_ = 0;
   keep_alive_ = true;
@@ -71,6 +73,8 @@ bool ResponseParser::parse_headers(std::string_view block) {
   keep_alive_ = !http10;
   chunked_ = false;
   content_length_ = -1;
+  coding_ = ContentCoding::kIdentity;
+  set_cookies_.clear();  // an interim response's are not the final response's
   std::size_t pos = eol + 1;
   while (pos < block.size()) {
     eol = block.find('\n', pos);
@@ -93,6 +97,9 @@ bool ResponseParser::parse_headers(std::string_view block) {
         if (text::iequals(name, "connection")) {
           if (contains_token(value, "close")) keep_alive_ = false;
           if (contains_token(value, "keep-alive")) keep_alive_ = true;
+        } else if (text::iequals(name, "set-cookie")) {
+          if (!set_cookies_.empty()) set_cookies_.push_back('\n');
+          set_cookies_.append(value);
         }
         break;
       case 14:
@@ -102,6 +109,9 @@ bool ResponseParser::parse_headers(std::string_view block) {
           if (e2 != std::errc{} || q != value.data() + value.size() || len < 0) return false;
           content_length_ = len;
         }
+        break;
+      case 16:
+        if (text::iequals(name, "content-encoding")) coding_ = parse_content_coding(value);
         break;
       case 17:
         if (text::iequals(name, "transfer-encoding") && contains_token(value, "chunked")) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/body_decoder.hpp"
+
 namespace ld::proto::http1 {
 
 class ResponseParser {
@@ -27,6 +29,11 @@ class ResponseParser {
   int status() const noexcept { return status_; }
   bool keep_alive() const noexcept { return keep_alive_; }
   const std::string& location() const noexcept { return location_; }  // 3xx only
+  // Content-Encoding of the final response (identity when absent).
+  ContentCoding content_coding() const noexcept { return coding_; }
+  // Set-Cookie values of the final response, one per line ('\n'-separated); empty when there
+  // are none (nothing is copied or allocated then).
+  const std::string& set_cookies() const noexcept { return set_cookies_; }
   const char* error() const noexcept { return error_; }
   std::uint64_t header_bytes() const noexcept { return header_bytes_; }
   std::uint64_t body_bytes() const noexcept { return body_bytes_; }
@@ -49,6 +56,8 @@ class ResponseParser {
   std::string* headers_ = nullptr;
   std::string partial_;    // split header block, or the current chunk-size line
   std::string location_;
+  std::string set_cookies_;
+  ContentCoding coding_ = ContentCoding::kIdentity;
   const char* error_ = nullptr;
   int status_ = 0;
   bool keep_alive_ = true;

@@ -18,9 +18,11 @@
 #include <charconv>
 #include <optional>
 
+#include "common/body_decoder.hpp"
+#include "common/cookie_jar.hpp"
+#include "core/text.hpp"
 #include "http1_impl.hpp"
 #include "response_parser.hpp"
-#include "core/text.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::proto::http1 {
@@ -122,10 +124,14 @@ class Session final : public engine::UserSession {
     for (int hop = 0;; ++hop) {
       conn = &connection(*url, url->tls ? step.ssl.get() : nullptr);
       conn->op.arm(rec.start + step.timeout);
-      rec.error = co_await exchange(*conn, *url, *endpoints, *request, head,
+      // A user without cookies for this URL sends the prebuilt bytes.
+      const std::string* sending =
+          step.use_jar && !jar_.empty() ? with_cookies(*request, *url) : request;
+      rec.error = co_await exchange(*conn, *url, *endpoints, *sending, head,
                                     capture && step.checks->needs_body(),
                                     capture && step.checks->needs_headers());
       if (rec.error.kind != ErrorKind::kNone) break;
+      if (!parser_.set_cookies().empty()) store_cookies(*url);
       const int status = parser_.status();
       rec.status = static_cast<std::uint32_t>(status);
       if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
@@ -168,8 +174,15 @@ class Session final : public engine::UserSession {
         if (!step.checks->has_assertions() && rec.status >= 400) {
           rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
         } else {
-          const checks::ResponseView view{static_cast<int>(rec.status), body_, header_block_};
-          if (const char* failed = step.checks->apply(view, *w_.scope)) {
+          // Decoded here, only because a check reads the body; bytes_in stays the wire size.
+          std::string_view body = body_;
+          const char* bad = step.checks->needs_body()
+                                ? decoder_.decode(parser_.content_coding(), body_, body)
+                                : nullptr;
+          const checks::ResponseView view{static_cast<int>(rec.status), body, header_block_};
+          if (bad) {
+            rec.error = {ErrorKind::kProtocol, bad, 0, false};
+          } else if (const char* failed = step.checks->apply(view, *w_.scope)) {
             rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
           }
         }
@@ -181,6 +194,46 @@ class Session final : public engine::UserSession {
   }
 
  private:
+  // Stores the Set-Cookie values of the response just parsed (a request to `url`).
+  void store_cookies(const Url& url) {
+    const std::int64_t now = proto::CookieJar::now();
+    const std::string_view path = proto::CookieJar::path_of(url.target);
+    std::string_view all = parser_.set_cookies();
+    while (!all.empty()) {
+      const std::size_t nl = all.find('\n');
+      jar_.set(all.substr(0, nl), url.host, path, now);
+      all = nl == std::string_view::npos ? std::string_view{} : all.substr(nl + 1);
+    }
+  }
+
+  // `request` with the jar's cookies for `url` merged into its Cookie line (the task's own
+  // cookies first, and they win over jar cookies of the same name), built in cookie_request_;
+  // `request` itself when the jar has nothing for this URL.
+  const std::string* with_cookies(const std::string& request, const Url& url) {
+    const std::size_t header_end = request.find("\r\n\r\n");
+    std::size_t line = request.find("\r\nCookie: ");
+    if (line > header_end) line = std::string::npos;
+    std::string_view task;
+    std::size_t value_end = header_end + 2;  // no Cookie line: insert one before the blank line
+    if (line != std::string::npos) {
+      const std::size_t begin = line + 10;
+      value_end = request.find("\r\n", begin);
+      task = std::string_view(request).substr(begin, value_end - begin);
+    }
+    cookie_value_.clear();
+    if (jar_.append_header(cookie_value_, url.host, proto::CookieJar::path_of(url.target), url.tls,
+                           proto::CookieJar::now(), task) == 0) {
+      return &request;
+    }
+    std::string& r = cookie_request_;
+    r.assign(request, 0, value_end);
+    r += line != std::string::npos ? "; " : "Cookie: ";
+    r += cookie_value_;
+    if (line == std::string::npos) r += "\r\n";
+    r.append(request, value_end);
+    return &r;
+  }
+
   Conn& connection(const Url& url, const net::ssl::context* ssl) {
     for (auto& c : conns_) {
       if (c->port == url.port && c->ssl_ctx == ssl && c->host == url.host) return *c;
@@ -441,6 +494,9 @@ class Session final : public engine::UserSession {
   std::string request_buf_, headers_buf_, body_buf_, scratch_;  // reused per request
   std::string body_, header_block_;  // captured response parts, for checks
   std::uint64_t written_ = 0;  // request bytes written by the current step (every hop)
+  proto::BodyDecoder decoder_;       // Content-Encoding, when a check reads the body
+  proto::CookieJar jar_;             // this user's cookies
+  std::string cookie_value_, cookie_request_;  // a request with the jar's cookies merged in
   const std::vector<tcp::endpoint> no_endpoints_;
 };
 

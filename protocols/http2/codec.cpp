@@ -293,14 +293,29 @@ int ClientCodec::on_header(nghttp2_session*, const nghttp2_frame* frame, const s
     if (status >= 200) s->status = status;  // 1xx: informational, a final status follows
   } else if (namelen == 8 && std::memcmp(name, "location", 8) == 0) {
     s->location.assign(reinterpret_cast<const char*>(value), valuelen);
+  } else if (namelen == 10 && std::memcmp(name, "set-cookie", 10) == 0) {
+    if (!s->set_cookies.empty()) s->set_cookies.push_back('\n');
+    s->set_cookies.append(reinterpret_cast<const char*>(value), valuelen);
+  } else if (namelen == 16 && std::memcmp(name, "content-encoding", 16) == 0) {
+    s->coding =
+        parse_content_coding(std::string_view(reinterpret_cast<const char*>(value), valuelen));
+  }
+  if (s->header_sink && namelen > 0 && name[0] != ':') {
+    s->header_sink->append(reinterpret_cast<const char*>(name), namelen);
+    s->header_sink->append(": ");
+    s->header_sink->append(reinterpret_cast<const char*>(value), valuelen);
+    s->header_sink->append("\r\n");
   }
   return 0;
 }
 
 int ClientCodec::on_data(nghttp2_session*, std::uint8_t, std::int32_t stream_id,
-                         const std::uint8_t*, std::size_t len, void* self) {
+                         const std::uint8_t* data, std::size_t len, void* self) {
   auto& c = *static_cast<ClientCodec*>(self);
-  if (StreamResult* s = c.lookup(stream_id)) s->body_bytes += len;
+  if (StreamResult* s = c.lookup(stream_id)) {
+    s->body_bytes += len;
+    if (s->body_sink) s->body_sink->append(reinterpret_cast<const char*>(data), len);
+  }
   return 0;
 }
 

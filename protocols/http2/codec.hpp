@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/body_decoder.hpp"
 #include "loaddensity/stats/record.hpp"
 
 namespace ld::proto::http2 {
@@ -17,14 +18,18 @@ namespace ld::proto::http2 {
 // must stay valid until the codec reports it done, it is cancelled, or the codec is detached.
 struct StreamResult {
   // --- request (set by the caller before submit)
-  const std::string* body = nullptr;  // request body, may be null (not copied)
-  void* owner = nullptr;              // the caller's context, for the listener
+  const std::string* body = nullptr;   // request body, may be null (not copied)
+  void* owner = nullptr;               // the caller's context, for the listener
+  std::string* body_sink = nullptr;    // non-null: the response DATA is appended here
+  std::string* header_sink = nullptr;  // non-null: "name: value\r\n" lines appended here
   // --- filled by the codec
   std::int32_t stream_id = 0;
   std::uint32_t status = 0;        // final :status (1xx responses are skipped)
   std::uint64_t header_bytes = 0;  // decoded response header bytes ("name: value\r\n")
   std::uint64_t body_bytes = 0;    // response DATA payload bytes
   std::string location;            // response `location` header (for redirects)
+  std::string set_cookies;         // `set-cookie` values, '\n'-separated (empty: none)
+  ContentCoding coding = ContentCoding::kIdentity;  // response `content-encoding`
   bool done = false;
   bool refused = false;    // the server did not process it: safe to retry
   stats::ErrorInfo error;  // kNone: a complete response arrived
@@ -38,6 +43,8 @@ struct StreamResult {
     status = 0;
     header_bytes = body_bytes = 0;
     location.clear();
+    set_cookies.clear();
+    coding = ContentCoding::kIdentity;
     done = refused = false;
     error = {};
     body_sent = 0;

@@ -19,10 +19,10 @@ namespace ld::proto::http2 {
 namespace {
 
 const std::vector<std::string> kFields = {
-    "method",  "request_url", "url",  "params",          "headers",
-    "cookies", "json",        "data", "timeout",         "verify",
-    "auth",    "name",        "cert", "allow_redirects", "follow_redirects",
-    "weight"};
+    "method",  "request_url", "url",    "params",          "headers",
+    "cookies", "json",        "data",   "timeout",         "verify",
+    "auth",    "name",        "cert",   "allow_redirects", "follow_redirects",
+    "weight",  "assertions",  "extract"};
 
 // Connection-specific header fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
 const std::vector<std::string> kConnectionHeaders = {"connection", "keep-alive", "proxy-connection",
@@ -99,6 +99,7 @@ class Http2Protocol final : public engine::Protocol {
     if (!task.contains(url_key)) throw ConfigError("task needs 'request_url' (or 'url')", "");
     expect_type(task, url_key, task[url_key].is_string(), "a string");
     proto::check_http_request_fields(task, /*files=*/false);
+    checks::Checks::validate(task);
     if (task.contains("headers")) {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
         const std::string name = text::lower(it.key());
@@ -229,8 +230,12 @@ class Http2Protocol final : public engine::Protocol {
         s.headers.emplace_back(std::move(key), std::move(v));
       }
     }
+    // A cookie header the task sets itself replaces the jar's cookies (as requests does).
+    s.use_jar = !has_header("cookie");
     if (!has_header("user-agent"))
       s.headers.emplace_back("user-agent", "loaddensity/" LD_HTTP2_VERSION);
+    // Compressed answers are decoded only when a check reads the body.
+    if (!has_header("accept-encoding")) s.headers.emplace_back("accept-encoding", "gzip, deflate");
     if (!has_header("accept")) s.headers.emplace_back("accept", "*/*");
     if (task.contains("cookies") && !task["cookies"].empty()) {
       std::string cookie;
@@ -279,6 +284,11 @@ class Http2Protocol final : public engine::Protocol {
     std::erase_if(s.headers, [](const auto& h) { return h.first == "content-length"; });
     if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
       s.content_length = std::to_string(s.body.size());
+    }
+
+    if (task.contains("assertions") || task.contains("extract")) {
+      s.checks = checks::Checks::compile(task, ctx.parse_context());
+      if (s.checks->empty()) s.checks.reset();
     }
 
     if (s.url.tls) s.ssl = tasks.tls.get(task, "\x02h2");

@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "checks/checks.hpp"
 #include "common/net_util.hpp"
-#include "engine/protocol.hpp"
 #include "core/url.hpp"
+#include "engine/protocol.hpp"
 
 namespace ld::proto::http2 {
 
@@ -36,7 +37,9 @@ struct Step {
   std::string content_type;    // sent unless the user's headers have one
   std::string content_length;  // decimal, when a body is sent or the method expects one
   bool allow_redirects = true;
+  bool use_jar = true;  // false: the task sets its own cookie header
   Nanos timeout = 0;
+  std::unique_ptr<checks::Checks> checks;  // null when the task has none
   std::shared_ptr<net::ssl::context> ssl;  // for https URLs
   std::vector<tcp::endpoint> endpoints;    // resolved when the plan was built (may be empty)
   std::vector<nghttp2_nv> nva;             // the whole header block (built by finalize())
@@ -57,7 +60,7 @@ class Tasks final : public engine::CompiledTasks {
 
   std::vector<Step> steps;
   std::size_t max_streams = 1;  // concurrent requests per user connection
-  proto::TlsContexts tls;  // shared by every step and user
+  proto::TlsContexts tls;       // shared by every step and user
 };
 
 constexpr int kMaxRedirects = 30;

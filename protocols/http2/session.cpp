@@ -29,6 +29,8 @@
 #include <optional>
 
 #include "codec.hpp"
+#include "common/body_decoder.hpp"
+#include "common/cookie_jar.hpp"
 #include "http2_impl.hpp"
 #include "stats/recorder.hpp"
 
@@ -60,6 +62,11 @@ struct Slot {
   std::string redirect_method;
   std::string redirect_scheme;
   std::vector<nghttp2_nv> redirect_nva;
+  // The request's header block with the jar's cookies merged in (built only when it has some).
+  std::string cookie_value;
+  std::vector<nghttp2_nv> cookie_nva;
+  // The final response's body and header lines, captured only for checks that read them.
+  std::string body, headers;
 };
 
 // Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
@@ -417,14 +424,33 @@ class Session final : public engine::UserSession {
         }
         slot.result.reset();
         slot.result.body = body;
-        if (!c->codec.submit(nva, nvlen, slot.result)) {
+        slot.result.body_sink = nullptr;
+        slot.result.header_sink = nullptr;
+        if (step.checks) {
+          // Only the last hop's answer is checked; each hop starts the capture again.
+          slot.body.clear();
+          slot.headers.assign("HTTP/2\r\n");  // checks skip the first (status) line
+          if (step.checks->needs_body()) slot.result.body_sink = &slot.body;
+          if (step.checks->needs_headers()) slot.result.header_sink = &slot.headers;
+        }
+        // A user without cookies for this URL submits the prebuilt header block.
+        const nghttp2_nv* sent_nva = nva;
+        std::size_t sent_nvlen = nvlen;
+        std::uint64_t sent_bytes = request_bytes;
+        if (step.use_jar && !jar_.empty() && with_cookies(slot, nva, nvlen, *url)) {
+          sent_nva = slot.cookie_nva.data();
+          sent_nvlen = slot.cookie_nva.size();
+          sent_bytes = body->size();
+          for (const auto& h : slot.cookie_nva) sent_bytes += h.namelen + h.valuelen + 4;
+        }
+        if (!c->codec.submit(sent_nva, sent_nvlen, slot.result)) {
           c->draining = true;
           c->maybe_retire();
           if (attempt == 0) continue;
           rec.error = {ErrorKind::kReset, "HTTP/2 request not sent (connection closing)", 0, false};
           break;
         }
-        rec.bytes_out += request_bytes;
+        rec.bytes_out += sent_bytes;
         slot.wait = Slot::Wait::kStream;
         slot.conn = c;
         c->schedule_flush();
@@ -439,6 +465,7 @@ class Session final : public engine::UserSession {
         break;
       }
       if (rec.error.kind != ErrorKind::kNone) break;
+      if (!slot.result.set_cookies.empty()) store_cookies(slot.result.set_cookies, *url);
       const std::uint32_t status = slot.result.status;
       rec.status = status;
       if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
@@ -470,22 +497,80 @@ class Session final : public engine::UserSession {
     }
     slot.op.disarm();
     const bool expired = slot.op.expired;
-    free_.push_back(&slot);
     rec.end = steady_now();
     if (expired && *w_.aborting) {
+      free_.push_back(&slot);
       rec.error = engine::kAbortedError;
       w_.record(rec);
       co_return;
     }
-    if (rec.error.kind == ErrorKind::kNone && rec.status >= 400) {
-      rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+    if (rec.error.kind == ErrorKind::kNone) {
+      if (step.checks && (step.checks->has_assertions() || rec.status < 400)) {
+        // With assertions, they decide (as in HTTP/1.1); without, status >= 400 fails.
+        // Decoded here, only because a check reads the body; bytes_in stays the wire size.
+        std::string_view body_view = slot.body;
+        const char* bad = step.checks->needs_body()
+                              ? decoder_.decode(slot.result.coding, slot.body, body_view)
+                              : nullptr;
+        const checks::ResponseView view{static_cast<int>(rec.status), body_view, slot.headers};
+        if (bad) {
+          rec.error = {ErrorKind::kProtocol, bad, 0, false};
+        } else if (const char* failed = step.checks->apply(view, *w_.scope)) {
+          rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
+        }
+      } else if (rec.status >= 400) {
+        rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+      }
     }
+    free_.push_back(&slot);
     w_.record(rec);
   }
 
  private:
   static inline const std::string kNoBody;
   static inline const std::vector<tcp::endpoint> kNoEndpoints;
+
+  // Stores the Set-Cookie values of a response to a request to `url`.
+  void store_cookies(std::string_view all, const Url& url) {
+    const std::int64_t now = proto::CookieJar::now();
+    const std::string_view path = proto::CookieJar::path_of(url.target);
+    while (!all.empty()) {
+      const std::size_t nl = all.find('\n');
+      jar_.set(all.substr(0, nl), url.host, path, now);
+      all = nl == std::string_view::npos ? std::string_view{} : all.substr(nl + 1);
+    }
+  }
+
+  // Copies the header block `nva` into slot.cookie_nva with the jar's cookies for `url` merged
+  // into its cookie header (the task's own cookies first; they win over jar cookies of the
+  // same name). False, and nothing built, when the jar has none for this URL.
+  bool with_cookies(Slot& slot, const nghttp2_nv* nva, std::size_t n, const Url& url) {
+    static const std::string kCookie = "cookie";
+    std::size_t at = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (nva[i].namelen == 6 && std::memcmp(nva[i].name, "cookie", 6) == 0) at = i;
+    }
+    // The task's value lives in the Step (or the slot's redirect), not in cookie_value.
+    const std::string_view task =
+        at < n ? std::string_view(reinterpret_cast<const char*>(nva[at].value), nva[at].valuelen)
+               : std::string_view{};
+    slot.cookie_value.assign(task);
+    if (jar_.append_header(slot.cookie_value, url.host, proto::CookieJar::path_of(url.target),
+                           url.tls, proto::CookieJar::now(), task) == 0) {
+      return false;
+    }
+    slot.cookie_nva.assign(nva, nva + n);
+    auto* value = reinterpret_cast<std::uint8_t*>(slot.cookie_value.data());
+    if (at < n) {
+      slot.cookie_nva[at].value = value;
+      slot.cookie_nva[at].valuelen = slot.cookie_value.size();
+    } else {
+      slot.cookie_nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(kCookie.data())),
+                                 value, kCookie.size(), slot.cookie_value.size(),
+                                 NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE});
+    }
+    return true;
+  }
 
   static bool same_origin(const Conn& c, const Url& url, const net::ssl::context* ssl) {
     return c.port == url.port && c.ssl_ctx == ssl && c.host == url.host;
@@ -690,6 +775,8 @@ class Session final : public engine::UserSession {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;                   // slots not in use by a lane
   std::vector<std::shared_ptr<Conn>> conns_;  // current connection per origin
+  proto::BodyDecoder decoder_;                // Content-Encoding, when a check reads the body
+  proto::CookieJar jar_;                      // this user's cookies, shared by its lanes
 };
 
 }  // namespace

@@ -9,7 +9,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <random>
+#include <stdexcept>
+#include <vector>
+
+#include <zlib.h>
 
 #include "core/json_util.hpp"
 #include "target/handlers.hpp"
@@ -36,6 +41,9 @@ constexpr std::string_view kIndex =
     "  GET /bytes/{n}            n bytes of application/octet-stream (at most 10 MiB)\n"
     "  GET /json                 a sample JSON document\n"
     "  GET /headers /ip /user-agent /uuid /cookies\n"
+    "  GET /cookies/set?name=value  /cookies/set/{name}/{value}  /cookies/delete?name\n"
+    "                            Set-Cookie, then a 302 to /cookies\n"
+    "  GET /gzip  /deflate       the request echo, Content-Encoding gzip / deflate\n"
     "  GET /bearer               401 unless Authorization: Bearer <token>\n"
     "  GET /basic-auth/{user}/{passwd}\n"
     "  GET /sse?rate=&count=     text/event-stream (also lines, retry, event, data, crlf,\n"
@@ -469,6 +477,56 @@ void handle_sse(const Request& req, const Target& t, Reply& reply) {
   reply.sse = spec;
 }
 
+// Whether a cookie name or value can go into a Set-Cookie line as it is.
+bool cookie_text_ok(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n;,\0", 5)) == std::string_view::npos;
+}
+
+// Sets (or, with `remove`, expires) cookies and redirects to /cookies, as httpbin does.
+void handle_cookies_set(const std::vector<std::pair<std::string, std::string>>& pairs, bool remove,
+                        Reply& reply) {
+  for (const auto& [name, value] : pairs) {
+    if (name.empty() || name.find('=') != std::string::npos || !cookie_text_ok(name) ||
+        !cookie_text_ok(value)) {
+      continue;
+    }
+    add_header(reply, "Set-Cookie",
+               remove ? name + "=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"
+                      : name + "=" + value + "; Path=/");
+  }
+  reply.status = 302;
+  add_header(reply, "Location", "/cookies");
+}
+
+std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const Json args = parse_urlencoded(query);
+  for (auto it = args.begin(); it != args.end(); ++it) {
+    const Json& v = it.value();
+    out.emplace_back(it.key(), v.is_array() ? v.back().get<std::string>() : v.get<std::string>());
+  }
+  return out;
+}
+
+// The body compressed with zlib: gzip wrapper (/gzip) or zlib wrapper (/deflate, as httpbin).
+std::string compress_body(std::string_view in, bool gzip) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 16 + MAX_WBITS : MAX_WBITS, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::bad_alloc();
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int r = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (r != Z_STREAM_END) throw std::runtime_error("deflate failed");
+  return out;
+}
+
 // Accepts GET and HEAD only; on anything else fills a 405 and returns false.
 bool allow_get(const Request& req, Reply& reply) {
   if (req.method() == http::verb::get || req.method() == http::verb::head) return true;
@@ -561,6 +619,41 @@ void route_or_throw(const Request& req, const ServerInfo& info, Reply& reply) {
   }
   if (path == "/cookies") {
     if (allow_get(req, reply)) handle_cookies(req, reply);
+    return;
+  }
+  if (path == "/cookies/set" || path == "/cookies/delete") {
+    if (!allow_get(req, reply)) return;
+    auto pairs = query_pairs(t.query);
+    if (path == "/cookies/delete") {
+      // httpbin deletes the names given (?a&b or ?a=&b=).
+      for (auto& p : pairs) p.second.clear();
+    }
+    handle_cookies_set(pairs, path == "/cookies/delete", reply);
+    return;
+  }
+  if (strip_prefix(path, "/cookies/set/", rest)) {
+    if (!allow_get(req, reply)) return;
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      error_reply(404, "use /cookies/set/{name}/{value}", reply);
+      return;
+    }
+    handle_cookies_set(
+        {{url_decode(rest.substr(0, slash), false), url_decode(rest.substr(slash + 1), false)}},
+        false, reply);
+    return;
+  }
+  if (path == "/gzip" || path == "/deflate") {
+    if (!allow_get(req, reply)) return;
+    const bool gzip = path == "/gzip";
+    Json doc = Json::object();
+    doc[gzip ? "gzipped" : "deflated"] = true;
+    doc["headers"] = headers_json(req);
+    doc["method"] = req.method_string();
+    doc["origin"] = info.origin;
+    set_json(doc, reply);
+    reply.body = compress_body(reply.body, gzip);
+    add_header(reply, "Content-Encoding", gzip ? "gzip" : "deflate");
     return;
   }
   if (path == "/bearer") {

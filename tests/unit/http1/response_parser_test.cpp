@@ -135,3 +135,24 @@ TEST(Url, ParsesAndResolvesRedirects) {
   EXPECT_EQ(next.host, "k");
   EXPECT_TRUE(next.tls);
 }
+
+TEST(ResponseParser, SetCookieValuesAndContentEncodingAreSurfaced) {
+  const std::string wire =
+      "HTTP/1.1 100 Continue\r\nSet-Cookie: interim=1\r\n\r\n"
+      "HTTP/1.1 302 Found\r\nSet-Cookie: a=1; Path=/\r\ncontent-ENCODING: Deflate\r\n"
+      "set-cookie:b=2  \r\nLocation: /cookies\r\nContent-Length: 0\r\n\r\n";
+  for (std::size_t step = 1; step <= wire.size(); ++step) {
+    ResponseParser p;
+    p.reset(false);
+    ASSERT_EQ(feed_in_steps(p, wire, step), Result::kDone) << "step " << step;
+    EXPECT_EQ(p.set_cookies(), "a=1; Path=/\nb=2");  // the final response's only
+    EXPECT_EQ(p.content_coding(), ld::proto::ContentCoding::kDeflate);
+    EXPECT_EQ(p.location(), "/cookies");
+  }
+  ResponseParser p;
+  p.reset(false);
+  const std::string plain = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(feed_in_steps(p, plain, plain.size()), Result::kDone);
+  EXPECT_TRUE(p.set_cookies().empty());
+  EXPECT_EQ(p.content_coding(), ld::proto::ContentCoding::kIdentity);
+}

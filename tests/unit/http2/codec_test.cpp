@@ -324,3 +324,34 @@ TEST(Http2Codec, CancelledQueuedRequestDoesNotSendAnotherRequestsBody) {
     EXPECT_EQ(req.body.find("CCCCCCCC"), std::string::npos) << "stream " << id;
   }
 }
+
+TEST(Http2Codec, SetCookieContentEncodingAndCapturedPartsAreReported) {
+  Done l;
+  ClientCodec c(l);
+  Server s;
+  s.extra = {"set-cookie", "a=1; Path=/", "content-encoding", "GZIP", "set-cookie", "b=2", "x-a",
+             "1"};
+  std::string body, headers;
+  StreamResult r;
+  r.body_sink = &body;
+  r.header_sink = &headers;
+  ASSERT_TRUE(c.submit(kGet, std::size(kGet), r));
+  pump(c, s);
+  ASSERT_EQ(l.done.size(), 1u);
+  EXPECT_EQ(r.set_cookies, "a=1; Path=/\nb=2");
+  EXPECT_EQ(r.coding, ld::proto::ContentCoding::kGzip);
+  EXPECT_EQ(body, "hello");
+  EXPECT_NE(headers.find("x-a: 1\r\n"), std::string::npos);
+  EXPECT_EQ(headers.find(":status"), std::string::npos);  // pseudo-headers are not captured
+
+  // Without sinks and Set-Cookie nothing is captured, and reset() forgets the last answer.
+  s.extra.clear();
+  r.reset();
+  r.body_sink = r.header_sink = nullptr;
+  body.clear();
+  ASSERT_TRUE(c.submit(kGet, std::size(kGet), r));
+  pump(c, s);
+  EXPECT_TRUE(r.set_cookies.empty());
+  EXPECT_EQ(r.coding, ld::proto::ContentCoding::kIdentity);
+  EXPECT_TRUE(body.empty());
+}
