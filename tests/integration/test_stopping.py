@@ -129,8 +129,10 @@ class StoppingTest(Case):
         while not os.listdir(tmp) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertTrue(os.listdir(tmp), "the record log directory never appeared")
-        time.sleep(1)
+        time.sleep(2)  # enough records that writing the CSV report takes a while
         p.send_signal(signal.SIGINT)
+        # Two signals sent back to back may merge into one pending signal: let the first land.
+        time.sleep(0.03)
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=60)
         self.assertEqual(p.returncode, -signal.SIGINT)
