@@ -1,0 +1,309 @@
+#pragma once
+// Completion from other threads, for clients that own threads or block (gRPC completion
+// queues, Paho and librdkafka callbacks, blocking drivers). Three tools, all resuming the
+// virtual user on its own worker thread:
+//
+//   OneShot<T>  a result that any thread may deliver once; the waiting user gives up at its
+//               deadline (the worker's DeadlineSweeper expires it) and a late delivery is
+//               dropped: it never resumes a coroutine that has moved on.
+//   Inbox<T>    a bounded queue of messages (MQTT messages, Kafka records) that other threads
+//               push and one user awaits, with a deadline; overflow is dropped and counted.
+//   OffloadPool a bounded per-run thread pool: `co_await pool.run(worker, fn)` runs a blocking
+//               call on it and resumes the user on its worker, reporting how long the call
+//               waited for a free pool thread (blocked time).
+//
+// Lifetimes: producers (completers, pushers, pool threads) must be stopped before the run's
+// worker io_contexts go away, which is what a protocol's end-of-run drain does. A OneShot or
+// Inbox lives in the waiting user's session (or coroutine frame); its shared state outlives it
+// while a producer still holds it.
+#include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <atomic>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "engine/protocol.hpp"
+
+namespace ld::engine {
+
+namespace detail {
+
+// A parked coroutine, resumed by calling it once.
+using Waiter = net::async_result<net::use_awaitable_t<>, void()>::handler_type;
+
+struct ParkOp {
+  std::optional<Waiter>* slot;
+  template <class Handler>
+  void operator()(Handler&& h) {
+    slot->emplace(std::forward<Handler>(h));
+  }
+};
+
+// Suspends the calling coroutine until `slot` is resumed.
+inline auto park(std::optional<Waiter>& slot) {
+  return net::async_initiate<const net::use_awaitable_t<>&, void()>(ParkOp{&slot},
+                                                                    net::use_awaitable);
+}
+
+inline void resume_later(net::io_context& io, std::optional<Waiter>& slot) {
+  if (!slot) return;
+  net::post(io, [h = std::move(*slot)]() mutable { h(); });
+  slot.reset();
+}
+
+}  // namespace detail
+
+template <class T>
+class OneShot {
+  enum Phase : int { kPending = 0, kWriting, kReady, kExpired };
+
+  struct State {
+    explicit State(net::io_context& i) : io(i) {}
+    net::io_context& io;
+    std::atomic<int> phase{kPending};
+    std::optional<T> value;
+    std::optional<detail::Waiter> waiter;  // worker thread only
+    TimedOp op;                           // worker thread only
+    DeadlineSweeper* sweeper = nullptr;
+    bool delivered = false;               // worker thread only
+  };
+
+ public:
+  // Hands the result over; may be called from any thread, at most once usefully.
+  class Completer {
+   public:
+    Completer() = default;
+    // True when the value was taken; false when it came too late (expired, cancelled, or
+    // already completed): the caller may release what it would have handed over.
+    bool complete(T value) const {
+      if (!state_) return false;
+      int expected = kPending;
+      if (!state_->phase.compare_exchange_strong(expected, kWriting,
+                                                 std::memory_order_acq_rel)) {
+        return false;
+      }
+      state_->value.emplace(std::move(value));
+      state_->phase.store(kReady, std::memory_order_release);
+      net::post(state_->io, [s = state_] {
+        s->delivered = true;
+        detail::resume_later(s->io, s->waiter);
+      });
+      return true;
+    }
+
+   private:
+    friend class OneShot;
+    explicit Completer(std::shared_ptr<State> s) : state_(std::move(s)) {}
+    std::shared_ptr<State> state_;
+  };
+
+  explicit OneShot(WorkerContext& w) : w_(w), state_(std::make_shared<State>(w.io)) {
+    state_->op.on_expire = &OneShot::expire;
+    state_->op.self = state_.get();
+    state_->sweeper = &w.deadlines;
+    w.deadlines.add(&state_->op);
+  }
+  ~OneShot() {
+    cancel();
+    w_.deadlines.remove(&state_->op);
+  }
+  OneShot(const OneShot&) = delete;
+  OneShot& operator=(const OneShot&) = delete;
+
+  Completer completer() const { return Completer(state_); }
+
+  // Waits (on the worker) until the value arrives or `deadline` (steady ns) passes; std::nullopt
+  // when it expired (or the test was aborted). Call once per OneShot.
+  net::awaitable<std::optional<T>> wait(Nanos deadline) {
+    State& s = *state_;
+    if (s.phase.load(std::memory_order_acquire) == kPending) {
+      s.op.arm(deadline);
+      // Parks until the completer's post or the sweeper resumes it.
+      while (s.phase.load(std::memory_order_acquire) != kExpired && !s.delivered) {
+        co_await detail::park(s.waiter);
+      }
+      s.op.disarm();
+    }
+    if (s.phase.load(std::memory_order_acquire) == kReady) co_return std::move(s.value);
+    co_return std::nullopt;
+  }
+
+  // Later completions are dropped (and the completer told so).
+  void cancel() noexcept {
+    int expected = kPending;
+    state_->phase.compare_exchange_strong(expected, kExpired, std::memory_order_acq_rel);
+  }
+
+ private:
+  static void expire(void* self) noexcept {
+    auto* s = static_cast<State*>(self);
+    int expected = kPending;
+    // A completion that already claimed the slot wins; its post resumes the waiter.
+    if (s->phase.compare_exchange_strong(expected, kExpired, std::memory_order_acq_rel)) {
+      detail::resume_later(s->io, s->waiter);
+    }
+  }
+
+  WorkerContext& w_;
+  std::shared_ptr<State> state_;
+};
+
+template <class T>
+class Inbox {
+  struct State {
+    explicit State(net::io_context& i, std::size_t cap) : io(i), capacity(cap) {}
+    net::io_context& io;
+    const std::size_t capacity;
+    std::mutex mu;
+    std::deque<T> queue;                  // guarded by mu
+    bool waiting = false;                 // guarded by mu: a consumer is parked
+    bool closed = false;                  // guarded by mu
+    std::uint64_t dropped = 0;            // guarded by mu: pushes refused because full
+    std::optional<detail::Waiter> waiter;  // worker thread only
+    TimedOp op;                           // worker thread only
+  };
+
+ public:
+  // The producer's handle; copyable, usable from any thread.
+  class Sender {
+   public:
+    Sender() = default;
+    // False when the inbox is full (the message is dropped and counted) or closed.
+    bool push(T value) const {
+      std::unique_lock<std::mutex> lock(state_->mu);
+      if (state_->closed) return false;
+      if (state_->queue.size() >= state_->capacity) {
+        ++state_->dropped;
+        return false;
+      }
+      state_->queue.push_back(std::move(value));
+      if (!state_->waiting) return true;
+      state_->waiting = false;
+      lock.unlock();
+      net::post(state_->io, [s = state_] { detail::resume_later(s->io, s->waiter); });
+      return true;
+    }
+
+   private:
+    friend class Inbox;
+    explicit Sender(std::shared_ptr<State> s) : state_(std::move(s)) {}
+    std::shared_ptr<State> state_;
+  };
+
+  Inbox(WorkerContext& w, std::size_t capacity)
+      : w_(w), state_(std::make_shared<State>(w.io, capacity)) {
+    state_->op.on_expire = &Inbox::expire;
+    state_->op.self = state_.get();
+    w.deadlines.add(&state_->op);
+  }
+  ~Inbox() {
+    close();
+    w_.deadlines.remove(&state_->op);
+  }
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
+
+  Sender sender() const { return Sender(state_); }
+
+  // The next message, or std::nullopt at `deadline` (steady ns) or once closed and empty.
+  net::awaitable<std::optional<T>> next(Nanos deadline) {
+    State& s = *state_;
+    s.op.arm(deadline);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        if (!s.queue.empty()) {
+          T v = std::move(s.queue.front());
+          s.queue.pop_front();
+          s.waiting = false;
+          s.op.disarm();
+          co_return v;
+        }
+        if (s.closed || s.op.expired) {
+          s.waiting = false;
+          s.op.disarm();
+          co_return std::nullopt;
+        }
+        s.waiting = true;
+      }
+      co_await detail::park(s.waiter);
+    }
+  }
+
+  std::uint64_t dropped() const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return state_->dropped;
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return state_->queue.size();
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->closed = true;
+  }
+
+ private:
+  static void expire(void* self) noexcept {
+    auto* s = static_cast<State*>(self);
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->waiting = false;
+    }
+    detail::resume_later(s->io, s->waiter);
+  }
+
+  WorkerContext& w_;
+  std::shared_ptr<State> state_;
+};
+
+// A bounded pool of threads for blocking calls (a SQLite step, a driver without an async API).
+// One per run, shared by every worker; stop() joins the threads (the end-of-run drain).
+class OffloadPool {
+ public:
+  explicit OffloadPool(unsigned threads);
+  ~OffloadPool() { stop(); }
+  OffloadPool(const OffloadPool&) = delete;
+  OffloadPool& operator=(const OffloadPool&) = delete;
+
+  // Runs `fn` on a pool thread and resumes on the user's worker with its result. `blocked`
+  // receives how long the call waited for a free pool thread (ns). `fn` must not throw.
+  template <class Fn>
+  net::awaitable<std::invoke_result_t<Fn&>> run(WorkerContext& w, Fn fn, Nanos* blocked) {
+    using R = std::invoke_result_t<Fn&>;
+    OneShot<R> done(w);
+    const Nanos queued = steady_now();
+    submit([c = done.completer(), f = std::move(fn), queued, blocked]() mutable {
+      if (blocked) *blocked = steady_now() - queued;  // read after the completion resumes
+      c.complete(f());
+    });
+    std::optional<R> r = co_await done.wait(0);
+    co_return std::move(*r);
+  }
+
+  void stop();
+  unsigned threads() const noexcept { return static_cast<unsigned>(threads_.size()); }
+
+ private:
+  void submit(std::function<void()> job);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ld::engine
