@@ -137,6 +137,10 @@ const char* tls_verify_message(long verify_result) {
 }
 
 const char* tls_handshake_message(unsigned long openssl_error) {
+  // Reason strings are only there once loaded (Asio's SSL init does it; do not rely on that).
+  static const bool strings_loaded =
+      OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
+  (void)strings_loaded;
   const char* reason = openssl_error ? ERR_reason_error_string(openssl_error) : nullptr;
   // Library + reason identify the text; the function and line parts do not matter.
   const unsigned long key = kHandshakeKey |

@@ -310,9 +310,8 @@ class TlsMessagesTest(Case):
                 s = r.summary()
                 msgs = {e["message"] for e in s["errors"]}
                 self.assertEqual({e["kind"] for e in s["errors"]}, {"tls"}, (user, msgs))
-                self.assertTrue(all(m.startswith("TLS handshake failed: ") and
-                                    re.search(r"[a-z]{4,}", m[22:]) for m in msgs), (user, msgs))
-                self.assertFalse(any(re.search(r"\d{3,}", m) for m in msgs), (user, msgs))
+                # an https URL on a plain-HTTP server: OpenSSL's reason, no number
+                self.assertEqual(msgs, {"TLS handshake failed: wrong version number"}, user)
 
 
 if __name__ == "__main__":
