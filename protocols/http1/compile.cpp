@@ -135,8 +135,8 @@ class Http1Protocol final : public engine::Protocol {
     const params::Template url_parsed = params::Template::parse(url_text, pc);
     std::string skeleton = url_parsed.text();
     if (has_line_break_or_nul(skeleton)) {
-      fail(url_key, "'" + json_brief(Json(skeleton), 80) +
-                        "' contains a line break or NUL byte (it would split the request line)");
+      fail(url_key, json_brief(Json(skeleton), 80) +
+                        " contains a line break or NUL byte (it would split the request line)");
     }
     // A URL that starts with a per-request placeholder may carry its own scheme and host.
     const bool host_from_placeholder = !url_parsed.is_static() && skeleton.rfind("${", 0) == 0;
