@@ -180,6 +180,26 @@ class RequestBytesTest(Case):
             kinds = {e["kind"] for e in summary["errors"]}
             self.assertEqual(kinds, {"invalid_request"})
 
+    def test_a_placeholder_url_with_a_bad_host_or_line_break_is_an_invalid_request(self):
+        path = os.path.join(self.workdir, "urls.csv")
+        with CaptureServer() as s:
+            with open(path, "w", newline="") as f:
+                f.write("u\n")
+                f.write(f"{s.url}/ok x\n")
+                f.write(f'"{s.url}/a\r\nInjected: 1"\n')
+                f.write("http://bad host/\n")
+            r = self.run_doc(doc(
+                ["LD_register_csv_source", {"name": "urls", "file_path": path}],
+                start_test([{"method": "get", "name": "u", "request_url": "${csv.urls.u}"}],
+                           users=1, test_time=1)))
+            self.assertEqual(r.code, 0, r.err)
+            summary = r.summary()
+            self.assertGreater(len(s.requests), 0)
+            self.assertEqual({h[0] for h in s.heads()}, {b"GET /ok%20x HTTP/1.1"})
+            self.assertGreaterEqual(summary["errors_by_kind"].get("invalid_request", 0),
+                                    2 * (len(s.requests) - 1))
+            self.assertEqual({e["kind"] for e in summary["errors"]}, {"invalid_request"})
+
     def test_task_host_header_replaces_the_generated_one(self):
         with CaptureServer() as other:
             def respond(req):
