@@ -316,6 +316,23 @@ class TlsMessagesTest(Case):
                 self.assertTrue(all("TLS certificate verification failed: self-signed" in m
                                     for m in msgs), (user, msgs))
 
+    def test_websocket_and_sse_share_the_messages(self):
+        cases = (("websocket_user", [{"method": "connect", "verify": True, "timeout": 5,
+                                      "request_url": "wss://127.0.0.1:{port}/", "name": "c"}]),
+                 ("sse_user", [{"method": "open", "verify": True, "timeout": 5,
+                                "request_url": "https://127.0.0.1:{port}/", "name": "c"}]))
+        for user, tasks in cases:
+            with self._tls_server() as srv:
+                for t in tasks:
+                    t["request_url"] = t["request_url"].format(port=srv.port)
+                r = self.run_doc(doc(start_test(tasks, users=1, test_time=1,
+                                                user_detail_dict={"user": user})))
+                self.assertEqual(r.code, 0, r.err)
+                s = r.summary()
+                msgs = {(e["kind"], e["message"]) for e in s["errors"]}
+                self.assertIn(("tls", "TLS certificate verification failed: self-signed certificate"),
+                              msgs, user)
+
     def test_handshake_failure_gives_the_reason(self):
         def plain_http(conn):
             conn.recv(4096)
