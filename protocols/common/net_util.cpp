@@ -2,9 +2,15 @@
 
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/error.hpp>
+
 #include <cerrno>
+#include <map>
+#include <mutex>
 
 #include "common/task_fields.hpp"
 
@@ -98,6 +104,59 @@ std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task, std::strin
   }
   by_key_.emplace_back(key, ctx);
   return ctx;
+}
+
+namespace {
+
+// Messages by key, built on first use and never freed (node-based map: pointers stay valid).
+// Only failure paths reach this, and each distinct code takes the lock to build its text once.
+const char* cached_message(unsigned long key, const char* prefix, const char* reason) {
+  static std::mutex mu;
+  static std::map<unsigned long, std::string> texts;
+  std::lock_guard lock(mu);
+  auto it = texts.find(key);
+  if (it == texts.end()) {
+    std::string text = prefix;
+    if (reason && *reason) {
+      text += ": ";
+      text += reason;
+    }
+    it = texts.emplace(key, std::move(text)).first;
+  }
+  return it->second.c_str();
+}
+
+constexpr unsigned long kHandshakeKey = 1ul << 63;  // handshake reasons, apart from verify codes
+
+}  // namespace
+
+const char* tls_verify_message(long verify_result) {
+  const auto key = static_cast<unsigned long>(verify_result) & ~kHandshakeKey;
+  return cached_message(key, "TLS certificate verification failed",
+                        X509_verify_cert_error_string(verify_result));
+}
+
+const char* tls_handshake_message(unsigned long openssl_error) {
+  // Reason strings are only there once loaded (Asio's SSL init does it; do not rely on that).
+  static const bool strings_loaded =
+      OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
+  (void)strings_loaded;
+  const char* reason = openssl_error ? ERR_reason_error_string(openssl_error) : nullptr;
+  // Library + reason identify the text; the function and line parts do not matter.
+  const unsigned long key = kHandshakeKey |
+                            (static_cast<unsigned long>(ERR_GET_LIB(openssl_error)) << 32) |
+                            static_cast<unsigned long>(ERR_GET_REASON(openssl_error));
+  return cached_message(reason ? key : kHandshakeKey, "TLS handshake failed", reason);
+}
+
+ErrorInfo tls_handshake_error(const SSL* ssl, unsigned long openssl_error) {
+  // The verify result is recorded even when verification is off; it is the cause only when on.
+  if (ssl && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) return {ErrorKind::kTls, tls_verify_message(verify), 0, false};
+  }
+  if (openssl_error == 0) openssl_error = ERR_peek_last_error();
+  return {ErrorKind::kTls, tls_handshake_message(openssl_error), 0, false};
 }
 
 ErrorInfo classify_error(const error_code& ec, bool expired, const char* stage) noexcept {

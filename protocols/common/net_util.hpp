@@ -43,6 +43,18 @@ void check_verify_field(const Json& task);
 stats::ErrorInfo classify_error(const boost::system::error_code& ec, bool expired,
                                 const char* stage) noexcept;
 
+// Static messages for TLS failures, made from OpenSSL's reason text (the strings are built once
+// per code and live for the process, as ErrorInfo::what requires):
+//   tls_verify_message(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
+//     -> "TLS certificate verification failed: self-signed certificate"
+//   tls_handshake_message(ERR_peek_last_error()) -> "TLS handshake failed: <reason>"
+// (falls back to the bare prefix when OpenSSL has no text for the code).
+const char* tls_verify_message(long verify_result);
+const char* tls_handshake_message(unsigned long openssl_error);
+// The ErrorInfo of a failed handshake: certificate verification (from `ssl`'s verify result)
+// when that failed, else the reason of `openssl_error` (0: the last error queued on this thread).
+stats::ErrorInfo tls_handshake_error(const SSL* ssl, unsigned long openssl_error = 0);
+
 // True for end-of-stream style errors of a reused connection (the server closed it idle).
 bool is_stale_connection_error(const boost::system::error_code& ec) noexcept;
 

@@ -255,6 +255,38 @@ bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& o
   return true;
 }
 
+bool is_http_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(ch) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool is_framing_header(std::string_view name) noexcept {
+  return text::iequals(name, "content-length") || text::iequals(name, "transfer-encoding");
+}
+
+void entry_error(std::string_view field, std::string_view key, const std::string& msg) {
+  throw ConfigError("task field '" + std::string(field) + "': '" + std::string(key) + "' " + msg,
+                    pointer_key(field) + pointer_key(key));
+}
+
+namespace {
+bool has_line_break_or_nul(std::string_view s) noexcept {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+}  // namespace
+
+void check_header_value(std::string_view field, std::string_view key, std::string_view value) {
+  if (has_line_break_or_nul(value)) {
+    entry_error(field, key,
+                "has a value with a line break or NUL byte (it would split the request)");
+  }
+}
+
 namespace {
 
 bool is_scalar(const Json& v) { return v.is_string() || v.is_number() || v.is_boolean(); }
@@ -303,6 +335,25 @@ void check_http_request_fields(const Json& task, bool files) {
                               "' must be a string or number",
                           pointer_key(f) + pointer_key(it.key()));
       }
+      if (std::string_view(f) == "files") continue;
+      if (!is_http_token(it.key())) {
+        entry_error(f, it.key(),
+                    std::string("is not a valid ") +
+                        (std::string_view(f) == "headers" ? "header" : "cookie") +
+                        " name (letters, digits and !#$%&'*+-.^_`|~ only; no spaces, colons or "
+                        "line breaks)");
+      }
+      if (std::string_view(f) == "headers" && is_framing_header(it.key())) {
+        entry_error(f, it.key(),
+                    "cannot be set: the body decides Content-Length and Transfer-Encoding");
+      }
+      if (it.value().is_string()) check_header_value(f, it.key(), it.value().get<std::string>());
+    }
+  }
+  for (const char* f : {"request_url", "url"}) {
+    if (task.contains(f) && task[f].is_string() &&
+        has_line_break_or_nul(task[f].get<std::string>())) {
+      field_error(f, "contains a line break or NUL byte (it would split the request line)");
     }
   }
   if (task.contains("json") && task.contains("data")) {
@@ -332,7 +383,15 @@ void check_http_request_fields(const Json& task, bool files) {
         c.is_string() || (c.is_array() && c.size() == 2 && c[0].is_string() && c[1].is_string());
     expect_type(task, "cert", ok, "a PEM path or [cert_path, key_path]");
   }
-  if (task.contains("auth")) check_auth(task["auth"]);
+  if (task.contains("auth")) {
+    check_auth(task["auth"]);
+    const Json& a = task["auth"];
+    if (a.is_object() && a.contains("token") &&
+        has_line_break_or_nul(a["token"].get<std::string>())) {
+      throw ConfigError("task field 'auth': the token contains a line break or NUL byte",
+                        "/auth/token");
+    }
+  }
 }
 
 }  // namespace ld::proto

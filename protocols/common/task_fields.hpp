@@ -51,7 +51,21 @@ void check_timeout_field(const Json& task);
 // The request fields the HTTP users share (HTTP/1.1 and HTTP/2): params, headers, cookies
 // (and files when `files`), json/data, timeout, allow/follow_redirects, verify, name, cert,
 // auth. Types and shapes only; placeholders are not resolved yet.
+// Also the request rules both HTTP versions keep (docs/http-requests.md): header and cookie
+// names are RFC 9110 tokens; Content-Length and Transfer-Encoding cannot be given (the body
+// decides them); no CR, LF or NUL in the URL, header and cookie values or auth strings as
+// written (values folded from registered variables are checked again when compiling).
 void check_http_request_fields(const Json& task, bool files);
+
+// RFC 9110 token (header names, methods): letters, digits and !#$%&'*+-.^_`|~, not empty.
+bool is_http_token(std::string_view s) noexcept;
+// Content-Length or Transfer-Encoding (any case): framing is decided by the body.
+bool is_framing_header(std::string_view name) noexcept;
+// Throws ConfigError("task field 'FIELD': 'KEY' MSG", "/FIELD/KEY").
+[[noreturn]] void entry_error(std::string_view field, std::string_view key, const std::string& msg);
+// Throws an entry_error when `value` (the header or cookie value as it will be sent, static
+// placeholders folded) holds CR, LF or NUL.
+void check_header_value(std::string_view field, std::string_view key, std::string_view value);
 double timeout_of(const Json& task, double fallback);
 
 // An absolute URL split for a client.

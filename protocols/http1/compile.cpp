@@ -7,13 +7,13 @@
 #include <map>
 #include <sstream>
 
+#include "checks/checks.hpp"
+#include "common/net_util.hpp"
+#include "common/task_fields.hpp"
 #include "core/text.hpp"
 #include "http1.hpp"
 #include "http1_impl.hpp"
 #include "loaddensity/core/error.hpp"
-#include "checks/checks.hpp"
-#include "common/net_util.hpp"
-#include "common/task_fields.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http1 {
@@ -21,26 +21,21 @@ namespace ld::proto::http1 {
 namespace {
 
 const std::vector<std::string> kFields = {
-    "method", "request_url", "url",    "params", "headers", "cookies", "json", "data",
-    "timeout", "allow_redirects", "follow_redirects", "verify", "auth", "name", "cert",
-    "files", "weight", "assertions", "extract"};
-const std::vector<std::string> kMethods = {"get", "post", "put", "patch", "delete", "head",
-                                           "options"};
+    "method", "request_url", "url",     "params",          "headers",          "cookies",
+    "json",   "data",        "timeout", "allow_redirects", "follow_redirects", "verify",
+    "auth",   "name",        "cert",    "files",           "weight",           "assertions",
+    "extract"};
+const std::vector<std::string> kMethods = {"get",    "post", "put",    "patch",
+                                           "delete", "head", "options"};
 
 [[noreturn]] void fail(const std::string& field, const std::string& msg) {
   throw ConfigError("task field '" + field + "': " + msg, pointer_key(field));
 }
 
 void expect_type(const Json& task, const std::string& field, bool ok, const std::string& want) {
-  if (!ok) fail(field, "must be " + want + ", got " + json_type_name(task[field]) + " " +
-                           json_brief(task[field], 60));
-}
-
-
-void check_header_text(const std::string& field, const std::string& s) {
-  if (s.find_first_of("\r\n") != std::string::npos) {
-    fail(field, "header names and values cannot contain line breaks");
-  }
+  if (!ok)
+    fail(field, "must be " + want + ", got " + json_type_name(task[field]) + " " +
+                    json_brief(task[field], 60));
 }
 
 std::string method_of(const Json& task) {
@@ -64,9 +59,7 @@ std::string read_file(const std::string& field, const std::string& path) {
 
 class Http1Protocol final : public engine::Protocol {
  public:
-  std::vector<std::string> user_types() const override {
-    return {"fast_http_user", "http_user"};
-  }
+  std::vector<std::string> user_types() const override { return {"fast_http_user", "http_user"}; }
 
   void validate_task(const Json& task) const override {
     proto::check_known_fields(task, kFields, "an HTTP user");
@@ -141,22 +134,27 @@ class Http1Protocol final : public engine::Protocol {
     // The URL with fixed placeholders folded and per-request ones still written as ${...}.
     const params::Template url_parsed = params::Template::parse(url_text, pc);
     std::string skeleton = url_parsed.text();
+    if (has_line_break_or_nul(skeleton)) {
+      fail(url_key, json_brief(Json(skeleton), 80) +
+                        " contains a line break or NUL byte (it would split the request line)");
+    }
     // A URL that starts with a per-request placeholder may carry its own scheme and host.
     const bool host_from_placeholder = !url_parsed.is_static() && skeleton.rfind("${", 0) == 0;
     if (skeleton.find("://") == std::string::npos && !host_from_placeholder) {
       if (host.empty()) {
-        fail(url_key, "'" + skeleton +
-                          "' is not an absolute URL and LD_start_test has no 'host' to prefix");
+        fail(url_key,
+             "'" + skeleton + "' is not an absolute URL and LD_start_test has no 'host' to prefix");
       }
       if (host.back() == '/' && !skeleton.empty() && skeleton.front() == '/') host.pop_back();
       skeleton = host + skeleton;
     }
     const std::size_t scheme_end = skeleton.find("://");
-    const std::size_t authority_end =
-        scheme_end == std::string::npos ? std::string::npos
-                                        : skeleton.find_first_of("/?#", scheme_end + 3);
+    const std::size_t authority_end = scheme_end == std::string::npos
+                                          ? std::string::npos
+                                          : skeleton.find_first_of("/?#", scheme_end + 3);
     const std::string authority = skeleton.substr(0, authority_end);
-    s.dynamic_authority = scheme_end == std::string::npos || authority.find("${") != std::string::npos;
+    s.dynamic_authority =
+        scheme_end == std::string::npos || authority.find("${") != std::string::npos;
     bool has_query;
     if (s.dynamic_authority) {
       s.url_tpl = params::Template::parse(skeleton, pc);
@@ -173,13 +171,18 @@ class Http1Protocol final : public engine::Protocol {
       s.target_tpl = params::Template::parse(rest, pc);
       has_query = rest.find('?') != std::string::npos;
       if (task.contains("params")) append_query(s.target_tpl, has_query, task["params"], pc);
-      s.url.target = s.target_tpl.text();
       s.dynamic = !s.target_tpl.is_static();
+      // Static targets are percent-encoded once here; dynamic ones per request (session.cpp).
+      s.url.target.clear();
+      if (!append_target(s.url.target, s.target_tpl.text())) {
+        fail(url_key, "contains a line break or NUL byte (it would split the request line)");
+      }
     }
 
     // Name results by the task's name, else by the URL as written (as Locust does).
-    s.label = task.contains("name") ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
-                                    : skeleton;
+    s.label = task.contains("name")
+                  ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
+                  : skeleton;
     s.name_id = ctx.names.intern(s.method, s.label);
 
     s.allow_redirects = true;
@@ -200,16 +203,26 @@ class Http1Protocol final : public engine::Protocol {
       }
       return false;
     };
+    // Values go in as rendered; the session rejects a request whose rendered header block has
+    // a line break or NUL that the literal text did not (header_lines counts the literal ones).
     auto add_header = [&](const std::string& name, const params::Template& value) {
-      check_header_text("headers", name);
       names.push_back(name);
       s.headers_tpl.append_literal(name + ": ");
-      s.headers_tpl.append(value, params::Escape::kHeader);
+      s.headers_tpl.append(value, params::Escape::kNone);
       s.headers_tpl.append_literal("\r\n");
+      ++s.header_lines;
     };
     if (task.contains("headers")) {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
-        add_header(it.key(), text_of(it.value()));
+        params::Template value = text_of(it.value());
+        proto::check_header_value("headers", it.key(), value.text());  // folded values too
+        if (text::iequals(it.key(), "host")) {  // replaces the URL's host:port (as curl does)
+          s.custom_host = true;
+          s.host_tpl = std::move(value);
+          names.push_back(it.key());
+          continue;
+        }
+        add_header(it.key(), value);
       }
     }
     // A Cookie header the task sets itself replaces the jar's cookies (as requests does).
@@ -227,7 +240,9 @@ class Http1Protocol final : public engine::Protocol {
       bool first = true;
       for (auto it = task["cookies"].begin(); it != task["cookies"].end(); ++it) {
         cookie.append_literal((first ? "" : "; ") + it.key() + "=");
-        cookie.append(text_of(it.value()), params::Escape::kNone);
+        params::Template value = text_of(it.value());
+        proto::check_header_value("cookies", it.key(), value.text());
+        cookie.append(value, params::Escape::kNone);
         first = false;
       }
       add_header("Cookie", cookie);
@@ -240,8 +255,9 @@ class Http1Protocol final : public engine::Protocol {
         params::Template user = text_of(list ? a[0] : a["username"]);
         params::Template pass = text_of(list ? a[1] : a["password"]);
         if (user.is_static() && pass.is_static()) {
-          add_header("Authorization", params::Template::literal(
-                                          "Basic " + text::base64_encode(user.text() + ":" + pass.text())));
+          add_header("Authorization",
+                     params::Template::literal(
+                         "Basic " + text::base64_encode(user.text() + ":" + pass.text())));
         } else {
           s.dynamic_basic_auth = true;
           s.auth_user_tpl = std::move(user);
@@ -251,7 +267,9 @@ class Http1Protocol final : public engine::Protocol {
         }
       } else {
         params::Template bearer = params::Template::literal("Bearer ");
-        bearer.append(text_of(a["token"]), params::Escape::kNone);
+        params::Template token = text_of(a["token"]);
+        proto::check_header_value("auth", "token", token.text());
+        bearer.append(token, params::Escape::kNone);
         add_header("Authorization", bearer);
       }
     }
@@ -283,7 +301,8 @@ class Http1Protocol final : public engine::Protocol {
       if (task.contains("data") && task["data"].is_object()) {
         for (auto it = task["data"].begin(); it != task["data"].end(); ++it) {
           mp += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + it.key() +
-                "\"\r\n\r\n" + params::resolve_static(json_display(it.value()), ctx.resolver) + "\r\n";
+                "\"\r\n\r\n" + params::resolve_static(json_display(it.value()), ctx.resolver) +
+                "\r\n";
         }
       }
       for (auto it = task["files"].begin(); it != task["files"].end(); ++it) {
@@ -300,11 +319,13 @@ class Http1Protocol final : public engine::Protocol {
     }
     if (has_header("Content-Type")) s.content_type.clear();
     s.send_length = s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
-    s.dynamic = s.dynamic || !s.headers_tpl.is_static() || !s.body_tpl.is_static();
+    s.dynamic = s.dynamic || !s.headers_tpl.is_static() || !s.body_tpl.is_static() ||
+                (s.custom_host && !s.host_tpl.is_static());
 
     if (!s.dynamic) {
       const std::string& body = s.body_tpl.text();
-      s.request = s.method + " " + s.url.target + " HTTP/1.1\r\nHost: " + s.url.host_header +
+      s.request = s.method + " " + s.url.target +
+                  " HTTP/1.1\r\nHost: " + (s.custom_host ? s.host_tpl.text() : s.url.host_header) +
                   "\r\n" + s.headers_tpl.text();
       if (!body.empty() && !s.content_type.empty()) {
         s.request += "Content-Type: " + s.content_type + "\r\n";

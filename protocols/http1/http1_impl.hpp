@@ -10,9 +10,9 @@
 
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
+#include "core/url.hpp"
 #include "engine/protocol.hpp"
 #include "params/resolver.hpp"
-#include "core/url.hpp"
 
 namespace ld::proto::http1 {
 
@@ -28,25 +28,28 @@ using tcp = net::ip::tcp;
 // the templates are rendered into the session's buffers for each request.
 struct Step {
   std::uint32_t name_id = 0;
-  std::string label;           // name, else the URL as written
-  std::string method;          // upper case, as sent
-  bool head = false;           // HEAD: the response has no body
+  std::string label;   // name, else the URL as written
+  std::string method;  // upper case, as sent
+  bool head = false;   // HEAD: the response has no body
   bool allow_redirects = true;
   Nanos timeout = 0;
 
-  bool dynamic = false;        // false: `request` and `url` are complete
-  Url url;                     // the URL when its scheme/host/port are fixed
-  std::string request;         // the complete request bytes (static steps)
+  bool dynamic = false;            // false: `request` and `url` are complete
+  Url url;                         // the URL when its scheme/host/port are fixed
+  std::string request;             // the complete request bytes (static steps)
   bool dynamic_authority = false;  // the host itself comes from a placeholder
   params::Template url_tpl;        // dynamic_authority: the whole URL
   params::Template target_tpl;     // otherwise: path + query
   params::Template headers_tpl;    // header lines after Host ("Name: value\r\n" ...)
+  std::uint32_t header_lines = 0;  // lines in headers_tpl (a rendered value must add none)
+  bool custom_host = false;        // the task's own Host header replaces the URL's
+  params::Template host_tpl;       // custom_host: its value
   params::Template body_tpl;
   params::Template auth_user_tpl, auth_pass_tpl;  // basic auth with placeholders
   bool dynamic_basic_auth = false;
-  std::string content_type;    // sent when the body is non-empty and no Content-Type was given
-  bool send_length = false;    // Content-Length even when the body is empty (POST/PUT/PATCH)
-  bool use_jar = true;         // false: the task sets its own Cookie header
+  std::string content_type;  // sent when the body is non-empty and no Content-Type was given
+  bool send_length = false;  // Content-Length even when the body is empty (POST/PUT/PATCH)
+  bool use_jar = true;       // false: the task sets its own Cookie header
 
   std::unique_ptr<checks::Checks> checks;  // null when the task has none
   std::shared_ptr<net::ssl::context> ssl;  // for https URLs

@@ -12,7 +12,8 @@ namespace {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -58,6 +59,17 @@ void ResponseParser::reset(bool head_request, std::string* body, std::string* he
   header_bytes_ = 0;
   body_bytes_ = 0;
   trailer_line_ = 0;
+  status_checked_ = 0;
+}
+
+bool ResponseParser::status_prefix_ok(const char* data, std::size_t n) noexcept {
+  static constexpr char kPattern[] = "HTTP/1.# ###";  // '#': a digit
+  for (std::size_t i = 0; i < n && status_checked_ < sizeof kPattern - 1; ++i, ++status_checked_) {
+    const char want = kPattern[status_checked_];
+    const char c = data[i];
+    if (want == '#' ? (c < '0' || c > '9') : c != want) return false;
+  }
+  return true;
 }
 
 bool ResponseParser::parse_headers(std::string_view block) {
@@ -132,6 +144,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, std::size_t n,
   while (pos < n || state_ == State::kDone) {
     switch (state_) {
       case State::kHeaders: {
+        if (!status_prefix_ok(data + pos, n - pos)) return fail(kNotHttp);
         std::size_t end;
         std::string_view block;
         if (partial_.empty()) {
@@ -161,6 +174,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, std::size_t n,
         if (!parse_headers(block)) return fail("malformed response header");
         if (headers_) headers_->assign(block);
         partial_.clear();
+        status_checked_ = 0;  // an interim response: the next status line starts here
         if (status_ < 200 && status_ != 101) continue;  // interim response: parse the next one
         if (head_ || status_ == 204 || status_ == 304 || status_ == 101) {
           state_ = State::kDone;
@@ -178,7 +192,8 @@ ResponseParser::Result ResponseParser::feed(const char* data, std::size_t n,
       case State::kBody:
       case State::kUntilClose: {
         std::size_t take = n - pos;
-        if (state_ == State::kBody) take = static_cast<std::size_t>(std::min<std::uint64_t>(take, remaining_));
+        if (state_ == State::kBody)
+          take = static_cast<std::size_t>(std::min<std::uint64_t>(take, remaining_));
         if (body_) body_->append(data + pos, take);
         body_bytes_ += take;
         pos += take;
@@ -218,7 +233,8 @@ ResponseParser::Result ResponseParser::feed_chunked(const char* data, std::size_
           break;
         }
         std::string_view line = partial_;
-        if (const auto semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
+        if (const auto semi = line.find(';'); semi != std::string_view::npos)
+          line = line.substr(0, semi);
         line = trim(line);
         std::uint64_t size = 0;
         auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);

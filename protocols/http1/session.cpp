@@ -29,9 +29,9 @@ namespace ld::proto::http1 {
 
 namespace {
 
+using boost::system::error_code;
 using stats::ErrorInfo;
 using stats::ErrorKind;
-using boost::system::error_code;
 
 struct Conn {
   std::string host;
@@ -77,8 +77,8 @@ ErrorInfo classify(const error_code& ec, const Conn& c, const char* stage) {
     return {ErrorKind::kTls, stage, 0, false};
   }
   if (ec.category() == boost::system::system_category()) {
-    const ErrorKind kind = std::string_view(stage) == "connect" ? ErrorKind::kConnect
-                                                                 : ErrorKind::kOther;
+    const ErrorKind kind =
+        std::string_view(stage) == "connect" ? ErrorKind::kConnect : ErrorKind::kOther;
     return {kind, stage, ec.value(), true};
   }
   return {ErrorKind::kOther, stage, ec.value(), false};
@@ -106,19 +106,22 @@ class Session final : public engine::UserSession {
     const std::string* request = &step.request;
     const std::string* headers = &step.headers_tpl.text();
     const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    const std::string* host = &step.host_tpl.text();  // custom_host: the task's Host value
     if (step.dynamic) {
-      if (!build_request(step, url, headers)) {
+      if (const char* invalid = build_request(step, url, headers)) {
         rec.end = steady_now();
-        rec.error = {ErrorKind::kProtocol, "URL is not valid once placeholders resolved", 0, false};
+        rec.error = {ErrorKind::kInvalidRequest, invalid, 0, false};  // nothing was sent
         w_.record(rec);
         co_return;
       }
+      host = &host_buf_;
       request = &request_buf_;
       if (step.dynamic_authority) endpoints = &no_endpoints_;
     }
     const char* method = step.method.c_str();
     bool head = step.head;
     const bool capture = step.checks != nullptr;
+    const Url* first = url;
     Conn* conn = nullptr;
     written_ = 0;
     for (int hop = 0;; ++hop) {
@@ -154,7 +157,11 @@ class Session final : public engine::UserSession {
       // 307/308 keep the method and body; others become GET (as browsers and requests do).
       const bool keep = status == 307 || status == 308;
       if (!keep && !head) method = "GET";
-      build_redirect(step, *url, method, *headers, keep);
+      // The task's Host header only goes to the origin it was written for (as curl does).
+      const bool same_origin =
+          url->host == first->host && url->port == first->port && url->tls == first->tls;
+      build_redirect(step, *url, method, step.custom_host && same_origin ? *host : url->host_header,
+                     *headers, keep);
       request = &redirect_request_;
       endpoints = &no_endpoints_;
       if (url->host == step.url.host && url->port == step.url.port) endpoints = &step.endpoints;
@@ -249,18 +256,32 @@ class Session final : public engine::UserSession {
     return *conns_.back();
   }
 
-  // Renders a request whose text depends on per-request values into request_buf_.
-  bool build_request(const Step& step, const Url*& url, const std::string*& headers) {
+  // Renders a request whose text depends on per-request values into request_buf_. Returns
+  // null, or why the rendered request cannot be sent (a placeholder brought a CR, LF or NUL
+  // into the request line or a header, or made the URL invalid). One pass over the rendered
+  // bytes; the buffers are reused, so nothing is allocated once they have grown.
+  const char* build_request(const Step& step, const Url*& url, const std::string*& headers) {
     params::UserScope& scope = *w_.scope;
     if (step.dynamic_authority) {
       scratch_.clear();
       step.url_tpl.render(scratch_, scope);
-      std::string error;
-      if (!parse_url(scratch_, dynamic_url_, error)) return false;
+      if (!parse_url(scratch_, dynamic_url_, error_)) {
+        return "URL is not valid once placeholders resolved";
+      }
       url = &dynamic_url_;
     }
     headers_buf_.clear();
     step.headers_tpl.render(headers_buf_, scope);
+    if (!header_block_ok(headers_buf_, step.header_lines)) {
+      return "header value has a line break or NUL once placeholders resolved";
+    }
+    if (step.custom_host) {
+      host_buf_.clear();
+      step.host_tpl.render(host_buf_, scope);
+      if (has_line_break_or_nul(host_buf_)) {
+        return "Host header has a line break or NUL once placeholders resolved";
+      }
+    }
     if (step.dynamic_basic_auth) {
       scratch_.clear();
       step.auth_user_tpl.render(scratch_, scope);
@@ -278,16 +299,37 @@ class Session final : public engine::UserSession {
     r += step.method;
     r += ' ';
     if (step.dynamic_authority) {
-      r += url->target;
+      r += url->target;  // percent-encoded by parse_url
     } else {
-      step.target_tpl.render(r, scope);
+      scratch_.clear();
+      step.target_tpl.render(scratch_, scope);
+      if (!append_target(r, scratch_)) {
+        return "URL has a line break or NUL once placeholders resolved";
+      }
     }
     r += " HTTP/1.1\r\nHost: ";
-    r += url->host_header;
+    r += step.custom_host ? host_buf_ : url->host_header;
     r += "\r\n";
     r += headers_buf_;
     append_body(r, step, body_buf_);
-    return true;
+    return nullptr;
+  }
+
+  // True when `block` is exactly `lines` header lines: every LF ends a line after a CR, and
+  // there is no other CR, LF or NUL.
+  static bool header_block_ok(std::string_view block, std::uint32_t lines) noexcept {
+    std::uint32_t seen = 0;
+    for (std::size_t i = 0; i < block.size(); ++i) {
+      const char c = block[i];
+      if (c == '\r') {
+        if (i + 1 >= block.size() || block[i + 1] != '\n') return false;
+        ++seen;
+        ++i;
+      } else if (c == '\n' || c == '\0') {
+        return false;
+      }
+    }
+    return seen == lines;
   }
 
   static void append_body(std::string& r, const Step& step, const std::string& body) {
@@ -307,7 +349,7 @@ class Session final : public engine::UserSession {
     r += body;
   }
 
-  void build_redirect(const Step& step, const Url& url, const char* method,
+  void build_redirect(const Step& step, const Url& url, const char* method, const std::string& host,
                       const std::string& headers, bool keep_body) {
     std::string& r = redirect_request_;
     r.clear();
@@ -315,7 +357,7 @@ class Session final : public engine::UserSession {
     r += ' ';
     r += url.target;
     r += " HTTP/1.1\r\nHost: ";
-    r += url.host_header;
+    r += host;
     r += "\r\n";
     r += headers;
     if (keep_body) {
@@ -359,10 +401,11 @@ class Session final : public engine::UserSession {
       co_await c.tls->async_handshake(net::ssl::stream_base::client,
                                       net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        const long verify = SSL_get_verify_result(c.tls->native_handle());
-        if (verify != X509_V_OK) {
-          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
-                              static_cast<int>(verify), false};
+        if (!c.op.expired && ec.category() == net::error::get_ssl_category() &&
+            ec != net::ssl::error::stream_truncated) {
+          // OpenSSL's reason, not its number (Asio puts the error code in ec.value()).
+          co_return proto::tls_handshake_error(c.tls->native_handle(),
+                                               static_cast<unsigned long>(ec.value()));
         }
         co_return classify(ec, c, "TLS handshake failed");
       }
@@ -409,7 +452,8 @@ class Session final : public engine::UserSession {
                           ec == net::error::broken_pipe);
       c.close();
       if (stale) continue;  // the server closed an idle keep-alive connection: retry once
-      if (!ec && parser_.error()) co_return ErrorInfo{ErrorKind::kProtocol, parser_.error(), 0, false};
+      if (!ec && parser_.error())
+        co_return ErrorInfo{ErrorKind::kProtocol, parser_.error(), 0, false};
       if (ec == net::error::eof && parser_.error()) {
         co_return ErrorInfo{c.op.expired ? ErrorKind::kTimeout : ErrorKind::kReset,
                             c.op.expired ? "request timed out" : parser_.error(), 0, false};
@@ -491,7 +535,8 @@ class Session final : public engine::UserSession {
   Url redirect_url_;
   std::string redirect_request_;
   Url dynamic_url_;
-  std::string request_buf_, headers_buf_, body_buf_, scratch_;  // reused per request
+  std::string request_buf_, headers_buf_, host_buf_, body_buf_, scratch_;  // reused per request
+  std::string error_;  // parse_url's message for a dynamic URL (not reported: static text is)
   std::string body_, header_block_;  // captured response parts, for checks
   std::uint64_t written_ = 0;  // request bytes written by the current step (every hop)
   proto::BodyDecoder decoder_;       // Content-Encoding, when a check reads the body

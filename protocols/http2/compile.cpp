@@ -6,12 +6,12 @@
 #include <boost/asio/io_context.hpp>
 #include <map>
 
+#include "common/net_util.hpp"
+#include "common/task_fields.hpp"
 #include "core/text.hpp"
 #include "http2.hpp"
 #include "http2_impl.hpp"
 #include "loaddensity/core/error.hpp"
-#include "common/net_util.hpp"
-#include "common/task_fields.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http2 {
@@ -39,7 +39,6 @@ void expect_type(const Json& task, const std::string& field, bool ok, const std:
   }
 }
 
-
 // RFC 9110 token characters (methods and header names).
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -50,12 +49,6 @@ bool is_token(std::string_view s) {
     }
   }
   return true;
-}
-
-void check_value(const std::string& field, const std::string& s) {
-  if (s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-    fail(field, "header values cannot contain line breaks or NUL");
-  }
 }
 
 std::string upper(std::string s) {
@@ -152,13 +145,14 @@ class Http2Protocol final : public engine::Protocol {
     return args.contains("http2") && args["http2"].is_boolean() && !args["http2"].get<bool>();
   }
 
-
   static void append_query(std::string& target, const Json& params) {
     if (params.is_string()) {
       const std::string q = params.get<std::string>();
       if (q.empty()) return;
       target += target.find('?') == std::string::npos ? '?' : '&';
-      target += q;
+      if (!append_target(target, q)) {
+        fail("params", "contains a line break or NUL byte (it would split the request)");
+      }
       return;
     }
     for (auto it = params.begin(); it != params.end(); ++it) {
@@ -222,8 +216,16 @@ class Http2Protocol final : public engine::Protocol {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
         std::string key = text::lower(it.key());
         std::string v = json_display(it.value());
-        check_value("headers", v);
-        if (key == "host") {  // HTTP/2 carries the host in :authority
+        proto::check_header_value("headers", it.key(), v);  // static placeholders folded
+        if (key == "host") {
+          // HTTP/2 carries the host in :authority (RFC 9113 8.3.1: a Host header must not
+          // differ from it), so the task's Host replaces the URL's authority, as curl does.
+          if (v.empty() || nghttp2_check_authority(reinterpret_cast<const std::uint8_t*>(v.data()),
+                                                   v.size()) == 0) {
+            proto::entry_error("headers", it.key(),
+                               "is not a valid HTTP/2 :authority (host[:port], no spaces or "
+                               "control characters)");
+          }
           s.url.host_header = v;
           continue;
         }
@@ -241,9 +243,10 @@ class Http2Protocol final : public engine::Protocol {
       std::string cookie;
       for (auto it = task["cookies"].begin(); it != task["cookies"].end(); ++it) {
         if (!cookie.empty()) cookie += "; ";
-        cookie += it.key() + "=" + json_display(it.value());
+        const std::string v = json_display(it.value());
+        proto::check_header_value("cookies", it.key(), v);
+        cookie += it.key() + "=" + v;
       }
-      check_value("cookies", cookie);
       s.headers.emplace_back("cookie", cookie);
     }
     if (task.contains("auth") && !has_header("authorization")) {
@@ -258,7 +261,8 @@ class Http2Protocol final : public engine::Protocol {
       } else {
         value = "Bearer " + a["token"].get<std::string>();
       }
-      check_value("auth", value);
+      proto::check_header_value("auth", a.is_object() && a.contains("token") ? "token" : "username",
+                                value);
       s.headers.emplace_back("authorization", value);
     }
 
@@ -281,7 +285,7 @@ class Http2Protocol final : public engine::Protocol {
     }
     if (has_header("content-type")) s.content_type.clear();
     // content-length is advisory in HTTP/2 but servers (nginx) use it to accept bodies early.
-    std::erase_if(s.headers, [](const auto& h) { return h.first == "content-length"; });
+    // A task's own Content-Length was rejected by check_http_request_fields.
     if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
       s.content_length = std::to_string(s.body.size());
     }

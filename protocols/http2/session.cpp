@@ -483,6 +483,11 @@ class Session final : public engine::UserSession {
         break;
       }
       slot.redirect_url = std::move(next);
+      // The task's Host (:authority) only goes to the origin it was written for (as curl does).
+      if (slot.redirect_url.host == step.url.host && slot.redirect_url.port == step.url.port &&
+          slot.redirect_url.tls == step.url.tls) {
+        slot.redirect_url.host_header = step.url.host_header;
+      }
       url = &slot.redirect_url;
       // 307/308 keep the method and body; others become GET (as browsers and httpx do).
       const bool keep = status == 307 || status == 308;
@@ -696,10 +701,9 @@ class Session final : public engine::UserSession {
       } else {
         if (slot.op.expired)
           co_return ErrorInfo{ErrorKind::kTimeout, "request timed out", 0, false};
-        const long verify = SSL_get_verify_result(c.ssl);
-        if (verify != X509_V_OK) {
-          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
-                              static_cast<int>(verify), false};
+        if ((SSL_get_verify_mode(c.ssl) & SSL_VERIFY_PEER) &&
+            SSL_get_verify_result(c.ssl) != X509_V_OK) {
+          co_return proto::tls_handshake_error(c.ssl);  // names the verification failure
         }
         if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
           co_return kNoAlpn;  // the server's ALPN has no "h2" and it said so
@@ -707,7 +711,7 @@ class Session final : public engine::UserSession {
         if (err == SSL_ERROR_SYSCALL) {
           co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
         }
-        co_return ErrorInfo{ErrorKind::kTls, "TLS handshake failed", 0, false};
+        co_return proto::tls_handshake_error(nullptr, ERR_peek_last_error());
       }
       co_await c.sock->async_wait(wait, net::redirect_error(net::use_awaitable, ec));
       if (ec) co_return classify(ec, slot.op.expired, "TLS handshake failed");

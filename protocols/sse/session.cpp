@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -191,10 +192,10 @@ class Session final : public engine::UserSession {
       co_await tls_->async_handshake(net::ssl::stream_base::client,
                                      net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        const long verify = SSL_get_verify_result(tls_->native_handle());
-        if (verify != X509_V_OK) {
-          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
-                              static_cast<int>(verify), false};
+        if (!op_.expired && ec.category() == net::error::get_ssl_category() &&
+            ec != net::ssl::error::stream_truncated) {
+          co_return tls_handshake_error(tls_->native_handle(),
+                                        static_cast<unsigned long>(ec.value()));
         }
         co_return classify_error(ec, op_.expired, "TLS handshake failed");
       }

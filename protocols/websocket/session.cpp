@@ -185,10 +185,10 @@ class Session final : public engine::UserSession {
       co_await tls.async_handshake(net::ssl::stream_base::client,
                                    net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        const long verify = SSL_get_verify_result(tls.native_handle());
-        if (verify != X509_V_OK) {
-          co_return ErrorInfo{ErrorKind::kTls, "TLS certificate verification failed",
-                              static_cast<int>(verify), false};
+        if (!op_.expired && ec.category() == net::error::get_ssl_category() &&
+            ec != net::ssl::error::stream_truncated) {
+          co_return tls_handshake_error(tls.native_handle(),
+                                        static_cast<unsigned long>(ec.value()));
         }
         co_return classify_error(ec, op_.expired, "TLS handshake failed");
       }

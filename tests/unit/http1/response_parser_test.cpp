@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <string>
 
 #include "core/url.hpp"
@@ -70,8 +72,9 @@ TEST(ResponseParser, ReadUntilCloseAndConnectionClose) {
   EXPECT_FALSE(p.keep_alive());
 
   p.reset(false);
-  EXPECT_EQ(feed_in_steps(p, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 7),
-            Result::kDone);
+  EXPECT_EQ(
+      feed_in_steps(p, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 7),
+      Result::kDone);
   EXPECT_FALSE(p.keep_alive());
 }
 
@@ -82,8 +85,10 @@ TEST(ResponseParser, HeadAnd204HaveNoBodyAnd100IsSkipped) {
   p.reset(false);
   EXPECT_EQ(feed_in_steps(p, "HTTP/1.1 204 No Content\r\n\r\n", 3), Result::kDone);
   p.reset(false);
-  EXPECT_EQ(feed_in_steps(p, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n"
-                             "Content-Length: 2\r\n\r\nno", 5),
+  EXPECT_EQ(feed_in_steps(p,
+                          "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n"
+                          "Content-Length: 2\r\n\r\nno",
+                          5),
             Result::kDone);
   EXPECT_EQ(p.status(), 404);
 }
@@ -91,9 +96,9 @@ TEST(ResponseParser, HeadAnd204HaveNoBodyAnd100IsSkipped) {
 TEST(ResponseParser, RedirectLocationIsKept) {
   ResponseParser p;
   p.reset(false);
-  EXPECT_EQ(feed_in_steps(p, "HTTP/1.1 302 Found\r\nLocation: /get?a=1\r\nContent-Length: 0\r\n\r\n",
-                          10),
-            Result::kDone);
+  EXPECT_EQ(
+      feed_in_steps(p, "HTTP/1.1 302 Found\r\nLocation: /get?a=1\r\nContent-Length: 0\r\n\r\n", 10),
+      Result::kDone);
   EXPECT_EQ(p.location(), "/get?a=1");
 }
 
@@ -110,6 +115,76 @@ TEST(ResponseParser, GarbageIsAnErrorNotACrash) {
   p.reset(false);
   EXPECT_EQ(p.on_eof(), Result::kError);
   EXPECT_STREQ(p.error(), "connection closed before response");
+}
+
+TEST(ResponseParser, BytesThatCannotBeHttpFailAtOnce) {
+  // No header block end has arrived: the status line alone shows it is not HTTP/1.x, so the
+  // client need not wait for more (or for its timeout) on a connection that stays open.
+  for (const char* wire : {"SSH-2.0-OpenSSH_9.2\r\n", "S", "HTTP/2 200", "HTTP/1.1 OK",
+                           "http/1.1 200", "HTTP/1.1 20x"}) {
+    ResponseParser p;
+    p.reset(false);
+    std::size_t used = 0;
+    EXPECT_EQ(p.feed(wire, std::strlen(wire), used), Result::kError) << wire;
+    EXPECT_STREQ(p.error(), ResponseParser::kNotHttp) << wire;
+  }
+  // A valid start arriving a byte at a time is not an error.
+  ResponseParser p;
+  p.reset(false);
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n";
+  for (char c : ok) {
+    std::size_t used = 0;
+    ASSERT_EQ(p.feed(&c, 1, used), Result::kNeedMore);
+  }
+  // After an interim response, the next status line is checked too.
+  p.reset(false);
+  const std::string interim = "HTTP/1.1 100 Continue\r\n\r\nGARBAGE";
+  std::size_t used = 0;
+  EXPECT_EQ(p.feed(interim.data(), interim.size(), used), Result::kError);
+  EXPECT_STREQ(p.error(), ResponseParser::kNotHttp);
+}
+
+TEST(Url, TargetsArePercentEncodedAsCurlDoes) {
+  using namespace ld;
+  Url u;
+  std::string err;
+  ASSERT_TRUE(parse_url("http://h/a b/\xC3\xA9?q=x y&c=\x01\x7f\t&k=%41/?:@!$'()*+,;=~", u, err));
+  EXPECT_EQ(u.target, "/a%20b/%C3%A9?q=x%20y&c=%01%7F%09&k=%41/?:@!$'()*+,;=~");
+  ASSERT_TRUE(parse_url("http://h?a b", u, err));
+  EXPECT_EQ(u.target, "/?a%20b");
+  std::string out = "GET ";
+  EXPECT_TRUE(append_target(out, "/%zz 100%"));
+  EXPECT_EQ(out, "GET /%zz%20100%") << "existing % signs are kept as they are";
+}
+
+TEST(Url, LineBreaksNulAndBadHostsAreRejected) {
+  using namespace ld;
+  Url u;
+  std::string err;
+  EXPECT_FALSE(parse_url("http://h/get?x=1 HTTP/1.1\r\nInjected: url\r\n\r\n", u, err));
+  EXPECT_NE(err.find("line break"), std::string::npos) << err;
+  EXPECT_FALSE(parse_url(std::string("http://h/a\0b", 12), u, err));
+  EXPECT_FALSE(parse_url("http://h\n/", u, err));
+  EXPECT_FALSE(parse_url("http://a b/", u, err));
+  EXPECT_FALSE(
+      parse_url("http://a\x01"
+                "b/",
+                u, err));
+  for (std::string_view bad :
+       {std::string_view("a\rb"), std::string_view("a\nb"), std::string_view("a\0b", 3)}) {
+    std::string out;
+    EXPECT_FALSE(append_target(out, bad)) << bad;
+  }
+  EXPECT_TRUE(has_line_break_or_nul(std::string_view("x\0", 2)));
+  EXPECT_FALSE(has_line_break_or_nul("x\t\x01 y"));
+  // Redirect locations: encoded the same way; a NUL is a bad location.
+  Url base, next;
+  ASSERT_TRUE(parse_url("http://h:1/dir/page?q", base, err));
+  ASSERT_TRUE(resolve_location(base, "/new place?\xC3\xA9#frag", next, err));
+  EXPECT_EQ(next.target, "/new%20place?%C3%A9");
+  ASSERT_TRUE(resolve_location(base, "rel ative", next, err));
+  EXPECT_EQ(next.target, "/dir/rel%20ative");
+  EXPECT_FALSE(resolve_location(base, std::string_view("/a\0", 3), next, err));
 }
 
 TEST(Url, ParsesAndResolvesRedirects) {

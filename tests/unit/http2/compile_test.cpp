@@ -128,6 +128,18 @@ TEST(Http2Compile, FormDataAndRedirectDefaults) {
   }
 }
 
+TEST(Http2Compile, PathIsPercentEncodedAndHostBecomesTheAuthorityOnly) {
+  auto c = compile(Json::parse(R"([{"method": "post", "url": "http://h:81/a b/\u00e9?x=1 2",
+      "params": "y=3 4", "data": "x", "headers": {"HOST": "virt.test:8080"}}])"));
+  const Step& s = c.tasks->steps.at(0);
+  const auto h = headers(s);
+  EXPECT_EQ(h.find(":path")->second, "/a%20b/%C3%A9?x=1%202&y=3%204");
+  EXPECT_EQ(h.find(":authority")->second, "virt.test:8080");
+  EXPECT_EQ(h.count("host"), 0u);
+  EXPECT_EQ(h.count("content-length"), 1u);
+  EXPECT_EQ(h.find("content-length")->second, "1");
+}
+
 TEST(Http2Compile, MaxStreamsComesFromTheOptions) {
   const Json t = Json::parse(R"([{"method": "get", "url": "http://h/"}])");
   EXPECT_EQ(compile(t).tasks->max_streams, 1u);
@@ -150,13 +162,28 @@ TEST(Http2Compile, BadTasksNameTheField) {
             "/data");
   EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "get", "url": "http://h/",
       "headers": {"x": "a\nb"}})")),
-            "(no error)")
-      << "values are checked when compiled";
+            "/headers/x")
+      << "literal line breaks are found before anything runs";
+  EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "get", "url": "http://h/",
+      "headers": {"x\r\ny": "1"}})")),
+            "/headers/x\r\ny");
+  EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "get", "url": "http://h/a\u0000"})")),
+            "/url");
+  EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "post", "url": "http://h/", "data": "x",
+      "headers": {"Content-Length": "1000"}})")),
+            "/headers/Content-Length");
+  EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "post", "url": "http://h/", "data": "x",
+      "headers": {"Transfer-Encoding": "chunked"}})")),
+            "/headers/Transfer-Encoding");
+  EXPECT_EQ(pointer_of_task(Json::parse(R"({"method": "get", "url": "http://h/",
+      "cookies": {"c": "a\r\nb"}})")),
+            "/cookies/c");
   try {
-    compile(Json::parse(R"([{"method": "get", "url": "http://h/", "headers": {"x": "a\nb"}}])"));
+    compile(Json::parse(R"([{"method": "get", "url": "http://h/", "headers": {"Host": "a b"}}])"));
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(e.pointer(), "/0/headers");
+    EXPECT_EQ(e.pointer(), "/0/headers/Host");
+    EXPECT_NE(std::string(e.what()).find(":authority"), std::string::npos) << e.what();
   }
   try {
     compile(Json::parse(R"([{"method": "get", "url": "/rel"}])"));

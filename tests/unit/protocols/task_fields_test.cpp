@@ -6,6 +6,11 @@
 
 #include <string>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/net_util.hpp"
 #include "socket/substring_matcher.hpp"
 
 namespace ld::proto {
@@ -148,6 +153,21 @@ TEST(SubstringMatcher, AgreesWithFindOnEverySplit) {
       }
     }
   }
+}
+
+TEST(TlsMessages, NameTheReasonInStaticStorage) {
+  const char* self_signed = tls_verify_message(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+  EXPECT_STREQ(self_signed, "TLS certificate verification failed: self-signed certificate");
+  EXPECT_EQ(tls_verify_message(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT), self_signed)
+      << "one string per code, kept for the process";
+  EXPECT_STREQ(tls_verify_message(X509_V_ERR_CERT_HAS_EXPIRED),
+               "TLS certificate verification failed: certificate has expired");
+  const unsigned long wrong_version = ERR_PACK(ERR_LIB_SSL, 0, SSL_R_WRONG_VERSION_NUMBER);
+  EXPECT_STREQ(tls_handshake_message(wrong_version), "TLS handshake failed: wrong version number");
+  EXPECT_STREQ(tls_handshake_message(0), "TLS handshake failed");
+  const auto e = tls_handshake_error(nullptr, wrong_version);
+  EXPECT_EQ(e.kind, stats::ErrorKind::kTls);
+  EXPECT_EQ(e.code, 0) << "no number after the text";
 }
 
 }  // namespace
