@@ -11,6 +11,8 @@ void WorkerContext::record(const stats::Record& r) {
   if (outcome) *outcome = r.error.kind;
 }
 
+const char* WorkerContext::intern(std::string_view text) { return stats.intern_text(text); }
+
 std::uint32_t NameTable::intern(const std::string& request_type, const std::string& name) {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].first == request_type && entries_[i].second == name) {

@@ -68,6 +68,9 @@ struct WorkerContext {
 
   // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
   void record(const stats::Record& r);
+  // Error text made at run time, as a `what` pointer that outlives the run (bounded store;
+  // see stats::intern_error_text). Failure paths only.
+  const char* intern(std::string_view text);
 };
 
 struct CompileContext {

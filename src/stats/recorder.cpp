@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <unordered_set>
 
 namespace ld::stats {
 
@@ -60,6 +62,29 @@ void IntervalStats::reset() noexcept {
   for (auto& n : names) {
     if (n.requests) n.reset();
   }
+}
+
+const char* const kErrorTextDropped =
+    "error text not kept (more than 4096 distinct error texts in this process)";
+
+const char* intern_error_text(std::string_view text) {
+  if (text.size() > kMaxErrorTextLength) text = text.substr(0, kMaxErrorTextLength);
+  static std::mutex mu;
+  static std::unordered_set<std::string> store;  // node-based: c_str() pointers stay valid
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = store.find(std::string(text)); it != store.end()) return it->c_str();
+  if (store.size() >= kMaxErrorTexts) return kErrorTextDropped;
+  return store.emplace(text).first->c_str();
+}
+
+const char* WorkerStats::intern_text(std::string_view text) {
+  if (text.size() > kMaxErrorTextLength) text = text.substr(0, kMaxErrorTextLength);
+  if (auto it = texts_.find(text); it != texts_.end()) return it->second;
+  const char* stored = intern_error_text(text);
+  if (stored != kErrorTextDropped && texts_.size() < kMaxErrorTexts) {
+    texts_.emplace(std::string_view(stored, text.size()), stored);
+  }
+  return stored;
 }
 
 std::size_t ErrorKeyHash::operator()(const ErrorKey& k) const noexcept {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +69,16 @@ struct ErrorKeyHash {
 };
 std::string error_message(const ErrorKey& k);
 
+// Error text made at run time (a gRPC status message, a driver's error string) as a pointer
+// that stays valid for the life of the process, so that a Record's `what` may hold it. The
+// store is process-wide and bounded: at most kMaxErrorTexts distinct texts of at most
+// kMaxErrorTextLength bytes each (longer ones are cut); past the bound every new text maps to
+// one fixed message. Takes a lock: use WorkerStats::intern_text, which caches per worker.
+constexpr std::size_t kMaxErrorTexts = 4096;
+constexpr std::size_t kMaxErrorTextLength = 512;
+extern const char* const kErrorTextDropped;
+const char* intern_error_text(std::string_view text);
+
 class WorkerStats {
  public:
   static constexpr std::size_t kMaxDistinctErrors = 1024;
@@ -87,6 +98,10 @@ class WorkerStats {
   }
 
   void count_retry(std::uint32_t name_id) noexcept { ++names_[name_id].retries; }
+
+  // intern_error_text with a per-worker cache in front: a text this worker has seen costs a
+  // hash lookup and no lock. Worker thread only; for failure paths, not per request.
+  const char* intern_text(std::string_view text);
   OpenModelStats& open_model() noexcept { return open_; }
   const OpenModelStats& open_model() const noexcept { return open_; }
   std::uint64_t conditioner_delayed = 0;
@@ -106,6 +121,7 @@ class WorkerStats {
   std::array<IntervalStats, 2> intervals_;
   unsigned active_ = 0;
   std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash> errors_;
+  std::unordered_map<std::string_view, const char*> texts_;  // keys point into the store
   std::uint64_t errors_dropped_ = 0;  // failures whose distinct key did not fit the table
   OpenModelStats open_;
   RecordLogWriter* log_ = nullptr;
