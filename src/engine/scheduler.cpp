@@ -503,21 +503,55 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   std::vector<stats::LiveName> live_totals(names_.size());
   std::uint64_t live_sequence = 0;
 
+  // The interval hand-off is bounded: a worker that does not answer within kHandOffWait (a
+  // protocol blocked its thread) keeps its hand-off outstanding and is folded in by a later
+  // interval, so the progress line, the failure budget and the watchdog keep running.
+  struct HandOff {
+    std::promise<stats::IntervalStats*> promise;
+    std::future<stats::IntervalStats*> future;
+    bool outstanding = false;
+  };
+  std::vector<std::unique_ptr<HandOff>> hand_offs;
+  for (unsigned i = 0; i < nthreads; ++i) hand_offs.push_back(std::make_unique<HandOff>());
+  constexpr auto kHandOffWait = std::chrono::milliseconds(200);
+
   auto collect = [&](Nanos now, bool final) {
     stats::IntervalStats merged;
     auto snap = std::make_shared<stats::LiveSnapshot>();
     snap->interval.resize(names_.size());
-    for (auto& wp : workers) {
-      Worker& w = *wp;
-      std::promise<stats::IntervalStats*> p;
-      auto f = p.get_future();
-      net::post(w.io, [&w, &p] { p.set_value(&w.stats.retire_interval()); });
-      stats::IntervalStats* retired = f.get();
+    auto request = [&](unsigned i) {
+      Worker& w = *workers[i];
+      HandOff& h = *hand_offs[i];
+      if (h.outstanding) return;
+      h.promise = std::promise<stats::IntervalStats*>();
+      h.future = h.promise.get_future();
+      h.outstanding = true;
+      net::post(w.io, [&w, &h] { h.promise.set_value(&w.stats.retire_interval()); });
+    };
+    auto take = [&](unsigned i) {
+      HandOff& h = *hand_offs[i];
+      stats::IntervalStats* retired = h.future.get();
+      h.outstanding = false;
       merged.merge(*retired);
       for (std::size_t id = 0; id < retired->names.size(); ++id) {
         if (retired->names[id].requests) snap->interval[id].merge(retired->names[id]);
       }
       retired->reset();
+    };
+    if (final) {
+      // Every user has ended: each worker answers. A hand-off still outstanding from an
+      // earlier interval is taken first, then the interval since it.
+      for (unsigned i = 0; i < nthreads; ++i) {
+        if (hand_offs[i]->outstanding) take(i);
+        request(i);
+        take(i);
+      }
+    } else {
+      for (unsigned i = 0; i < nthreads; ++i) request(i);
+      const auto give_up = std::chrono::steady_clock::now() + kHandOffWait;
+      for (unsigned i = 0; i < nthreads; ++i) {
+        if (hand_offs[i]->future.wait_until(give_up) == std::future_status::ready) take(i);
+      }
     }
     for (std::size_t id = 0; id < live_totals.size(); ++id) {
       if (snap->interval[id].requests) live_totals[id].merge(snap->interval[id]);

@@ -195,5 +195,93 @@ TEST(LiveStatsTest, SnapshotsAreReadFromAnotherThreadDuringARun) {
   EXPECT_GE(last->total[0].latency.percentile(50), 1'900'000);
 }
 
+// A protocol whose first operation on worker 0 blocks its thread for 2.5 s (a driver without an
+// async API called on the worker by mistake); every other operation takes 1 ms.
+class BlockingTasks final : public CompiledTasks {
+ public:
+  explicit BlockingTasks(NameTable& names) : id_(names.intern("GET", "/x")) {}
+  std::size_t size() const noexcept override { return 1; }
+  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
+  std::uint32_t name_id(std::size_t) const noexcept override { return id_; }
+  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
+    return std::make_unique<Session>(*this, w);
+  }
+  std::atomic<bool> blocked_once{false};
+
+ private:
+  class Session final : public UserSession {
+   public:
+    Session(BlockingTasks& t, WorkerContext& w) : t_(t), w_(w), timer_(w.io) {}
+    net::awaitable<void> run_step(std::size_t, Nanos planned) override {
+      stats::Record r;
+      r.name_id = t_.id_;
+      r.planned = planned;
+      r.start = steady_now();
+      if (w_.thread_index == 0 && !t_.blocked_once.exchange(true)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+      }
+      timer_.expires_after(std::chrono::milliseconds(1));
+      boost::system::error_code ec;
+      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+      r.end = steady_now();
+      w_.record(r);
+    }
+
+   private:
+    BlockingTasks& t_;
+    WorkerContext w_;
+    net::steady_timer timer_;
+  };
+  std::uint32_t id_;
+};
+
+class TimingObserver final : public stats::LiveObserver {
+ public:
+  void on_interval(const stats::LiveSnapshot& s) override {
+    at.push_back(steady_now());
+    requests.push_back(s.interval_requests);
+  }
+  std::vector<Nanos> at;
+  std::vector<std::uint64_t> requests;
+};
+
+TEST(LiveStatsTest, ABlockedWorkerDoesNotFreezeTheControlThread) {
+  PlanConfig plan;
+  plan.user_type = "test";
+  plan.users = 4;
+  plan.spawn_rate = 1000;
+  plan.test_time_s = 4.5;
+  plan.threads = 2;
+  NameTable names;
+  BlockingTasks tasks(names);
+  FlowSet flows;
+  params::Resolver resolver;
+  flows.compile({Json::object()}, params::ParseContext{resolver, nullptr}, {"/0"});
+  RunPolicies policies;
+  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  stats::LiveFeed feed;
+  TimingObserver observer;
+  feed.add_observer(&observer);
+  scheduler.set_live_feed(&feed);
+  std::atomic<bool> interrupt{false};
+  const Nanos start = steady_now();
+  RunOutcome out = scheduler.run(interrupt, nullptr);
+
+  ASSERT_TRUE(tasks.blocked_once.load());
+  EXPECT_LT(observer.at[0] - start, 2 * kNanosPerSecond) << "the first interval came on time";
+  ASSERT_GE(observer.at.size(), 5u);
+  // Intervals kept coming while worker 0 was blocked for 2.5 s (a blocking hand-off would
+  // have left a gap of 2.5 s), and worker 1's requests were counted in them.
+  for (std::size_t i = 1; i + 1 < observer.at.size(); ++i) {
+    EXPECT_LT(observer.at[i] - observer.at[i - 1], 2 * kNanosPerSecond) << "interval " << i;
+  }
+  EXPECT_GT(observer.requests[0], 0u);
+  EXPECT_GT(observer.requests[1], 0u);
+  // Nothing was lost: the live totals agree with the run's metrics.
+  const auto last = feed.latest();
+  ASSERT_EQ(out.metrics.names.size(), 1u);
+  EXPECT_EQ(last->total[0].requests, out.metrics.names[0].requests);
+}
+
 }  // namespace
 }  // namespace ld::engine
