@@ -192,6 +192,7 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
   o << "<section id=\"runs\"><h2>Runs</h2>\n<table><thead><tr><th>#</th><th>Started</th>"
     << "<th>User</th><th>Shape</th><th class=\"num\">Users</th><th class=\"num\">Spawn rate</th>"
     << "<th class=\"num\">Test time</th><th class=\"num\">Measured</th>"
+    << "<th class=\"num\">With stop</th><th class=\"num\">Aborted</th>"
     << "<th class=\"num\">Threads</th><th>Stopped by</th></tr></thead><tbody>\n";
   for (std::size_t i = 0; i < m.runs.size(); ++i) {
     const auto& r = m.runs[i];
@@ -202,7 +203,9 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
       << "/s</td><td class=\"num\">"
       << (r.test_time_s > 0 ? seconds(r.test_time_s) : std::string("until stopped"))
       << "</td><td class=\"num\">" << seconds(r.duration_s) << "</td><td class=\"num\">"
-      << r.threads << "</td><td>" << html_escape(r.stop_reason) << "</td></tr>\n";
+      << seconds(std::max(r.wall_s, r.duration_s)) << "</td><td class=\"num\">" << r.aborted
+      << "</td><td class=\"num\">" << r.threads << "</td><td>" << html_escape(r.stop_reason)
+      << "</td></tr>\n";
   }
   o << "</tbody></table></section>\n";
 
