@@ -25,8 +25,9 @@ class Executor {
   Executor(const CommandRegistry& registry, std::ostream& out, std::ostream& err)
       : registry_(registry), out_(out), err_(err) {}
 
-  // Throws ConfigError when the document does not pass the static check.
-  void check(const Document& doc) const;
+  // Throws ConfigError when the document does not pass the static check. Nested action lists
+  // (Command::nested_actions) are checked as well; `depth` is the nesting of `doc` itself.
+  void check(const Document& doc, int depth = 0) const;
   ExecutionReport run(const Document& doc);
 
   // Once `*flag` is true (a signal arrived), load actions are skipped.
