@@ -69,7 +69,7 @@ ExecutionReport Executor::run(const Document& doc) {
       entry["ok"] = false;
       entry["error"] = "skipped: the run was interrupted";
       if (echo_) err_ << "skip [" << a.index << "] " << a.command << ": interrupted\n";
-      rep.results.push_back(std::move(entry));
+      if (keep_results_) rep.results.push_back(std::move(entry));
       continue;
     }
     ++rep.ran;
@@ -99,7 +99,7 @@ ExecutionReport Executor::run(const Document& doc) {
       entry["error"] = e.what();
     }
     out_.flush();
-    rep.results.push_back(std::move(entry));
+    if (keep_results_) rep.results.push_back(std::move(entry));
   }
   return rep;
 }

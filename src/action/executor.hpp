@@ -34,6 +34,9 @@ class Executor {
   void set_interrupt_flag(const std::atomic<bool>* flag) noexcept { interrupted_ = flag; }
   bool interrupted() const noexcept { return interrupted_ && interrupted_->load(); }
   void set_echo(bool on) noexcept { echo_ = on; }
+  // Off: ExecutionReport::results stays empty (the counts are still kept). A top-level
+  // document of a million actions would otherwise hold a million result objects.
+  void set_keep_results(bool on) noexcept { keep_results_ = on; }
 
  private:
   const CommandRegistry& registry_;
@@ -41,6 +44,7 @@ class Executor {
   std::ostream& err_;
   const std::atomic<bool>* interrupted_ = nullptr;
   bool echo_ = true;
+  bool keep_results_ = true;
 };
 
 }  // namespace ld::action

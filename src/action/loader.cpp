@@ -43,6 +43,7 @@ Document build_document(Root& root, const std::string& source) {
                           " must be a list of actions, got " + json_type_name(*list),
                       base);
   }
+  doc.actions.reserve(list->size());
   for (std::size_t i = 0; i < list->size(); ++i) {
     auto& a = (*list)[i];
     const std::string ptr = base + pointer_index(i);
@@ -57,7 +58,11 @@ Document build_document(Root& root, const std::string& source) {
     if (!a[0].is_string()) fail("the command name must be a string");
     if (a.size() > 2) fail("too many elements (" + std::to_string(a.size()) + ")");
     Action act;
-    act.command = a[0].template get<std::string>();
+    if constexpr (std::is_const_v<Root>) {
+      act.command = a[0].template get<std::string>();
+    } else {
+      act.command = std::move(a[0].template get_ref<std::string&>());
+    }
     act.pointer = ptr;
     act.index = i;
     if (a.size() == 2) {

@@ -46,7 +46,9 @@ class App {
   // Checks and runs a document. Throws ConfigError when the document does not pass the
   // static check (nothing ran).
   // `check_first` false: the caller checked it already (with check() or as part of its parent).
-  action::ExecutionReport execute(const action::Document& doc, bool check_first = true);
+  // `keep_results` false: the report carries counts only (top-level documents).
+  action::ExecutionReport execute(const action::Document& doc, bool check_first = true,
+                                  bool keep_results = true);
   // The static check of a whole document (nested action lists and the files of data sources
   // with literal paths included). Throws ConfigError; nothing runs.
   void check(const action::Document& doc);

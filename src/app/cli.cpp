@@ -74,7 +74,7 @@ int run_documents(App& app, const std::vector<action::Document>& docs) {
   std::size_t failed = 0, config_failures = 0;
   app.prepare(docs);  // keeps a per-request record log only when something will read it
   for (const auto& d : docs) {
-    auto rep = app.execute(d, false);
+    auto rep = app.execute(d, /*check_first=*/false, /*keep_results=*/false);
     failed += rep.failed;
     config_failures += rep.config_failures;
   }

@@ -73,11 +73,13 @@ void App::check(const action::Document& doc) {
   ex.check(doc);
 }
 
-action::ExecutionReport App::execute(const action::Document& doc, bool check_first) {
+action::ExecutionReport App::execute(const action::Document& doc, bool check_first,
+                                     bool keep_results) {
   DocDirScope scope(doc_dirs_, doc.source);
   action::Executor ex(registry_, out_, err_);
   ex.set_interrupt_flag(&interrupted_);
   ex.set_echo(!options_.quiet);
+  ex.set_keep_results(keep_results);
   if (check_first) ex.check(doc);
   return ex.run(doc);
 }
