@@ -3,6 +3,7 @@
 // the metrics, the reports and the embedded target together.
 #include <atomic>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,10 +71,13 @@ class App {
   void register_commands();
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
-  void check_csv_list(const Json& list, const std::string& pointer) const;
+  void check_csv_list(const Json& list, const std::string& pointer);
   void check_csv_file(const Json& name, const Json& path, const Json& cycle,
-                      const std::string& pointer) const;
-  // Loads a CSV at run time; a failure marks the source failed in the resolver.
+                      const std::string& pointer);
+  // ${csv.NAME.COL} in `value` where NAME was registered (statically) without COL: ConfigError.
+  void check_csv_columns(const Json& value, const std::string& pointer) const;
+  // Loads a CSV at run time (${...} in the path resolved now); a failure marks the source
+  // failed in the resolver.
   std::shared_ptr<params::DataSource> load_csv(const std::string& name, const std::string& path,
                                                bool cycle);
   Json register_db_source(const Json& args, const std::string& pointer);
@@ -94,7 +98,10 @@ class App {
   std::optional<engine::NetworkConditioner> conditioner_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
-  int check_depth_ = 0;                // nesting of LD_execute_files while checking
+  int check_depth_ = 0;  // nesting of LD_execute_files while checking
+  // While checking: the header of each CSV source registered with a literal path so far.
+  std::map<std::string, std::vector<std::string>> static_csv_columns_;
+  int checking_ = 0;                   // > 0 while a static check runs
   std::vector<std::string> doc_dirs_;  // directories of the documents being executed
   // A data file path as given, or relative to the running document when only that exists.
   std::string data_path(const std::string& path) const;

@@ -1,20 +1,23 @@
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <ostream>
 #include <random>
 
 #include "app/app.hpp"
 #include "checks/checks.hpp"
+#include "core/text.hpp"
 #include "engine/flow.hpp"
 #include "engine/plan.hpp"
-#include "params/sources.hpp"
 #include "engine/scheduler.hpp"
 #include "http1/http1.hpp"
 #include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
+#include "params/sources.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
-#include "summary/summary.hpp"
 #include "stats/record_log.hpp"
+#include "summary/summary.hpp"
 #include "target/target.hpp"
 #include "websocket/websocket.hpp"
 
@@ -67,8 +70,19 @@ struct DocDirScope {
 };
 }  // namespace
 
+namespace {
+struct Counter {
+  int& n;
+  explicit Counter(int& c) : n(c) { ++n; }
+  ~Counter() { --n; }
+  Counter(const Counter&) = delete;
+  Counter& operator=(const Counter&) = delete;
+};
+}  // namespace
+
 void App::check(const action::Document& doc) {
   DocDirScope scope(doc_dirs_, doc.source);
+  Counter checking(checking_);
   action::Executor ex(registry_, out_, err_);
   ex.check(doc);
 }
@@ -80,27 +94,77 @@ action::ExecutionReport App::execute(const action::Document& doc, bool check_fir
   ex.set_interrupt_flag(&interrupted_);
   ex.set_echo(!options_.quiet);
   ex.set_keep_results(keep_results);
-  if (check_first) ex.check(doc);
+  if (check_first) {
+    // A document read at run time is checked against the sources registered by now.
+    static_csv_columns_.clear();
+    for (const auto& [key, src] : resolver_.sources()) {
+      if (key.rfind("csv:", 0) == 0) static_csv_columns_[src->name] = src->columns;
+    }
+    Counter checking(checking_);
+    ex.check(doc);
+  }
   return ex.run(doc);
 }
 
 void App::check_csv_file(const Json& name, const Json& path, const Json& cycle,
-                         const std::string& ptr) const {
+                         const std::string& ptr) {
   if (!name.is_string() || !path.is_string()) return;  // reported by the caller's own checks
+  const std::string n = name.get<std::string>();
   const std::string p = path.get<std::string>();
-  if (p.find("${") != std::string::npos) return;  // known only at run time
+  if (p.find("${") != std::string::npos) {  // known only at run time
+    static_csv_columns_.erase(n);
+    return;
+  }
   try {
-    params::load_csv_source(name.get<std::string>(), data_path(p),
-                            cycle.is_boolean() ? cycle.get<bool>() : true);
+    auto src =
+        params::load_csv_source(n, data_path(p), cycle.is_boolean() ? cycle.get<bool>() : true);
+    static_csv_columns_[n] = std::move(src->columns);
   } catch (const ConfigError& e) {
     throw ConfigError(e.what(), ptr);
+  }
+}
+
+void App::check_csv_columns(const Json& value, const std::string& ptr) const {
+  if (!checking_ || static_csv_columns_.empty()) return;
+  if (value.is_structured()) {
+    std::size_t i = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+      check_csv_columns(*it, ptr + (value.is_object() ? pointer_key(it.key()) : pointer_index(i)));
+    }
+    return;
+  }
+  if (!value.is_string()) return;
+  const std::string& s = value.get_ref<const std::string&>();
+  for (std::size_t open = s.find("${"); open != std::string::npos; open = s.find("${", open + 2)) {
+    const std::size_t close = s.find('}', open + 2);
+    if (close == std::string::npos) return;
+    std::string token = s.substr(open + 2, close - open - 2);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
+      token.erase(0, 1);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+      token.pop_back();
+    if (token.size() < 4 || text::lower(token.substr(0, 4)) != "csv.") continue;
+    const std::size_t dot = token.find('.', 4);
+    if (dot == std::string::npos) continue;
+    auto it = static_csv_columns_.find(token.substr(4, dot - 4));
+    if (it == static_csv_columns_.end()) continue;
+    const std::string col = token.substr(dot + 1);
+    if (std::find(it->second.begin(), it->second.end(), col) != it->second.end()) continue;
+    std::string cols;
+    for (const auto& c : it->second) cols += (cols.empty() ? "" : ", ") + c;
+    throw ConfigError(s.substr(open, close + 1 - open) + ": CSV source '" + it->first +
+                          "' has no column '" + col + "' (columns: " + cols + ")",
+                      ptr);
   }
 }
 
 std::shared_ptr<params::DataSource> App::load_csv(const std::string& name, const std::string& path,
                                                   bool cycle) {
   try {
-    return params::load_csv_source(name, data_path(path), cycle);
+    // ${var} placeholders in the path resolve now (such paths are not checked statically).
+    const std::string resolved =
+        path.find("${") == std::string::npos ? path : params::resolve_static(path, resolver_);
+    return params::load_csv_source(name, data_path(resolved), cycle);
   } catch (const ConfigError& e) {
     resolver_.mark_failed("csv", name, e.what());
     throw;
@@ -178,7 +242,7 @@ Json App::register_db_source(const Json& a, const std::string& ptr) {
   return {{"name", a["name"]}, {"rows", rows}, {"columns", columns}};
 }
 
-void App::check_csv_list(const Json& list, const std::string& ptr) const {
+void App::check_csv_list(const Json& list, const std::string& ptr) {
   for (std::size_t i = 0; i < list.size(); ++i) {
     const Json& s = list[i];
     const std::string p = ptr + pointer_index(i);
@@ -200,7 +264,9 @@ void App::register_commands() {
 
   // ---- LD_start_test
   auto validate_start = [this](const Json& args) {
-    if (args["csv_sources"].is_array()) check_csv_list(args["csv_sources"], "/csv_sources");
+    if (checking_ && args["csv_sources"].is_array()) {
+      check_csv_list(args["csv_sources"], "/csv_sources");
+    }
     engine::PlanConfig plan = engine::parse_plan(args);
     const engine::Protocol* proto = protocols_.find(plan.user_type);
     if (!proto) {
@@ -230,6 +296,7 @@ void App::register_commands() {
     } catch (const ConfigError& e) {
       throw ConfigError(e.what(), base + e.pointer());
     }
+    check_csv_columns(args["tasks"], "/tasks");
     {
       // Flow fields (think_time, throttle, retry, run_if) are checked now; placeholders in
       // them resolve when the test starts.
@@ -516,11 +583,14 @@ void App::register_commands() {
                   }
                   return out;
                 }});
-  r.add(Command{"LD_clear_resolver", "Forget registered variables and data sources.", {},
+  r.add(Command{"LD_clear_resolver",
+                "Forget registered variables and data sources.",
+                {},
                 [this](const Json&) -> Json {
                   resolver_.clear();
                   return {{"status", "cleared"}};
-                }});
+                },
+                [this](const Json&) { static_csv_columns_.clear(); }});
   r.add(Command{"LD_set_faker_seed", "Make ${faker.*} values repeatable (null: random).",
                 {{"seed", A::kInteger | A::kNull, false, nullptr, ""}},
                 [this](const Json& a) -> Json {

@@ -195,9 +195,29 @@ class InputLimitsTest(Case):
         path = os.path.join(self.workdir, "u.csv")
         with open(path, "w") as f:
             f.write("name\nann\n")
+        get = {"method": "get", "request_url": "http://127.0.0.1:9/?p=${csv.u.pass}"}
+        # A literal path: found by the static check.
+        self.assert_rejected(doc(["LD_register_variable", {"name": "x", "value": 1}],
+                                 ["LD_register_csv_source", {"name": "u", "file_path": path}],
+                                 start_test([get])),
+                             "${csv.u.pass}: CSV source 'u' has no column 'pass' (columns: name)",
+                             "/load_density/2/1/tasks/0/request_url")
+        self.assert_rejected(doc(start_test([get], csv_sources=[{"name": "u", "file_path": path}])),
+                             "has no column 'pass'", "/load_density/0/1/tasks/0/request_url")
+        # Registered again without the column later: only the later test is wrong.
+        other = os.path.join(self.workdir, "o.csv")
+        with open(other, "w") as f:
+            f.write("pass\nx\n")
+        self.assert_rejected(doc(["LD_register_csv_source", {"name": "u", "file_path": other}],
+                                 start_test([get], test_time=0.2),
+                                 ["LD_register_csv_source", {"name": "u", "file_path": path}],
+                                 start_test([get])),
+                             "has no column 'pass'", "/load_density/3/1/tasks/0/request_url")
+        # A path known only at run time: the test that uses it does not start.
         with LocalServer(lambda n, p: (200, "ok")) as srv:
             r = self.run_doc(doc(
-                ["LD_register_csv_source", {"name": "u", "file_path": path}],
+                ["LD_register_variable", {"name": "dir", "value": self.workdir}],
+                ["LD_register_csv_source", {"name": "u", "file_path": "${dir}/u.csv"}],
                 start_test([{"method": "get", "request_url": srv.url + "/?p=${csv.u.pass}"}],
                            test_time=1)))
             self.assertEqual(srv.count, 0)
