@@ -233,9 +233,16 @@ Json App::register_csv_sources(const Json& list, const std::string& ptr) {
 }
 
 Json App::register_db_source(const Json& a, const std::string& ptr) {
-  auto src = params::load_db_source(a["name"].get<std::string>(),
-                                    a["connection_string"].get<std::string>(),
-                                    a["query"].get<std::string>(), a["cycle"].get<bool>());
+  std::shared_ptr<params::DataSource> src;
+  try {
+    src = params::load_db_source(a["name"].get<std::string>(),
+                                 a["connection_string"].get<std::string>(),
+                                 a["query"].get<std::string>(), a["cycle"].get<bool>());
+  } catch (const ConfigError& e) {
+    // Tests that use ${db.NAME.*} do not start (see Resolver::mark_failed).
+    resolver_.mark_failed("db", a["name"].get<std::string>(), e.what());
+    throw;
+  }
   const std::size_t rows = src->rows.size();
   Json columns = src->columns;
   resolver_.add_source("db", std::move(src));

@@ -269,10 +269,12 @@ std::string read_input_file(const std::string& path, std::size_t max_bytes,
   if (::stat(path.c_str(), &st) != 0) {
     throw ConfigError("cannot open '" + path + "' (" + what + "): " + std::strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) throw ConfigError(path + ": is a directory, not a " + what);
+  if (S_ISDIR(st.st_mode)) {
+    throw ConfigError(path + ": is a directory; the " + what + " must be a regular file");
+  }
   if (!S_ISREG(st.st_mode)) {
-    throw ConfigError(path + ": not a regular file (a " + what +
-                      " must be a regular file; devices, pipes and sockets are refused)");
+    throw ConfigError(path + ": not a regular file; the " + what +
+                      " must be a regular file (devices, pipes and sockets are refused)");
   }
   auto too_big = [&](std::uint64_t size) {
     return ConfigError(path + ": " + what + " of " + byte_size_text(size) + " is over the " +

@@ -191,6 +191,17 @@ class InputLimitsTest(Case):
         self.assertEqual(r.code, 2, r.err)
         self.assertIn("${csv.s.a}: csv source 's' could not be registered", r.err)
 
+    def test_db_source_failing_at_run_time_stops_the_test_that_uses_it(self):
+        with LocalServer(lambda n, path: (200, "ok")) as srv:
+            r = self.run_doc(doc(
+                ["LD_register_db_source", {"name": "p", "query": "SELECT 1 AS name",
+                                           "connection_string": "sqlite:////nonexistent/x.db"}],
+                start_test([{"method": "get", "request_url": srv.url + "/?n=${db.p.name}"}],
+                           test_time=1)))
+            self.assertEqual(srv.count, 0, "no request may be sent with ${db.p.name} unresolved")
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("${db.p.name}: db source 'p' could not be registered", r.err)
+
     def test_unknown_csv_column_is_bad_input(self):
         path = os.path.join(self.workdir, "u.csv")
         with open(path, "w") as f:
