@@ -512,7 +512,8 @@ void App::register_commands() {
        {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
        {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
       [this](const Json& a) -> Json {
-        if (target_ && target_->running()) throw std::runtime_error("the target is already running");
+        if (target_ && target_->running())
+          throw std::runtime_error("the target is already running");
         target::TargetOptions o;
         o.host = a["host"].get<std::string>();
         o.port = static_cast<std::uint16_t>(a["port"].get<int>());
@@ -530,6 +531,12 @@ void App::register_commands() {
         return {{"url", target_->base_url()}, {"port", target_->port()},
                 {"ws", target_->ws_url()},     {"tcp", target_->tcp_address()},
                 {"udp", target_->udp_address()}};
+      },
+      [](const Json& a) {
+        for (const char* k : {"port", "tcp_port", "udp_port"}) {
+          number_in_range(a[k], k, 0, 65535, false, std::string("/") + k, "(0 picks a free port)");
+        }
+        number_in_range(a["threads"], "threads", 1, 256, false, "/threads");
       }});
   r.add(Command{"LD_stop_target", "Stop the embedded target.", {}, [this](const Json&) -> Json {
                   if (target_) target_->stop();

@@ -267,6 +267,8 @@ class InputLimitsTest(Case):
              "/min_samples"),
             (["LD_install_network_conditioner", {"latency_ms": 1e300}], "latency_ms must be",
              "/latency_ms"),
+            (["LD_start_target", {"port": 70000}], "port must be a number between 0 and 65535",
+             "/port"),
         ]
         for action, needle, ptr in cases:
             with self.subTest(needle):
