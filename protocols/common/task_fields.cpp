@@ -365,9 +365,14 @@ void check_http_request_fields(const Json& task, bool files) {
   }
   if (task.contains("timeout")) {
     const Json& t = task["timeout"];
-    const bool ok = (t.is_number() && t.get<double>() > 0) ||
-                    (t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number());
+    const bool ok = t.is_number() || (t.is_array() && t.size() == 2);
     expect_type(task, "timeout", ok, "a positive number of seconds or [connect, read]");
+    if (t.is_number()) {
+      seconds_in_range(t, "task field 'timeout'", "/timeout");
+    } else {
+      seconds_in_range(t[0], "task field 'timeout' (connect)", "/timeout/0");
+      seconds_in_range(t[1], "task field 'timeout' (read)", "/timeout/1");
+    }
   }
   for (const char* f : {"allow_redirects", "follow_redirects"}) {
     if (task.contains(f)) expect_type(task, f, task[f].is_boolean(), "true or false");

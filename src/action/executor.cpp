@@ -12,23 +12,50 @@ std::string where(const Document& doc, const Action& a) {
 }
 }  // namespace
 
-void Executor::check(const Document& doc) const {
+void Executor::check(const Document& doc, int depth) const {
   for (const Action& a : doc.actions) {
     const Command* c = registry_.find(a.command);
     if (!c) {
       std::string msg = where(doc, a) + ": unknown command '" + a.command + "'";
       const std::string s = registry_.suggest(a.command);
       if (!s.empty()) msg += "; did you mean '" + s + "'?";
-      msg += " (`loaddensity --list-commands` lists them all)";
+      msg += " (`loaddensity --list-commands` lists them all) [at " + a.pointer + "/0]";
       throw ConfigError(msg, a.pointer + "/0");
     }
+    Json bound;
     try {
-      const Json bound = registry_.bind(*c, a.args);
+      bound = registry_.bind(*c, a.args);
       if (c->validate) c->validate(bound);
     } catch (const ConfigError& e) {
       const std::string ptr = a.pointer + "/1" + e.pointer();
       throw ConfigError(where(doc, a) + ": " + e.what() + " [at " + ptr + "]", ptr);
     }
+    if (c->nested_actions.empty()) continue;
+    // The nested list is checked now, with pointers into this document.
+    std::string list_ptr = a.pointer + "/1";
+    if (a.args.is_array()) {
+      for (std::size_t i = 0; i < c->params.size(); ++i) {
+        if (c->params[i].name == c->nested_actions) list_ptr += pointer_index(i);
+      }
+    } else {
+      list_ptr += pointer_key(c->nested_actions);
+    }
+    if (depth >= limits::kMaxActionNesting) {
+      throw ConfigError(where(doc, a) + ": actions nested more than " +
+                            std::to_string(limits::kMaxActionNesting) + " levels deep [at " +
+                            list_ptr + "]",
+                        list_ptr);
+    }
+    Document inner;
+    try {
+      inner = parse_document_json(bound[c->nested_actions], where(doc, a));
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string(e.what()) + " [at " + list_ptr + e.pointer() + "]",
+                        list_ptr + e.pointer());
+    }
+    inner.source = where(doc, a) + " > " + c->nested_actions;
+    for (Action& n : inner.actions) n.pointer = list_ptr + n.pointer;
+    check(inner, depth + 1);
   }
 }
 
@@ -42,7 +69,7 @@ ExecutionReport Executor::run(const Document& doc) {
       entry["ok"] = false;
       entry["error"] = "skipped: the run was interrupted";
       if (echo_) err_ << "skip [" << a.index << "] " << a.command << ": interrupted\n";
-      rep.results.push_back(std::move(entry));
+      if (keep_results_) rep.results.push_back(std::move(entry));
       continue;
     }
     ++rep.ran;
@@ -72,7 +99,7 @@ ExecutionReport Executor::run(const Document& doc) {
       entry["error"] = e.what();
     }
     out_.flush();
-    rep.results.push_back(std::move(entry));
+    if (keep_results_) rep.results.push_back(std::move(entry));
   }
   return rep;
 }

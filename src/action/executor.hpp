@@ -25,14 +25,18 @@ class Executor {
   Executor(const CommandRegistry& registry, std::ostream& out, std::ostream& err)
       : registry_(registry), out_(out), err_(err) {}
 
-  // Throws ConfigError when the document does not pass the static check.
-  void check(const Document& doc) const;
+  // Throws ConfigError when the document does not pass the static check. Nested action lists
+  // (Command::nested_actions) are checked as well; `depth` is the nesting of `doc` itself.
+  void check(const Document& doc, int depth = 0) const;
   ExecutionReport run(const Document& doc);
 
   // Once `*flag` is true (a signal arrived), load actions are skipped.
   void set_interrupt_flag(const std::atomic<bool>* flag) noexcept { interrupted_ = flag; }
   bool interrupted() const noexcept { return interrupted_ && interrupted_->load(); }
   void set_echo(bool on) noexcept { echo_ = on; }
+  // Off: ExecutionReport::results stays empty (the counts are still kept). A top-level
+  // document of a million actions would otherwise hold a million result objects.
+  void set_keep_results(bool on) noexcept { keep_results_ = on; }
 
  private:
   const CommandRegistry& registry_;
@@ -40,6 +44,7 @@ class Executor {
   std::ostream& err_;
   const std::atomic<bool>* interrupted_ = nullptr;
   bool echo_ = true;
+  bool keep_results_ = true;
 };
 
 }  // namespace ld::action

@@ -2,6 +2,8 @@
 // Reading action documents: `[[cmd, {kwargs}] | [cmd] | [cmd, [args]], ...]`, bare or wrapped
 // as `{"load_density": [...]}`. A document that is not JSON or not of that shape throws
 // ConfigError before anything runs; its message names the source, line/column or pointer.
+// Limits (docs/limits.md): limits::kMaxDocumentBytes of text, limits::kMaxJsonDepth nesting;
+// files must be regular files.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +26,8 @@ struct Document {
 
 Document parse_document(std::string_view text, const std::string& source);
 Document parse_document_json(const Json& root, const std::string& source);
+// The same, moving each action's arguments out of `root` (which is left null).
+Document parse_document_json(Json&& root, const std::string& source);
 Document load_document_file(const std::string& path);
 
 }  // namespace ld::action

@@ -34,7 +34,8 @@ bool type_matches(const Json& v, unsigned m) {
       if (m & kNumber) return true;
       // 5.0 is an acceptable integer.
       const double d = v.get<double>();
-      return (m & kInteger) && d == static_cast<double>(static_cast<long long>(d));
+      return (m & kInteger) && d > -9.2e18 && d < 9.2e18 &&
+             d == static_cast<double>(static_cast<long long>(d));
     }
     case Json::value_t::boolean: return m & kBool;
     case Json::value_t::object: return m & kObject;

@@ -45,6 +45,9 @@ struct Command {
   Validator validate;        // optional static check before anything runs
   bool starts_load = false;  // skipped once the run was interrupted
   bool needs_records = false;  // reads per-request records: runs keep a record log when set
+  // The parameter that holds a nested action list (LD_execute_action): the static check of a
+  // document checks the nested actions too, to limits::kMaxActionNesting levels.
+  std::string nested_actions;
 };
 
 class CommandRegistry {

@@ -3,6 +3,7 @@
 // the metrics, the reports and the embedded target together.
 #include <atomic>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,7 +46,13 @@ class App {
   action::CommandRegistry& registry() noexcept { return registry_; }
   // Checks and runs a document. Throws ConfigError when the document does not pass the
   // static check (nothing ran).
-  action::ExecutionReport execute(const action::Document& doc);
+  // `check_first` false: the caller checked it already (with check() or as part of its parent).
+  // `keep_results` false: the report carries counts only (top-level documents).
+  action::ExecutionReport execute(const action::Document& doc, bool check_first = true,
+                                  bool keep_results = true);
+  // The static check of a whole document (nested action lists and the files of data sources
+  // with literal paths included). Throws ConfigError; nothing runs.
+  void check(const action::Document& doc);
 
   std::atomic<bool>& interrupt_flag() noexcept { return interrupted_; }
   stats::Metrics& metrics() noexcept { return metrics_; }
@@ -63,6 +70,16 @@ class App {
  private:
   void register_commands();
   Json register_csv_sources(const Json& list, const std::string& pointer);
+  // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
+  void check_csv_list(const Json& list, const std::string& pointer);
+  void check_csv_file(const Json& name, const Json& path, const Json& cycle,
+                      const std::string& pointer);
+  // ${csv.NAME.COL} in `value` where NAME was registered (statically) without COL: ConfigError.
+  void check_csv_columns(const Json& value, const std::string& pointer) const;
+  // Loads a CSV at run time (${...} in the path resolved now); a failure marks the source
+  // failed in the resolver.
+  std::shared_ptr<params::DataSource> load_csv(const std::string& name, const std::string& path,
+                                               bool cycle);
   Json register_db_source(const Json& args, const std::string& pointer);
   void register_report_commands();
   bool needs_records(const action::Document& doc, int depth) const;
@@ -81,6 +98,10 @@ class App {
   std::optional<engine::NetworkConditioner> conditioner_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
+  int check_depth_ = 0;  // nesting of LD_execute_files while checking
+  // While checking: the header of each CSV source registered with a literal path so far.
+  std::map<std::string, std::vector<std::string>> static_csv_columns_;
+  int checking_ = 0;                   // > 0 while a static check runs
   std::vector<std::string> doc_dirs_;  // directories of the documents being executed
   // A data file path as given, or relative to the running document when only that exists.
   std::string data_path(const std::string& path) const;

@@ -63,7 +63,8 @@ An action file is a list of ["LD_command", {arguments}] (or {"load_density": [..
 
 Exit codes: 0 every action succeeded; 1 an action failed; 2 bad input (invalid document,
 unknown command or argument: nothing ran); 3 a gate failed (LD_assert_sla, or `diff` found a
-regression; the other actions still ran); 130 interrupted (SIGINT/SIGTERM; reports still written).
+regression; the other actions still ran); 130 interrupted by SIGINT, 143 by SIGTERM (reports
+still written). Options may follow the files: `loaddensity run f.json --hard-timeout 60`.
 )";
 
 int exit_code_for(const App& app, std::size_t failed, std::size_t config_failures,
@@ -77,10 +78,7 @@ int exit_code_for(const App& app, std::size_t failed, std::size_t config_failure
 int run_documents(App& app, const std::vector<action::Document>& docs) {
   // Every document is checked before the first action runs: bad input changes nothing.
   try {
-    for (const auto& d : docs) {
-      action::Executor check(app.registry(), std::cout, std::cerr);
-      check.check(d);
-    }
+    for (const auto& d : docs) app.check(d);
   } catch (const ConfigError& e) {
     std::cerr << "error: " << e.what() << '\n';
     return kExitBadInput;
@@ -88,7 +86,7 @@ int run_documents(App& app, const std::vector<action::Document>& docs) {
   std::size_t failed = 0, config_failures = 0;
   app.prepare(docs);  // keeps a per-request record log only when something will read it
   for (const auto& d : docs) {
-    auto rep = app.execute(d);
+    auto rep = app.execute(d, /*check_first=*/false, /*keep_results=*/false);
     failed += rep.failed;
     config_failures += rep.config_failures;
   }
@@ -122,6 +120,8 @@ int run_cli(int argc, char** argv) {
   cli.footer(kFooter);
   auto no_footer = [](CLI::App* sub) { sub->footer(""); };
   cli.require_subcommand(0, 1);
+  // Options of the main command are also accepted after a subcommand and its files.
+  cli.fallthrough();
 
   Options opts;
   bool list_commands = false;
@@ -133,7 +133,7 @@ int run_cli(int argc, char** argv) {
   cli.add_option("--hard-timeout", opts.hard_timeout_s,
                  "Watchdog: end any test still running after this many seconds (reports are "
                  "still written)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1e-3, limits::kMaxSeconds, "seconds, at most 10 years"));
   cli.add_option("--csv", opts.csv_prefix,
                  "Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, "
                  "PREFIX_failures.csv and PREFIX_exceptions.csv after the run")

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <ostream>
 #include <random>
@@ -12,6 +14,7 @@
 #include "http1/http1.hpp"
 #include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
+#include "core/text.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
 #include "summary/summary.hpp"
@@ -49,23 +52,124 @@ std::string App::data_path(const std::string& path) const {
   return fs::exists(alt, ec) ? alt.string() : path;
 }
 
-action::ExecutionReport App::execute(const action::Document& doc) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const bool is_file = fs::is_regular_file(doc.source, ec);
-  if (is_file) doc_dirs_.push_back(fs::path(doc.source).parent_path().string());
-  struct Pop {
-    std::vector<std::string>& v;
-    bool on;
-    ~Pop() {
-      if (on) v.pop_back();
-    }
-  } pop{doc_dirs_, is_file};
+namespace {
+// While a document is checked or runs, relative data paths resolve against its directory.
+struct DocDirScope {
+  std::vector<std::string>& dirs;
+  bool on = false;
+  DocDirScope(std::vector<std::string>& d, const std::string& source) : dirs(d) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    on = fs::is_regular_file(source, ec);
+    if (on) dirs.push_back(fs::path(source).parent_path().string());
+  }
+  ~DocDirScope() {
+    if (on) dirs.pop_back();
+  }
+  DocDirScope(const DocDirScope&) = delete;
+  DocDirScope& operator=(const DocDirScope&) = delete;
+};
+}  // namespace
+
+namespace {
+struct Counter {
+  int& n;
+  explicit Counter(int& c) : n(c) { ++n; }
+  ~Counter() { --n; }
+  Counter(const Counter&) = delete;
+  Counter& operator=(const Counter&) = delete;
+};
+}  // namespace
+
+void App::check(const action::Document& doc) {
+  DocDirScope scope(doc_dirs_, doc.source);
+  Counter checking(checking_);
+  action::Executor ex(registry_, out_, err_);
+  ex.check(doc);
+}
+
+action::ExecutionReport App::execute(const action::Document& doc, bool check_first,
+                                     bool keep_results) {
+  DocDirScope scope(doc_dirs_, doc.source);
   action::Executor ex(registry_, out_, err_);
   ex.set_interrupt_flag(&interrupted_);
   ex.set_echo(!options_.quiet);
-  ex.check(doc);
+  ex.set_keep_results(keep_results);
+  if (check_first) {
+    // A document read at run time is checked against the sources registered by now.
+    static_csv_columns_.clear();
+    for (const auto& [key, src] : resolver_.sources()) {
+      if (key.rfind("csv:", 0) == 0) static_csv_columns_[src->name] = src->columns;
+    }
+    Counter checking(checking_);
+    ex.check(doc);
+  }
   return ex.run(doc);
+}
+
+void App::check_csv_file(const Json& name, const Json& path, const Json& cycle,
+                         const std::string& ptr) {
+  if (!name.is_string() || !path.is_string()) return;  // reported by the caller's own checks
+  const std::string n = name.get<std::string>();
+  const std::string p = path.get<std::string>();
+  if (p.find("${") != std::string::npos) {  // known only at run time
+    static_csv_columns_.erase(n);
+    return;
+  }
+  try {
+    auto src =
+        params::load_csv_source(n, data_path(p), cycle.is_boolean() ? cycle.get<bool>() : true);
+    static_csv_columns_[n] = std::move(src->columns);
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.what(), ptr);
+  }
+}
+
+void App::check_csv_columns(const Json& value, const std::string& ptr) const {
+  if (!checking_ || static_csv_columns_.empty()) return;
+  if (value.is_structured()) {
+    std::size_t i = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+      check_csv_columns(*it, ptr + (value.is_object() ? pointer_key(it.key()) : pointer_index(i)));
+    }
+    return;
+  }
+  if (!value.is_string()) return;
+  const std::string& s = value.get_ref<const std::string&>();
+  for (std::size_t open = s.find("${"); open != std::string::npos; open = s.find("${", open + 2)) {
+    const std::size_t close = s.find('}', open + 2);
+    if (close == std::string::npos) return;
+    std::string token = s.substr(open + 2, close - open - 2);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
+      token.erase(0, 1);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+      token.pop_back();
+    if (token.size() < 4 || text::lower(token.substr(0, 4)) != "csv.") continue;
+    const std::size_t dot = token.find('.', 4);
+    if (dot == std::string::npos) continue;
+    auto it = static_csv_columns_.find(token.substr(4, dot - 4));
+    if (it == static_csv_columns_.end()) continue;
+    const std::string col = token.substr(dot + 1);
+    if (std::find(it->second.begin(), it->second.end(), col) != it->second.end()) continue;
+    std::string cols;
+    for (const auto& c : it->second) cols += (cols.empty() ? "" : ", ") + c;
+    throw ConfigError(s.substr(open, close + 1 - open) + ": CSV source '" + it->first +
+                          "' has no column '" + col + "' (columns: " + cols + ")",
+                      ptr);
+  }
+}
+
+std::shared_ptr<params::DataSource> App::load_csv(const std::string& name, const std::string& path,
+                                                  bool cycle) {
+  try {
+    // ${var} placeholders in the path resolve now (such paths are not checked statically).
+    const std::string resolved =
+        path.find("${") == std::string::npos ? path : params::resolve_static(path, resolver_);
+    return params::load_csv_source(name, data_path(resolved), cycle);
+  } catch (const ConfigError& e) {
+    resolver_.mark_failed("csv", name, e.what());
+    throw;
+  }
 }
 
 namespace {
@@ -114,9 +218,17 @@ Json App::register_csv_sources(const Json& list, const std::string& ptr) {
         !s.contains("file_path") || !s["file_path"].is_string()) {
       throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
     }
+    if (s.contains("cycle") && !s["cycle"].is_boolean()) {
+      throw ConfigError("cycle must be true or false, got " + json_brief(s["cycle"], 40),
+                        p + "/cycle");
+    }
     const bool cycle = s.contains("cycle") ? s["cycle"].get<bool>() : true;
-    auto src = params::load_csv_source(s["name"].get<std::string>(),
-                                       data_path(s["file_path"].get<std::string>()), cycle);
+    std::shared_ptr<params::DataSource> src;
+    try {
+      src = load_csv(s["name"].get<std::string>(), s["file_path"].get<std::string>(), cycle);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.what(), p + "/file_path");
+    }
     out.push_back({{"name", s["name"]}, {"rows", src->rows.size()}});
     resolver_.add_source("csv", std::move(src));
   }
@@ -124,13 +236,37 @@ Json App::register_csv_sources(const Json& list, const std::string& ptr) {
 }
 
 Json App::register_db_source(const Json& a, const std::string& ptr) {
-  auto src = params::load_db_source(a["name"].get<std::string>(),
-                                    a["connection_string"].get<std::string>(),
-                                    a["query"].get<std::string>(), a["cycle"].get<bool>());
+  std::shared_ptr<params::DataSource> src;
+  try {
+    src = params::load_db_source(a["name"].get<std::string>(),
+                                 a["connection_string"].get<std::string>(),
+                                 a["query"].get<std::string>(), a["cycle"].get<bool>());
+  } catch (const ConfigError& e) {
+    // Tests that use ${db.NAME.*} do not start (see Resolver::mark_failed).
+    resolver_.mark_failed("db", a["name"].get<std::string>(), e.what());
+    throw;
+  }
   const std::size_t rows = src->rows.size();
   Json columns = src->columns;
   resolver_.add_source("db", std::move(src));
   return {{"name", a["name"]}, {"rows", rows}, {"columns", columns}};
+}
+
+void App::check_csv_list(const Json& list, const std::string& ptr) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Json& s = list[i];
+    const std::string p = ptr + pointer_index(i);
+    if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
+        !s.contains("file_path") || !s["file_path"].is_string()) {
+      throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
+    }
+    static const Json kTrue = true;
+    const Json& cycle = s.contains("cycle") ? s["cycle"] : kTrue;
+    if (!cycle.is_boolean()) {
+      throw ConfigError("cycle must be true or false, got " + json_brief(cycle, 40), p + "/cycle");
+    }
+    check_csv_file(s["name"], s["file_path"], cycle, p + "/file_path");
+  }
 }
 
 void App::register_commands() {
@@ -138,6 +274,9 @@ void App::register_commands() {
 
   // ---- LD_start_test
   auto validate_start = [this](const Json& args) {
+    if (checking_ && args["csv_sources"].is_array()) {
+      check_csv_list(args["csv_sources"], "/csv_sources");
+    }
     engine::PlanConfig plan = engine::parse_plan(args);
     const engine::Protocol* proto = protocols_.find(plan.user_type);
     if (!proto) {
@@ -166,6 +305,14 @@ void App::register_commands() {
       proto->validate_list(plan.tasks, plan.host);
     } catch (const ConfigError& e) {
       throw ConfigError(e.what(), base + e.pointer());
+    }
+    check_csv_columns(args["tasks"], "/tasks");
+    {
+      // Flow fields (think_time, throttle, retry, run_if) are checked now; placeholders in
+      // them resolve when the test starts.
+      const params::Resolver none;
+      engine::FlowSet flows;
+      flows.compile(plan.flow, params::ParseContext{none}, plan.task_pointers);
     }
     return plan;
   };
@@ -284,26 +431,38 @@ void App::register_commands() {
                 }});
 
   // ---- nesting
-  r.add(Command{"LD_execute_action", "Run a nested action list.",
+  r.add(Command{"LD_execute_action",
+                "Run a nested action list.",
                 {{"action_list", A::kArray | A::kObject, true, nullptr, "actions"}},
                 [this](const Json& a) -> Json {
-                  if (depth_ >= 16) throw ConfigError("actions nested more than 16 levels deep");
+                  if (depth_ >= limits::kMaxActionNesting) {
+                    throw ConfigError("actions nested more than " +
+                                      std::to_string(limits::kMaxActionNesting) + " levels deep");
+                  }
                   ++depth_;
                   struct Leave {
                     int& d;
                     ~Leave() { --d; }
                   } leave{depth_};
                   auto doc = action::parse_document_json(a["action_list"], "LD_execute_action");
-                  auto rep = execute(doc);
+                  auto rep = execute(doc, false);  // checked with its parent document
                   if (rep.failed) {
                     throw std::runtime_error(std::to_string(rep.failed) + " nested action(s) failed");
                   }
                   return rep.results;
-                }});
-  r.add(Command{"LD_execute_files", "Run action files in order.",
+                },
+                nullptr,
+                false,
+                false,
+                "action_list"});
+  r.add(Command{"LD_execute_files",
+                "Run action files in order.",
                 {{"execute_files_list", A::kArray, true, nullptr, "paths"}},
                 [this](const Json& a) -> Json {
-                  if (depth_ >= 16) throw ConfigError("actions nested more than 16 levels deep");
+                  if (depth_ >= limits::kMaxActionNesting) {
+                    throw ConfigError("actions nested more than " +
+                                      std::to_string(limits::kMaxActionNesting) + " levels deep");
+                  }
                   ++depth_;
                   struct Leave {
                     int& d;
@@ -317,8 +476,37 @@ void App::register_commands() {
                     failed += rep.failed;
                     out.push_back({{"file", f}, {"results", rep.results}});
                   }
-                  if (failed) throw std::runtime_error(std::to_string(failed) + " action(s) failed");
+                  if (failed)
+                    throw std::runtime_error(std::to_string(failed) + " action(s) failed");
                   return out;
+                },
+                [this](const Json& a) {
+                  // The files are read and checked now, as part of the calling document.
+                  const Json& list = a["execute_files_list"];
+                  for (std::size_t i = 0; i < list.size(); ++i) {
+                    const std::string ptr = "/execute_files_list" + pointer_index(i);
+                    if (!list[i].is_string()) {
+                      throw ConfigError("execute_files_list holds file paths, got " +
+                                            std::string(json_type_name(list[i])),
+                                        ptr);
+                    }
+                    if (check_depth_ >= limits::kMaxActionNesting) {
+                      throw ConfigError("action files nested more than " +
+                                            std::to_string(limits::kMaxActionNesting) +
+                                            " levels deep",
+                                        ptr);
+                    }
+                    ++check_depth_;
+                    struct Leave {
+                      int& d;
+                      ~Leave() { --d; }
+                    } leave{check_depth_};
+                    try {
+                      check(action::load_document_file(list[i].get<std::string>()));
+                    } catch (const ConfigError& e) {
+                      throw ConfigError(e.what(), ptr);
+                    }
+                  }
                 }});
 
   // ---- embedded target
@@ -332,7 +520,8 @@ void App::register_commands() {
        {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
        {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
       [this](const Json& a) -> Json {
-        if (target_ && target_->running()) throw std::runtime_error("the target is already running");
+        if (target_ && target_->running())
+          throw std::runtime_error("the target is already running");
         target::TargetOptions o;
         o.host = a["host"].get<std::string>();
         o.port = static_cast<std::uint16_t>(a["port"].get<int>());
@@ -350,6 +539,12 @@ void App::register_commands() {
         return {{"url", target_->base_url()}, {"port", target_->port()},
                 {"ws", target_->ws_url()},     {"tcp", target_->tcp_address()},
                 {"udp", target_->udp_address()}};
+      },
+      [](const Json& a) {
+        for (const char* k : {"port", "tcp_port", "udp_port"}) {
+          number_in_range(a[k], k, 0, 65535, false, std::string("/") + k, "(0 picks a free port)");
+        }
+        number_in_range(a["threads"], "threads", 1, 256, false, "/threads");
       }});
   r.add(Command{"LD_stop_target", "Stop the embedded target.", {}, [this](const Json&) -> Json {
                   if (target_) target_->stop();
@@ -364,16 +559,26 @@ void App::register_commands() {
                  {"file_path", A::kString, true, nullptr, ""},
                  {"cycle", A::kBool, false, true, "start over when the rows run out"}},
                 [this](const Json& a) -> Json {
-                  auto src = params::load_csv_source(a["name"].get<std::string>(),
-                                                     data_path(a["file_path"].get<std::string>()),
-                                                     a["cycle"].get<bool>());
+                  std::shared_ptr<params::DataSource> src;
+                  try {
+                    src = load_csv(a["name"].get<std::string>(), a["file_path"].get<std::string>(),
+                                   a["cycle"].get<bool>());
+                  } catch (const ConfigError& e) {
+                    throw ConfigError(e.what(), "/file_path");
+                  }
                   const std::size_t rows = src->rows.size();
                   resolver_.add_source("csv", std::move(src));
                   return {{"name", a["name"]}, {"rows", rows}};
+                },
+                [this](const Json& a) {
+                  check_csv_file(a["name"], a["file_path"], a["cycle"], "/file_path");
                 }});
-  r.add(Command{"LD_register_csv_sources", "Register several CSV sources.",
-                {{"sources", A::kArray, true, nullptr, "[{\"name\", \"file_path\", \"cycle\"}]"}},
-                [this](const Json& a) -> Json { return register_csv_sources(a["sources"], "/sources"); }});
+  r.add(Command{
+      "LD_register_csv_sources",
+      "Register several CSV sources.",
+      {{"sources", A::kArray, true, nullptr, "[{\"name\", \"file_path\", \"cycle\"}]"}},
+      [this](const Json& a) -> Json { return register_csv_sources(a["sources"], "/sources"); },
+      [this](const Json& a) { check_csv_list(a["sources"], "/sources"); }});
   r.add(Command{"LD_register_db_source",
                 "Register the rows of a SQL query (SQLite or PostgreSQL) for ${db.NAME.COLUMN}.",
                 {{"name", A::kString, true, nullptr, ""},
@@ -400,11 +605,14 @@ void App::register_commands() {
                   }
                   return out;
                 }});
-  r.add(Command{"LD_clear_resolver", "Forget registered variables and data sources.", {},
+  r.add(Command{"LD_clear_resolver",
+                "Forget registered variables and data sources.",
+                {},
                 [this](const Json&) -> Json {
                   resolver_.clear();
                   return {{"status", "cleared"}};
-                }});
+                },
+                [this](const Json&) { static_csv_columns_.clear(); }});
   r.add(Command{"LD_set_faker_seed", "Make ${faker.*} values repeatable (null: random).",
                 {{"seed", A::kInteger | A::kNull, false, nullptr, ""}},
                 [this](const Json& a) -> Json {
@@ -417,48 +625,60 @@ void App::register_commands() {
                 }});
 
   // ---- reliability
+  auto parse_budget = [](const Json& a) {
+    engine::FailureBudget b;
+    b.threshold =
+        number_in_range(a["threshold"], "threshold", 0, 1, false, "/threshold", "(a failure rate)");
+    b.window_s = number_in_range(a["window_seconds"], "window_seconds", 1, limits::kMaxSeconds,
+                                 false, "/window_seconds", "seconds (10 years)");
+    b.min_samples = static_cast<std::uint64_t>(number_in_range(
+        a["min_samples"], "min_samples", 0, 1e12, false, "/min_samples", "requests"));
+    return b;
+  };
   r.add(Command{"LD_install_failure_budget",
                 "Stop tests when the failure rate over a sliding window exceeds a threshold.",
                 {{"threshold", A::kNumber, false, 0.05, "failure rate, 0..1"},
                  {"window_seconds", A::kNumber, false, 30.0, ""},
                  {"min_samples", A::kInteger, false, 50, ""},
                  {"runner_quit_callback", A::kAny, false, nullptr, "accepted, unused"}},
-                [this](const Json& a) -> Json {
-                  engine::FailureBudget b;
-                  b.threshold = a["threshold"].get<double>();
-                  b.window_s = a["window_seconds"].get<double>();
-                  b.min_samples = a["min_samples"].get<std::uint64_t>();
-                  if (b.threshold < 0 || b.threshold > 1) {
-                    throw ConfigError("threshold is a failure rate between 0 and 1", "/threshold");
-                  }
-                  if (b.window_s < 1) throw ConfigError("window_seconds must be >= 1", "/window_seconds");
+                [this, parse_budget](const Json& a) -> Json {
+                  const engine::FailureBudget b = parse_budget(a);
                   failure_budget_ = b;
                   return {{"threshold", b.threshold}, {"window_seconds", b.window_s},
                           {"min_samples", b.min_samples}};
-                }});
+                },
+                [parse_budget](const Json& a) { parse_budget(a); }});
   r.add(Command{"LD_uninstall_failure_budget", "Remove the failure budget.", {},
                 [this](const Json&) -> Json {
                   failure_budget_.reset();
                   return {{"status", "uninstalled"}};
                 }});
+  auto parse_conditioner = [](const Json& a) {
+    engine::NetworkConditioner c;
+    constexpr double kMaxMs = 3'600'000;  // an hour of added latency
+    c.latency_ms =
+        number_in_range(a["latency_ms"], "latency_ms", 0, kMaxMs, false, "/latency_ms", "ms");
+    c.jitter_ms =
+        number_in_range(a["jitter_ms"], "jitter_ms", 0, kMaxMs, false, "/jitter_ms", "ms");
+    c.loss_rate =
+        number_in_range(a["loss_rate"], "loss_rate", 0, 1, false, "/loss_rate", "(a probability)");
+    if (a["name_filter"].is_string()) c.name_filter = a["name_filter"].get<std::string>();
+    return c;
+  };
   r.add(Command{"LD_install_network_conditioner",
                 "Add latency, jitter and loss before matching requests (counted separately).",
                 {{"latency_ms", A::kNumber, false, 0, ""},
                  {"jitter_ms", A::kNumber, false, 0, ""},
                  {"loss_rate", A::kNumber, false, 0, "0..1"},
-                 {"name_filter", A::kString | A::kNull, false, nullptr, "substring of name or URL"}},
-                [this](const Json& a) -> Json {
-                  engine::NetworkConditioner c;
-                  c.latency_ms = a["latency_ms"].get<double>();
-                  c.jitter_ms = a["jitter_ms"].get<double>();
-                  c.loss_rate = a["loss_rate"].get<double>();
-                  if (a["name_filter"].is_string()) c.name_filter = a["name_filter"].get<std::string>();
-                  if (c.latency_ms < 0 || c.jitter_ms < 0) throw ConfigError("latency_ms and jitter_ms must be >= 0");
-                  if (c.loss_rate < 0 || c.loss_rate > 1) throw ConfigError("loss_rate is between 0 and 1", "/loss_rate");
+                 {"name_filter", A::kString | A::kNull, false, nullptr,
+                  "substring of name or URL"}},
+                [this, parse_conditioner](const Json& a) -> Json {
+                  const engine::NetworkConditioner c = parse_conditioner(a);
                   conditioner_ = c;
                   return {{"latency_ms", c.latency_ms}, {"jitter_ms", c.jitter_ms},
                           {"loss_rate", c.loss_rate}, {"name_filter", a["name_filter"]}};
-                }});
+                },
+                [parse_conditioner](const Json& a) { parse_conditioner(a); }});
   r.add(Command{"LD_uninstall_network_conditioner", "Remove the network conditioner.", {},
                 [this](const Json&) -> Json {
                   conditioner_.reset();

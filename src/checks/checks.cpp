@@ -235,12 +235,45 @@ std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseCon
   return c;
 }
 
+namespace {
+
+// Response bodies nested deeper than this are treated as not JSON: extracting or comparing a
+// value walks it recursively, and a hostile or broken server must not overflow a worker's stack.
+constexpr std::size_t kMaxResponseJsonDepth = 4 * limits::kMaxJsonDepth;
+
+bool nesting_within(std::string_view text, std::size_t max_depth) noexcept {
+  std::size_t depth = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    switch (text[i]) {
+      case '"':
+        for (++i; i < text.size() && text[i] != '"'; ++i) {
+          if (text[i] == '\\') ++i;
+        }
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return false;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const {
   std::optional<Json> doc;
   bool parsed = false;
   auto json = [&]() -> const Json* {
     if (!parsed) {
       parsed = true;
+      if (!nesting_within(r.body, kMaxResponseJsonDepth)) return nullptr;
       doc = Json::parse(r.body.begin(), r.body.end(), nullptr, false);
       if (doc->is_discarded()) doc.reset();
     }

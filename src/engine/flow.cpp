@@ -149,10 +149,7 @@ Nanos RetryPolicy::delay(std::uint32_t attempt, double u) const noexcept {
 namespace {
 
 double seconds(const Json& v, const std::string& what, const std::string& ptr) {
-  if (!v.is_number() || v.get<double>() < 0) {
-    throw ConfigError(what + " must be a number of seconds >= 0", ptr);
-  }
-  return v.get<double>();
+  return seconds_in_range(v, what, ptr, true);
 }
 
 }  // namespace
@@ -194,11 +191,19 @@ void FlowSet::compile(const std::vector<Json>& flow_json, const params::ParseCon
     if (f.contains("throttle")) {
       const Json& t = f["throttle"];
       const std::string ptr = base + "/throttle";
-      if (!t.is_object() || !t.contains("rps") || !t["rps"].is_number() || t["rps"].get<double>() <= 0) {
+      if (!t.is_object() || !t.contains("rps")) {
         throw ConfigError("throttle needs {\"rps\": > 0, \"key\"?, \"burst\"?}", ptr);
       }
-      const double rps = t["rps"].get<double>();
-      const double burst = t.contains("burst") ? seconds(t["burst"], "burst", ptr + "/burst") : 1.0;
+      const double rps = number_in_range(t["rps"], "throttle.rps", 1e-6, limits::kMaxRate, false,
+                                         ptr + "/rps", "requests/s");
+      const double burst = t.contains("burst")
+                               ? number_in_range(t["burst"], "throttle.burst", 0, 1e9, false,
+                                                 ptr + "/burst", "requests")
+                               : 1.0;
+      if ((burst - 1) / rps > limits::kMaxSeconds) {
+        throw ConfigError("throttle: burst / rps must be at most 10 years of requests",
+                          ptr + "/burst");
+      }
       const std::string key = t.contains("key") ? json_display(t["key"]) : "task:" + std::to_string(i);
       auto& slot = throttles_[key];
       if (!slot) slot = std::make_unique<Throttle>(rps, burst);
@@ -216,14 +221,22 @@ void FlowSet::compile(const std::vector<Json>& flow_json, const params::ParseCon
         bool known = false;
         for (int c = 0; c < 3; ++c) {
           if (k == names[c]) {
-            p.budget[c] = static_cast<std::uint32_t>(seconds(it.value(), k, kp));
+            p.budget[c] = static_cast<std::uint32_t>(
+                number_in_range(it.value(), "retry." + k, 0, 1e6, false, kp, "retries"));
             known = true;
           }
         }
-        if (k == "base_delay") p.base_delay_s = seconds(it.value(), k, kp), known = true;
-        if (k == "max_delay") p.max_delay_s = seconds(it.value(), k, kp), known = true;
-        if (k == "backoff_factor") p.factor = seconds(it.value(), k, kp), known = true;
-        if (k == "jitter") p.jitter = seconds(it.value(), k, kp), known = true;
+        if (k == "base_delay") p.base_delay_s = seconds(it.value(), "retry." + k, kp), known = true;
+        if (k == "max_delay") p.max_delay_s = seconds(it.value(), "retry." + k, kp), known = true;
+        if (k == "backoff_factor") {
+          p.factor = number_in_range(it.value(), "retry." + k, 0, 1000, false, kp);
+          known = true;
+        }
+        if (k == "jitter") {
+          p.jitter = number_in_range(it.value(), "retry." + k, 0, 10, false, kp,
+                                     "(a fraction of the delay)");
+          known = true;
+        }
         if (!known) {
           throw ConfigError("retry: unknown key '" + k +
                                 "' (transient, flaky, permanent, base_delay, max_delay, "

@@ -9,14 +9,21 @@ namespace ld::engine {
 
 namespace {
 
-double num(const Json& c, const char* key, double def, const std::string& ptr) {
+// Every shape option is a duration, a user count or a rate; each has its real range.
+enum class Unit { kSeconds, kUsers, kRate };
+
+double num(const Json& c, const char* key, double def, const std::string& ptr, Unit unit) {
   if (!c.contains(key) || c[key].is_null()) return def;
-  if (!c[key].is_number()) {
-    throw ConfigError(std::string(key) + " must be a number", ptr + "/" + key);
+  const std::string at = ptr + "/" + key;
+  switch (unit) {
+    case Unit::kSeconds:
+      return seconds_in_range(c[key], key, at, true);
+    case Unit::kUsers:
+      return number_in_range(c[key], key, 0, limits::kMaxUsers, false, at, "users");
+    case Unit::kRate:
+      return number_in_range(c[key], key, 0, limits::kMaxRate, true, at, "users/s");
   }
-  const double v = c[key].get<double>();
-  if (v < 0) throw ConfigError(std::string(key) + " must be >= 0", ptr + "/" + key);
-  return v;
+  return def;
 }
 
 void only_keys(const Json& c, std::initializer_list<const char*> keys, const std::string& what) {
@@ -54,8 +61,9 @@ LoadShape LoadShape::make(const std::string& name, const Json& c0) {
       if (!st.is_object() || !st.contains("duration") || !st.contains("users")) {
         throw ConfigError("a stage needs \"duration\" (cumulative seconds) and \"users\"", ptr);
       }
-      Stage stage{num(st, "duration", 0, ptr), static_cast<std::uint32_t>(num(st, "users", 0, ptr)),
-                  num(st, "spawn_rate", 1, ptr)};
+      Stage stage{num(st, "duration", 0, ptr, Unit::kSeconds),
+                  static_cast<std::uint32_t>(num(st, "users", 0, ptr, Unit::kUsers)),
+                  num(st, "spawn_rate", 1, ptr, Unit::kRate)};
       if (stage.end_s <= prev && i > 0) {
         throw ConfigError("stage durations are cumulative and must increase", ptr + "/duration");
       }
@@ -70,23 +78,23 @@ LoadShape LoadShape::make(const std::string& name, const Json& c0) {
     only_keys(c, {"baseline_users", "spike_users", "spawn_rate", "pre_seconds", "spike_seconds",
                   "post_seconds"},
               "spike shape");
-    s.a_ = static_cast<std::uint32_t>(num(c, "baseline_users", 0, ""));
-    s.b_ = static_cast<std::uint32_t>(num(c, "spike_users", s.a_, ""));
-    s.rate_ = num(c, "spawn_rate", 10, "");
-    s.p1_ = num(c, "pre_seconds", 30, "");
-    s.p2_ = num(c, "spike_seconds", 30, "");
-    s.p3_ = num(c, "post_seconds", 30, "");
+    s.a_ = static_cast<std::uint32_t>(num(c, "baseline_users", 0, "", Unit::kUsers));
+    s.b_ = static_cast<std::uint32_t>(num(c, "spike_users", s.a_, "", Unit::kUsers));
+    s.rate_ = num(c, "spawn_rate", 10, "", Unit::kRate);
+    s.p1_ = num(c, "pre_seconds", 30, "", Unit::kSeconds);
+    s.p2_ = num(c, "spike_seconds", 30, "", Unit::kSeconds);
+    s.p3_ = num(c, "post_seconds", 30, "", Unit::kSeconds);
     s.max_users_ = std::max(s.a_, s.b_);
     s.duration_s_ = s.p1_ + s.p2_ + s.p3_;
   } else if (name == "soak") {
     s.kind_ = Kind::kSoak;
     only_keys(c, {"users", "spawn_rate", "ramp_seconds", "hold_seconds", "cooldown_seconds"},
               "soak shape");
-    s.a_ = static_cast<std::uint32_t>(num(c, "users", 0, ""));
-    s.rate_ = num(c, "spawn_rate", std::max<double>(1, s.a_ / 10), "");
-    s.p1_ = num(c, "ramp_seconds", 60, "");
-    s.p2_ = num(c, "hold_seconds", 600, "");
-    s.p3_ = num(c, "cooldown_seconds", 60, "");
+    s.a_ = static_cast<std::uint32_t>(num(c, "users", 0, "", Unit::kUsers));
+    s.rate_ = num(c, "spawn_rate", std::max<double>(1, s.a_ / 10), "", Unit::kRate);
+    s.p1_ = num(c, "ramp_seconds", 60, "", Unit::kSeconds);
+    s.p2_ = num(c, "hold_seconds", 600, "", Unit::kSeconds);
+    s.p3_ = num(c, "cooldown_seconds", 60, "", Unit::kSeconds);
     s.max_users_ = s.a_;
     s.duration_s_ = s.p1_ + s.p2_ + s.p3_;
   } else {

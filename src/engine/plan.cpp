@@ -10,19 +10,11 @@ namespace ld::engine {
 
 namespace {
 
-double number_at(const Json& v, const std::string& what, const std::string& ptr) {
-  if (!v.is_number()) {
-    throw ConfigError(what + " must be a number, got " + json_type_name(v) + " " + json_brief(v),
-                      ptr);
-  }
-  return v.get<double>();
-}
-
 WaitTime parse_wait(const Json& v, const std::string& ptr) {
   WaitTime w;
   if (v.is_null()) return w;
   if (v.is_number()) {
-    w.min_s = w.max_s = v.get<double>();
+    w.min_s = w.max_s = seconds_in_range(v, "wait_time", ptr, true);
   } else if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (it.key() != "min" && it.key() != "max") {
@@ -31,8 +23,10 @@ WaitTime parse_wait(const Json& v, const std::string& ptr) {
                           ptr + pointer_key(it.key()));
       }
     }
-    w.min_s = v.contains("min") ? number_at(v["min"], "wait_time.min", ptr + "/min") : 0.0;
-    w.max_s = v.contains("max") ? number_at(v["max"], "wait_time.max", ptr + "/max") : w.min_s;
+    w.min_s =
+        v.contains("min") ? seconds_in_range(v["min"], "wait_time.min", ptr + "/min", true) : 0.0;
+    w.max_s = v.contains("max") ? seconds_in_range(v["max"], "wait_time.max", ptr + "/max", true)
+                                : w.min_s;
   } else {
     throw ConfigError("wait_time must be a number of seconds or {\"min\", \"max\"}", ptr);
   }
@@ -48,12 +42,10 @@ const Json& arg(const Json& args, const char* key) {
   return it == args.end() ? kNull : *it;
 }
 
-std::uint32_t count_at(const Json& c, const char* key, std::uint32_t def, const std::string& ptr) {
+std::uint32_t count_at(const Json& c, const char* key, std::uint32_t def, double max,
+                       const std::string& ptr) {
   if (!c.contains(key) || c[key].is_null()) return def;
-  if (!c[key].is_number() || c[key].get<double>() < 0) {
-    throw ConfigError(std::string(key) + " must be a number >= 0", ptr + "/" + key);
-  }
-  return static_cast<std::uint32_t>(c[key].get<double>());
+  return static_cast<std::uint32_t>(number_in_range(c[key], key, 0, max, false, ptr + "/" + key));
 }
 
 void parse_graceful_stop(const Json& args, PlanConfig& p) {
@@ -71,10 +63,7 @@ void parse_load_model(const Json& args, PlanConfig& p) {
   parse_graceful_stop(args, p);
   const Json& hard = arg(args, "hard_timeout");
   if (!hard.is_null()) {
-    if (!hard.is_number() || hard.get<double>() <= 0) {
-      throw ConfigError("hard_timeout must be a number of seconds > 0", "/hard_timeout");
-    }
-    p.hard_timeout_s = hard.get<double>();
+    p.hard_timeout_s = seconds_in_range(hard, "hard_timeout", "/hard_timeout");
   }
   const Json& shape = arg(args, "load_shape");
   if (shape.is_null()) return;
@@ -103,8 +92,8 @@ void parse_load_model(const Json& args, PlanConfig& p) {
       }
     }
     auto positive = [&](const Json& v, const std::string& what, const std::string& at) {
-      if (!v.is_number() || v.get<double>() < 0) throw ConfigError(what + " must be a number >= 0", at);
-      return v.get<double>();
+      if (what == "duration") return seconds_in_range(v, what, at, true);
+      return number_in_range(v, what, 0, limits::kMaxRate, false, at, "iterations/s");
     };
     if (name == "constant_arrival_rate") {
       if (!cfg.contains("rate")) throw ConfigError("constant_arrival_rate needs \"rate\" (iterations/s)", ptr);
@@ -134,8 +123,9 @@ void parse_load_model(const Json& args, PlanConfig& p) {
       const double start = cfg.contains("start_rate") ? positive(cfg["start_rate"], "start_rate", ptr + "/start_rate") : 0.0;
       p.pacer = Pacer::ramping(start, stages);
     }
-    p.users = std::max<std::uint32_t>(1, count_at(cfg, "max_users", p.users, ptr));
-    p.max_backlog = count_at(cfg, "max_backlog", 10'000, ptr);
+    p.users =
+        std::max<std::uint32_t>(1, count_at(cfg, "max_users", p.users, limits::kMaxUsers, ptr));
+    p.max_backlog = count_at(cfg, "max_backlog", 10'000, 1e9, ptr);
     return;
   }
   try {
@@ -231,16 +221,17 @@ PlanConfig parse_plan(const Json& args) {
   if (ud.contains("wait_time")) p.wait = parse_wait(ud["wait_time"], "/user_detail_dict/wait_time");
 
   if (!arg(args, "user_count").is_null()) {
-    const double n = arg(args, "user_count").get<double>();
-    if (n < 1 || n > 10'000'000) throw ConfigError("user_count must be >= 1", "/user_count");
-    p.users = static_cast<std::uint32_t>(n);
+    p.users = static_cast<std::uint32_t>(number_in_range(arg(args, "user_count"), "user_count", 1,
+                                                         limits::kMaxUsers, false, "/user_count",
+                                                         "users"));
   }
   if (!arg(args, "spawn_rate").is_null()) {
-    p.spawn_rate = arg(args, "spawn_rate").get<double>();
-    if (!(p.spawn_rate > 0)) throw ConfigError("spawn_rate must be > 0 users/s", "/spawn_rate");
+    p.spawn_rate = number_in_range(arg(args, "spawn_rate"), "spawn_rate", 0, limits::kMaxRate, true,
+                                   "/spawn_rate", "users/s");
   }
-  p.test_time_s = arg(args, "test_time").is_null() ? 0.0 : arg(args, "test_time").get<double>();
-  if (p.test_time_s < 0) throw ConfigError("test_time must be >= 0 seconds", "/test_time");
+  p.test_time_s = arg(args, "test_time").is_null()
+                      ? 0.0
+                      : seconds_in_range(arg(args, "test_time"), "test_time", "/test_time", true);
   if (args.contains("threads") && !args["threads"].is_null()) {
     const long long t = args["threads"].get<long long>();
     if (t < 1 || t > 1024) throw ConfigError("threads must be between 1 and 1024", "/threads");
@@ -270,11 +261,8 @@ PlanConfig parse_plan(const Json& args) {
     p.flow.push_back(take_flow_fields(t));
     std::uint32_t w = 1;
     if (t.contains("weight")) {
-      const Json& wv = t["weight"];
-      if (!wv.is_number()) {
-        throw ConfigError("weight must be a number", list_ptr + pointer_index(i) + "/weight");
-      }
-      w = static_cast<std::uint32_t>(std::max(0.0, wv.get<double>()));
+      w = static_cast<std::uint32_t>(number_in_range(t["weight"], "weight", 0, 1e6, false,
+                                                     list_ptr + pointer_index(i) + "/weight"));
       t.erase("weight");
     }
     p.weights.push_back(w);

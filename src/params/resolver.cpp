@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "core/text.hpp"
+#include "loaddensity/core/error.hpp"
 #include "params/faker.hpp"
 
 namespace ld::params {
@@ -94,10 +95,21 @@ std::uint64_t UserScope::next_random() noexcept {
 void Resolver::clear() {
   vars_.clear();
   sources_.clear();
+  failed_.clear();
+}
+
+void Resolver::mark_failed(const std::string& kind, const std::string& name, std::string why) {
+  failed_[kind + ":" + name] = std::move(why);
+}
+
+const std::string* Resolver::failure(const std::string& kind, std::string_view name) const {
+  auto it = failed_.find(kind + ":" + std::string(name));
+  return it == failed_.end() ? nullptr : &it->second;
 }
 
 void Resolver::add_source(const std::string& kind, std::shared_ptr<DataSource> source) {
   const std::string key = kind + ":" + source->name;
+  failed_.erase(key);
   for (auto& [k, s] : sources_) {
     if (k == key) {
       s = std::move(source);
@@ -263,8 +275,22 @@ Template Template::parse(std::string_view s, const ParseContext& ctx) {
         int col = -1;
         std::size_t index = 0;
         if (dot2 != std::string_view::npos) {
-          src = ctx.resolver.source(text::lower(prefix), rest.substr(0, dot2), &index);
-          if (src) col = src->column(rest.substr(dot2 + 1));
+          const std::string kind = text::lower(prefix);
+          const std::string_view name = rest.substr(0, dot2);
+          src = ctx.resolver.source(kind, name, &index);
+          if (src) {
+            col = src->column(rest.substr(dot2 + 1));
+            if (col < 0) {
+              std::string cols;
+              for (const auto& c : src->columns) cols += (cols.empty() ? "" : ", ") + c;
+              throw ConfigError(std::string(whole) + ": " + kind + " source '" + std::string(name) +
+                                "' (" + src->origin + ") has no column '" +
+                                std::string(rest.substr(dot2 + 1)) + "' (columns: " + cols + ")");
+            }
+          } else if (const std::string* why = ctx.resolver.failure(kind, name)) {
+            throw ConfigError(std::string(whole) + ": " + kind + " source '" + std::string(name) +
+                              "' could not be registered: " + *why);
+          }
         }
         if (!src || col < 0) {
           t.push_literal(whole);

@@ -11,7 +11,9 @@
 //   db.SRC.COL      -> the same for a database source
 //   faker.METHOD    -> fake data (built-in generator)
 // Prefixes are case-insensitive. A placeholder that does not resolve stays verbatim, so a
-// missing value is visible in the request and in reports.
+// missing value is visible in the request and in reports. Two exceptions are errors when the
+// template is parsed (before any request): a column that a registered source lacks, and a
+// source whose registration failed.
 //
 // Resolution is split in two phases so the hot path never parses: Template::parse runs once
 // per task when the plan is built and folds every value that cannot change during the run
@@ -86,6 +88,10 @@ class Resolver {
     return sources_;
   }
   void rewind_sources();
+  // A source whose registration failed at run time: placeholders naming it are an error
+  // (the test that uses them does not start) instead of staying verbatim.
+  void mark_failed(const std::string& kind, const std::string& name, std::string why);
+  const std::string* failure(const std::string& kind, std::string_view name) const;
 
   void set_faker_seed(std::optional<std::uint64_t> seed) { faker_seed_ = seed; }
   std::optional<std::uint64_t> faker_seed() const noexcept { return faker_seed_; }
@@ -96,6 +102,7 @@ class Resolver {
  private:
   std::map<std::string, std::string> vars_;
   std::vector<std::pair<std::string, std::shared_ptr<DataSource>>> sources_;  // "csv:NAME"
+  std::map<std::string, std::string, std::less<>> failed_;                    // "csv:NAME" -> why
   std::optional<std::uint64_t> faker_seed_;
 };
 

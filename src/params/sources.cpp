@@ -3,20 +3,18 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "loaddensity/core/error.hpp"
 
 namespace ld::params {
 
 std::shared_ptr<DataSource> load_csv_source(const std::string& name, const std::string& path,
                                             bool cycle) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError("CSV source '" + name + "': cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
+  std::string data;
+  try {
+    data = read_input_file(path, limits::kMaxCsvBytes, "CSV file");
+  } catch (const ConfigError& e) {
+    throw ConfigError("CSV source '" + name + "': " + e.what());
+  }
   if (data.rfind("\xEF\xBB\xBF", 0) == 0) data.erase(0, 3);  // UTF-8 BOM
 
   auto src = std::make_shared<DataSource>();

@@ -17,7 +17,14 @@ inline Nanos steady_now() noexcept {
 constexpr Nanos kNanosPerSecond = 1'000'000'000;
 constexpr Nanos kNanosPerMilli = 1'000'000;
 
-inline Nanos seconds_to_ns(double s) noexcept { return static_cast<Nanos>(s * 1e9); }
+// Saturates at about +-146 years instead of overflowing (inputs are range-checked long before;
+// this only keeps arithmetic on the result defined).
+inline Nanos seconds_to_ns(double s) noexcept {
+  constexpr double kMax = 4.6e9;  // seconds; 4.6e18 ns leaves room to add a clock reading
+  if (!(s < kMax)) return s != s ? 0 : static_cast<Nanos>(kMax * 1e9);
+  if (s < -kMax) return -static_cast<Nanos>(kMax * 1e9);
+  return static_cast<Nanos>(s * 1e9);
+}
 inline double ns_to_ms(Nanos ns) noexcept { return static_cast<double>(ns) / 1e6; }
 
 // Injected time source: engine code takes a Clock so tests can use a fake one.

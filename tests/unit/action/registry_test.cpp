@@ -98,3 +98,52 @@ TEST(Executor, FailingActionIsReportedAndTheRestRun) {
   EXPECT_EQ(rep.results[1]["result"], 3);
   EXPECT_NE(err.str().find("FAIL [0] LD_boom: kaboom"), std::string::npos) << err.str();
 }
+
+namespace {
+CommandRegistry nesting_registry(std::vector<std::string>* calls) {
+  auto r = make_registry(calls);
+  Command nest{
+      "LD_nest", "", {{"action_list", kArray, true, nullptr, ""}}, [](const Json&) -> Json {
+        return nullptr;
+      }};
+  nest.nested_actions = "action_list";
+  r.add(std::move(nest));
+  return r;
+}
+std::string check_error(const CommandRegistry& r, const std::string& text) {
+  std::ostringstream out, err;
+  Executor ex(r, out, err);
+  try {
+    ex.check(parse_document(text, "d.json"));
+  } catch (const ConfigError& e) {
+    return std::string(e.what()) + " @" + e.pointer();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Executor, NestedActionListsAreCheckedWithAbsolutePointers) {
+  std::vector<std::string> calls;
+  auto r = nesting_registry(&calls);
+  const std::string e = check_error(
+      r, R"([["LD_add", [1]], ["LD_nest", {"action_list": [["LD_add", [1]], ["LD_ad", [1]]]}]])");
+  EXPECT_NE(e.find("unknown command 'LD_ad'"), std::string::npos) << e;
+  EXPECT_NE(e.find("@/1/1/action_list/1/0"), std::string::npos) << e;
+  const std::string p = check_error(r, R"([["LD_nest", [[["LD_add", {"a": "x"}]]]]])");
+  EXPECT_NE(p.find("must be integer"), std::string::npos) << p;
+  EXPECT_NE(p.find("@/0/1/0/0/1/a"), std::string::npos) << p;
+  EXPECT_TRUE(calls.empty());
+}
+
+TEST(Executor, NestingDeeperThanTheLimitIsAStaticError) {
+  std::vector<std::string> calls;
+  auto r = nesting_registry(&calls);
+  auto nested = [](int levels) {
+    std::string s = R"([["LD_add", [1]]])";
+    for (int i = 0; i < levels; ++i) s = R"([["LD_nest", {"action_list": )" + s + "}]]";
+    return s;
+  };
+  EXPECT_EQ(check_error(r, nested(limits::kMaxActionNesting)), "");
+  const std::string e = check_error(r, nested(limits::kMaxActionNesting + 1));
+  EXPECT_NE(e.find("nested more than 16 levels deep"), std::string::npos) << e;
+}

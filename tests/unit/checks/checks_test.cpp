@@ -87,3 +87,20 @@ TEST(Checks, BadSpecsAreConfigErrors) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'contains'"), std::string::npos);
   }
 }
+
+TEST(Checks, DeeplyNestedResponseBodiesAreNotJson) {
+  params::Resolver r;
+  params::ParseContext ctx{r};
+  auto c = Checks::compile(Json::parse(R"({"extract": [{"var": "all", "path": "a"}]})"), ctx);
+  params::UserScope scope(1);
+  // {"a": [[[...]]]} 200,000 levels deep: extracting "a" used to print it recursively.
+  const std::string deep = "{\"a\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+  ResponseView v{200, deep, kHeaders};
+  EXPECT_EQ(c->apply(v, scope), nullptr);
+  EXPECT_EQ(scope.find("all"), nullptr) << "not extracted: the body does not count as JSON";
+  const std::string ok = "{\"a\": [[\"x\"]]}";
+  ResponseView w{200, ok, kHeaders};
+  EXPECT_EQ(c->apply(w, scope), nullptr);
+  ASSERT_NE(scope.find("all"), nullptr);
+  EXPECT_EQ(*scope.find("all"), "[[\"x\"]]");
+}

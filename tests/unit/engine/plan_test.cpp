@@ -70,3 +70,49 @@ TEST(Plan, BadValuesPointAtTheField) {
   a["tasks"] = Json::array();
   EXPECT_EQ(pointer_of(a), "/tasks");
 }
+
+TEST(Plan, NumbersOutsideTheirRangeAreRefused) {
+  auto error = [](Json a) {
+    try {
+      parse_plan(a);
+    } catch (const ConfigError& e) {
+      return std::string(e.what()) + " @" + e.pointer();
+    }
+    return std::string("(no error)");
+  };
+  Json a = base_args();
+  a["test_time"] = 9.3e9;  // used to overflow to a negative end time: 0 requests, exit 0
+  EXPECT_NE(error(a).find("test_time must be a number between 0 and 315360000 seconds"),
+            std::string::npos)
+      << error(a);
+  a = base_args();
+  a["hard_timeout"] = 1e300;
+  EXPECT_NE(error(a).find("@/hard_timeout"), std::string::npos) << error(a);
+  a = base_args();
+  a["user_count"] = 10'000'001;
+  EXPECT_NE(error(a).find("user_count must be a number between 1 and 10000000 users"),
+            std::string::npos)
+      << error(a);
+  a = base_args();
+  a["load_shape"] = "soak";
+  a["shape_config"] = {{"users", 5}, {"hold_seconds", 1e300}};
+  EXPECT_NE(error(a).find("hold_seconds must be"), std::string::npos) << error(a);
+  a = base_args();
+  a["load_shape"] = "ramping_arrival_rate";
+  a["shape_config"] = {{"stages", {{{"duration", 1}, {"rate", 1e300}}}}};
+  EXPECT_NE(error(a).find("@/shape_config/stages/0/rate"), std::string::npos) << error(a);
+  a = base_args();
+  a["tasks"][0]["weight"] = -1;
+  EXPECT_NE(error(a).find("weight must be a number between 0 and 1000000"), std::string::npos)
+      << error(a);
+  a = base_args();
+  a["test_time"] = 315360000;  // the limit itself is accepted
+  EXPECT_EQ(error(a), "(no error)");
+}
+
+TEST(Clock, SecondsToNanosSaturates) {
+  EXPECT_EQ(seconds_to_ns(1.5), 1'500'000'000);
+  EXPECT_GT(seconds_to_ns(1e300), 0);
+  EXPECT_GT(seconds_to_ns(9.3e9), seconds_to_ns(4e9));
+  EXPECT_LT(seconds_to_ns(-1e300), 0);
+}

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loaddensity/core/error.hpp"
+
 #include <cstdlib>
 #include <random>
 
@@ -96,7 +98,39 @@ TEST(Template, CsvColumnsOfOneTaskShareARow) {
   }
   scope.begin_task();
   EXPECT_EQ(t.render(scope), "${csv.users.name}:${csv.users.pass}") << "exhausted stays verbatim";
-  EXPECT_EQ(Template::parse("${csv.users.nope}", ctx).text(), "${csv.users.nope}");
+  EXPECT_EQ(Template::parse("${csv.other.name}", ctx).text(), "${csv.other.name}")
+      << "a source never registered stays verbatim";
+}
+
+TEST(Template, MissingColumnAndFailedSourceAreErrors) {
+  Resolver r;
+  auto src = std::make_shared<DataSource>();
+  src->name = "users";
+  src->origin = "u.csv";
+  src->columns = {"name", "pass"};
+  r.add_source("csv", src);
+  r.mark_failed("csv", "gone", "cannot open 'gone.csv'");
+  ParseContext ctx{r};
+  auto error = [&](const char* text) {
+    try {
+      Template::parse(text, ctx);
+    } catch (const ld::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(
+      error("a=${csv.users.nope}"),
+      "${csv.users.nope}: csv source 'users' (u.csv) has no column 'nope' (columns: name, pass)");
+  EXPECT_EQ(error("${csv.gone.x}"),
+            "${csv.gone.x}: csv source 'gone' could not be registered: cannot open 'gone.csv'");
+  r.add_source("csv", [] {
+    auto s = std::make_shared<DataSource>();
+    s->name = "gone";
+    s->columns = {"x"};
+    return s;
+  }());
+  EXPECT_EQ(error("${csv.gone.x}"), "") << "registering it again clears the failure";
 }
 
 TEST(Template, UserVariablesOverrideRegisteredDefaults) {

@@ -62,3 +62,10 @@ TEST(DbSource, SqliteQueryRowsAndErrors) {
   EXPECT_THROW(load_db_source("x", "sqlite:///" + path, "SELECT nope FROM u", true), ConfigError);
   EXPECT_THROW(load_db_source("x", "mysql://h/db", "SELECT 1", true), ConfigError);
 }
+
+TEST(CsvSource, NonRegularFilesAreRefused) {
+  EXPECT_NE(error_of("/dev/zero").find("CSV source 's': /dev/zero: not a regular file"),
+            std::string::npos)
+      << error_of("/dev/zero");
+  EXPECT_NE(error_of("/").find("is a directory"), std::string::npos) << error_of("/");
+}
