@@ -1,5 +1,7 @@
 #include "action/registry.hpp"
 
+#include <stdexcept>
+
 #include "core/text.hpp"
 #include "loaddensity/core/error.hpp"
 
@@ -47,6 +49,9 @@ bool type_matches(const Json& v, unsigned m) {
 
 void CommandRegistry::add(Command c) {
   const std::string name = c.name;
+  // Two modules registering one name is a programming error: found at start-up, not when a
+  // document happens to use the name.
+  if (commands_.count(name)) throw std::logic_error("command registered twice: " + name);
   commands_[name] = std::move(c);
 }
 

@@ -52,6 +52,7 @@ struct Command {
 
 class CommandRegistry {
  public:
+  // Throws std::logic_error when `c.name` is already registered.
   void add(Command c);
   const Command* find(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted

@@ -39,6 +39,15 @@ std::string bind_error(const CommandRegistry& r, const std::string& cmd, const J
 
 }  // namespace
 
+TEST(Registry, ADuplicateNameIsRefusedAtRegistration) {
+  std::vector<std::string> calls;
+  CommandRegistry r = make_registry(&calls);
+  EXPECT_THROW(r.add(Command{"LD_add", "", {}, [](const Json&) -> Json { return nullptr; }}),
+               std::logic_error);
+  // The first registration stands.
+  EXPECT_EQ(r.find("LD_add")->params.size(), 2u);
+}
+
 TEST(Registry, BindsKwargsPositionalAndDefaults) {
   std::vector<std::string> calls;
   auto r = make_registry(&calls);
