@@ -64,6 +64,13 @@ void ResponseParser::reset(bool head_request, std::string* body, std::string* he
 
 bool ResponseParser::status_prefix_ok(const char* data, std::size_t n) noexcept {
   static constexpr char kPattern[] = "HTTP/1.# ###";  // '#': a digit
+  if (status_checked_ == 0 && n >= sizeof kPattern - 1) {
+    // The common case: the whole status prefix arrived in one read.
+    status_checked_ = sizeof kPattern - 1;
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    return std::memcmp(data, "HTTP/1.", 7) == 0 && digit(data[7]) && data[8] == ' ' &&
+           digit(data[9]) && digit(data[10]) && digit(data[11]);
+  }
   for (std::size_t i = 0; i < n && status_checked_ < sizeof kPattern - 1; ++i, ++status_checked_) {
     const char want = kPattern[status_checked_];
     const char c = data[i];

@@ -11,16 +11,11 @@
 #include "engine/plan.hpp"
 #include "params/sources.hpp"
 #include "engine/scheduler.hpp"
-#include "http1/http1.hpp"
-#include "http2/http2.hpp"
 #include "loaddensity/core/error.hpp"
 #include "core/text.hpp"
-#include "socket/socket.hpp"
-#include "sse/sse.hpp"
 #include "summary/summary.hpp"
 #include "stats/record_log.hpp"
 #include "target/target.hpp"
-#include "websocket/websocket.hpp"
 
 namespace ld::app {
 
@@ -30,12 +25,7 @@ namespace A = action;
 
 App::App(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(options) {
-  auto http1 = proto::http1::make_protocol();
-  protocols_.add(http1);
-  protocols_.add(proto::http2::make_protocol(http1));
-  protocols_.add(proto::websocket::make_protocol());
-  protocols_.add(proto::sse::make_protocol());
-  protocols_.add(proto::socket::make_protocol());
+  engine::register_builtin_protocols(protocols_);
   register_commands();
   register_report_commands();
 }
@@ -282,6 +272,11 @@ void App::register_commands() {
     if (!proto) {
       std::string known;
       for (const auto& t : protocols_.user_types()) known += (known.empty() ? "" : ", ") + t;
+      if (const std::string* why = protocols_.unavailable(plan.user_type)) {
+        throw ConfigError("user type '" + plan.user_type + "' is not built into this binary (" +
+                              *why + "; available: " + known + ")",
+                          "/user_detail_dict/user");
+      }
       throw ConfigError("unsupported user type '" + plan.user_type + "' (available: " + known + ")",
                         "/user_detail_dict/user");
     }

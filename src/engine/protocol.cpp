@@ -27,6 +27,32 @@ void ProtocolRegistry::add(std::shared_ptr<Protocol> p) {
   for (const auto& t : p->user_types()) by_type_.emplace_back(t, p);
 }
 
+void ProtocolRegistry::add_unavailable(const std::vector<std::string>& user_types,
+                                       const std::string& why) {
+  for (const auto& t : user_types) unavailable_.emplace_back(t, why);
+}
+
+std::shared_ptr<Protocol> ProtocolRegistry::find_shared(const std::string& user_type) const {
+  for (const auto& [t, p] : by_type_) {
+    if (t == user_type) return p;
+  }
+  return nullptr;
+}
+
+const std::string* ProtocolRegistry::unavailable(const std::string& user_type) const {
+  for (const auto& [t, why] : unavailable_) {
+    if (t == user_type) return &why;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ProtocolRegistry::unavailable_user_types() const {
+  std::vector<std::string> out;
+  for (const auto& [t, why] : unavailable_) out.push_back(t);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 const Protocol* ProtocolRegistry::find(const std::string& user_type) const {
   for (const auto& [t, p] : by_type_) {
     if (t == user_type) return p.get();

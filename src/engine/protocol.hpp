@@ -131,15 +131,29 @@ class Protocol {
                                                  CompileContext& ctx) const = 0;
 };
 
+// The protocols of this build. Each protocol folder registers itself through one line in the
+// top-level CMakeLists (`ld_add_protocol`), which also gives it an `LD_WITH_<NAME>` option; the
+// user types of a protocol left out of the build are known as unavailable, so a document that
+// uses one gets a clear error rather than "unknown user type".
 class ProtocolRegistry {
  public:
   void add(std::shared_ptr<Protocol> p);
+  // `why` says how to get the user types, e.g. "configure with -DLD_WITH_SSE=ON".
+  void add_unavailable(const std::vector<std::string>& user_types, const std::string& why);
   const Protocol* find(const std::string& user_type) const;
+  std::shared_ptr<Protocol> find_shared(const std::string& user_type) const;
+  // Why a user type of a protocol left out of this build is missing; nullptr otherwise.
+  const std::string* unavailable(const std::string& user_type) const;
   std::vector<std::string> user_types() const;  // sorted
+  std::vector<std::string> unavailable_user_types() const;  // sorted
 
  private:
   std::vector<std::pair<std::string, std::shared_ptr<Protocol>>> by_type_;
+  std::vector<std::pair<std::string, std::string>> unavailable_;
 };
+
+// Registers every protocol built into this binary (generated from the CMake protocol list).
+void register_builtin_protocols(ProtocolRegistry& registry);
 
 // A single timed operation that the sweeper can cancel. A session owns one per connection and
 // arms it per request by storing a deadline: no timer is created or cancelled per request.

@@ -7,16 +7,6 @@
 namespace ld::stats {
 
 template <typename Count>
-std::size_t BasicLiveHistogram<Count>::bucket_index(std::int64_t ns) noexcept {
-  const auto us = static_cast<std::uint64_t>(ns < 0 ? 0 : ns / 1000);
-  if (us < 32) return static_cast<std::size_t>(us);
-  const int k = std::bit_width(us) - 1;  // us is in [2^k, 2^(k+1)), k >= 5
-  if (k > 36) return kBucketCount - 1;
-  const auto sub = static_cast<std::size_t>((us >> (k - 4)) & 15);
-  return 32 + static_cast<std::size_t>(k - 5) * 16 + sub;
-}
-
-template <typename Count>
 std::int64_t BasicLiveHistogram<Count>::bucket_lower_us(std::size_t i) noexcept {
   if (i < 32) return static_cast<std::int64_t>(i);
   const std::size_t k = (i - 32) / 16 + 5;

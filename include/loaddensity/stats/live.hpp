@@ -37,7 +37,14 @@ class BasicLiveHistogram {
  public:
   static constexpr std::size_t kBucketCount = 32 + (36 - 5 + 1) * 16;
 
-  static std::size_t bucket_index(std::int64_t ns) noexcept;
+  static std::size_t bucket_index(std::int64_t ns) noexcept {
+    const auto us = static_cast<std::uint64_t>(ns < 0 ? 0 : ns / 1000);
+    if (us < 32) return static_cast<std::size_t>(us);
+    const int k = 63 - __builtin_clzll(us);  // us is in [2^k, 2^(k+1)), k >= 5
+    if (k > 36) return kBucketCount - 1;
+    const auto sub = static_cast<std::size_t>((us >> (k - 4)) & 15);
+    return 32 + static_cast<std::size_t>(k - 5) * 16 + sub;
+  }
   static std::int64_t bucket_lower_us(std::size_t i) noexcept;
   static std::int64_t bucket_width_us(std::size_t i) noexcept;
   // The value a bucket stands for (its midpoint), in microseconds.

@@ -68,9 +68,13 @@ TEST(LiveHistogramTest, LocustResponseTimesRoundAsLocustDoes) {
   std::uint64_t total = 0;
   for (const auto& [ms, n] : rt) {
     total += n;
-    if (ms >= 100 && ms < 1000) EXPECT_EQ(ms % 10, 0);
-    if (ms >= 1000 && ms < 10000) EXPECT_EQ(ms % 100, 0);
-    if (ms >= 10000) EXPECT_EQ(ms % 1000, 0);
+    if (ms >= 100 && ms < 1000) {
+      EXPECT_EQ(ms % 10, 0);
+    } else if (ms >= 1000 && ms < 10000) {
+      EXPECT_EQ(ms % 100, 0);
+    } else if (ms >= 10000) {
+      EXPECT_EQ(ms % 1000, 0);
+    }
   }
   EXPECT_EQ(total, 5u);
 }
