@@ -23,6 +23,16 @@
 
 namespace ld::app {
 
+namespace {
+// A count argument (already type-checked as an integer) as a non-negative number that cannot
+// wrap: negative counts are 0, and anything past 2^53 is 2^53.
+std::uint64_t count_arg(const Json& v) {
+  const double d = v.get<double>();
+  if (!(d > 0)) return 0;
+  return d >= 9007199254740992.0 ? 9007199254740992ull : static_cast<std::uint64_t>(d);
+}
+}  // namespace
+
 using action::Command;
 namespace A = action;
 
@@ -153,7 +163,7 @@ void App::register_report_commands() {
                [this](const Json& a) -> Json {
                  return reports::records_json_value(
                      record_log_.get(),
-                     static_cast<std::size_t>(std::max(0, a["limit"].get<int>())));
+                     static_cast<std::size_t>(count_arg(a["limit"])));
                }};
   json.needs_records = true;
   r.add(json);
@@ -174,7 +184,7 @@ void App::register_report_commands() {
                 if (!record_log_ || record_log_->records() == 0) {
                   throw std::runtime_error("no records to report: no request was recorded");
                 }
-                const auto limit = static_cast<std::uint64_t>(std::max(0, a["limit"].get<int>()));
+                const auto limit = count_arg(a["limit"]);
                 std::ostringstream ok, fail;
                 reports::write_records_xml(ok, record_log_.get(), false, limit);
                 reports::write_records_xml(fail, record_log_.get(), true, limit);
@@ -254,7 +264,7 @@ void App::register_report_commands() {
       [](const Json& a) -> Json {
         return store_call([&]() -> Json {
           return reports::list_runs(a["database_path"].get<std::string>(),
-                                    a["limit"].get<std::int64_t>());
+                                    static_cast<std::int64_t>(count_arg(a["limit"])));
         });
       }});
   r.add(Command{"LD_fetch_run_records",
@@ -266,7 +276,7 @@ void App::register_report_commands() {
                   return store_call([&]() -> Json {
                     return reports::fetch_run_records(
                         a["database_path"].get<std::string>(), a["run_id"].get<std::int64_t>(),
-                        a["limit"].is_null() ? -1 : a["limit"].get<std::int64_t>());
+                        a["limit"].is_null() ? -1 : static_cast<std::int64_t>(count_arg(a["limit"])));
                   });
                 }});
   r.add(Command{"LD_diff_runs",
@@ -325,7 +335,7 @@ void App::register_report_commands() {
                   const auto lines = reports::github_annotations(
                       metrics_, sla_results_.is_array() ? &sla_results_ : nullptr,
                       a["title"].get<std::string>(),
-                      static_cast<std::size_t>(std::max(1, a["max_annotations"].get<int>())));
+                      static_cast<std::size_t>(std::max<std::uint64_t>(1, count_arg(a["max_annotations"]))));
                   for (const auto& l : lines) out_ << l << '\n';
                   out_.flush();
                   return lines.size();
