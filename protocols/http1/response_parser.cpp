@@ -10,12 +10,7 @@ namespace ld::proto::http1 {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+std::string_view trim(std::string_view s) { return text::trim_header(s); }
 
 bool contains_token(std::string_view value, std::string_view token) {
   std::size_t pos = 0;

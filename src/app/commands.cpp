@@ -197,6 +197,19 @@ std::vector<Param> start_test_params() {
   };
 }
 
+// One entry of a CSV source list: {name, file_path, cycle?}. Returns its `cycle` (default true).
+bool check_csv_entry(const Json& s, const std::string& p) {
+  if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
+      !s.contains("file_path") || !s["file_path"].is_string()) {
+    throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
+  }
+  if (s.contains("cycle") && !s["cycle"].is_boolean()) {
+    throw ConfigError("cycle must be true or false, got " + json_brief(s["cycle"], 40),
+                      p + "/cycle");
+  }
+  return s.contains("cycle") ? s["cycle"].get<bool>() : true;
+}
+
 }  // namespace
 
 Json App::register_csv_sources(const Json& list, const std::string& ptr) {
@@ -204,15 +217,7 @@ Json App::register_csv_sources(const Json& list, const std::string& ptr) {
   for (std::size_t i = 0; i < list.size(); ++i) {
     const Json& s = list[i];
     const std::string p = ptr + pointer_index(i);
-    if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
-        !s.contains("file_path") || !s["file_path"].is_string()) {
-      throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
-    }
-    if (s.contains("cycle") && !s["cycle"].is_boolean()) {
-      throw ConfigError("cycle must be true or false, got " + json_brief(s["cycle"], 40),
-                        p + "/cycle");
-    }
-    const bool cycle = s.contains("cycle") ? s["cycle"].get<bool>() : true;
+    const bool cycle = check_csv_entry(s, p);
     std::shared_ptr<params::DataSource> src;
     try {
       src = load_csv(s["name"].get<std::string>(), s["file_path"].get<std::string>(), cycle);
@@ -246,15 +251,7 @@ void App::check_csv_list(const Json& list, const std::string& ptr) {
   for (std::size_t i = 0; i < list.size(); ++i) {
     const Json& s = list[i];
     const std::string p = ptr + pointer_index(i);
-    if (!s.is_object() || !s.contains("name") || !s["name"].is_string() ||
-        !s.contains("file_path") || !s["file_path"].is_string()) {
-      throw ConfigError("a CSV source is {\"name\", \"file_path\", \"cycle\"?}", p);
-    }
-    static const Json kTrue = true;
-    const Json& cycle = s.contains("cycle") ? s["cycle"] : kTrue;
-    if (!cycle.is_boolean()) {
-      throw ConfigError("cycle must be true or false, got " + json_brief(cycle, 40), p + "/cycle");
-    }
+    const Json cycle = check_csv_entry(s, p);
     check_csv_file(s["name"], s["file_path"], cycle, p + "/file_path");
   }
 }

@@ -25,6 +25,15 @@ std::string human_count(double v);
 std::string format_ms(double ms);
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Without leading spaces and tabs and trailing spaces, tabs and CR (an HTTP header line).
+inline std::string_view trim_header(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
 std::string lower(std::string_view s);
 
 }  // namespace ld::text
