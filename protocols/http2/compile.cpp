@@ -62,6 +62,14 @@ class Http2Protocol final : public engine::Protocol {
 
   std::vector<std::string> user_types() const override { return {"async_http_user", "http2_user"}; }
 
+  std::vector<action::Param> options() const override {
+    return {{"max_streams", action::kInteger | action::kNull, false, nullptr,
+             "concurrent requests per user connection, 1 to " +
+                 std::to_string(kMaxStreamsLimit) + " (default 1)"},
+            {"http2", action::kBool | action::kNull, false, nullptr,
+             "false runs the tasks on the HTTP/1.1 client (default true)"}};
+  }
+
   void validate_options(const Json& args) const override {
     if (args.contains("max_streams") && !args["max_streams"].is_null()) {
       const Json& m = args["max_streams"];

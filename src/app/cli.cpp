@@ -15,6 +15,7 @@
 #include "app/scaffold.hpp"
 #include "core/cleanup.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "loaddensity/core/error.hpp"
 #include "sqlite/run_store.hpp"
 #include "target/target.hpp"
@@ -173,6 +174,10 @@ int run_cli(int argc, char** argv) {
   auto* run_str_cmd = cli.add_subcommand("run-str", "Run an action document given as a string");
   run_str_cmd->add_option("json", run_str, "The document")->required();
 
+  std::string describe_name;
+  auto* describe = cli.add_subcommand("describe", "Show one LD_* command's arguments");
+  describe->add_option("command", describe_name, "e.g. LD_start_test")->required();
+
   std::string init_path;
   auto* init = cli.add_subcommand("init", "Scaffold a project that tests the embedded target");
   init->add_option("path", init_path, "Where to create LoadDensity/")->required();
@@ -203,7 +208,9 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   diff_cmd->add_flag("--json", diff_json, "Print the diff as JSON instead of a table");
 
-  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd}) no_footer(sub);
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe}) {
+    no_footer(sub);
+  }
   for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd}) {
     sub->add_option("--csv", opts.csv_prefix, "Also write Locust-compatible CSVs (PREFIX_*.csv)")
         ->option_text("PREFIX");
@@ -239,6 +246,28 @@ int run_cli(int argc, char** argv) {
       for (const auto& n : app.registry().names()) {
         const auto* c = app.registry().find(n);
         std::cout << n << (c->summary.empty() ? "" : "  " + c->summary) << '\n';
+      }
+      return kExitOk;
+    }
+    if (*describe) {
+      const auto* c = app.registry().find(describe_name);
+      if (!c) {
+        std::cerr << "error: unknown command '" << describe_name << "'";
+        const std::string s = text::closest(describe_name, app.registry().names());
+        if (!s.empty()) std::cerr << " (did you mean '" << s << "'?)";
+        std::cerr << '\n';
+        return kExitBadInput;
+      }
+      std::cout << c->name << (c->summary.empty() ? "" : ": " + c->summary) << '\n';
+      for (const auto& p : c->params) {
+        std::cout << "  " << p.name << "  ("
+                  << (p.types == action::kAny ? "any" : action::type_mask_name(p.types));
+        if (p.required) {
+          std::cout << ", required";
+        } else if (!p.default_value.is_null()) {
+          std::cout << ", default " << p.default_value.dump();
+        }
+        std::cout << ')' << (p.help.empty() ? "" : "  " + p.help) << '\n';
       }
       return kExitOk;
     }

@@ -188,12 +188,11 @@ std::vector<Param> start_test_params() {
       {"hard_timeout", A::kNumber | A::kNull, false, nullptr, "watchdog: seconds before a hung run is ended"},
       {"graceful_stop", A::kNumber | A::kNull, false, nullptr,
        "seconds in-flight requests may finish after test_time before they are aborted (30)"},
-      {"connection", A::kAny, false, nullptr, "protocol extra"},
-      {"connection_string", A::kAny, false, nullptr, "protocol extra"},
-      {"http2", A::kAny, false, nullptr, "protocol extra"},
-      {"bootstrap_servers", A::kAny, false, nullptr, "protocol extra"},
-      {"max_streams", A::kInteger | A::kNull, false, nullptr,
-       "async_http_user: concurrent requests per user connection (default 1)"},
+      {"connection", A::kAny, false, nullptr, "accepted for compatibility (a protocol extra)"},
+      {"connection_string", A::kAny, false, nullptr,
+       "accepted for compatibility (a protocol extra)"},
+      {"bootstrap_servers", A::kAny, false, nullptr,
+       "accepted for compatibility (a protocol extra)"},
   };
 }
 
@@ -311,7 +310,12 @@ void App::register_commands() {
   r.add(Command{
       "LD_start_test",
       "Run a load test: users, spawn rate, duration and the task list each user loops over.",
-      start_test_params(),
+      [this] {
+        // The engine's options, then every protocol's own (declared by the protocol).
+        auto params = start_test_params();
+        for (auto& o : protocols_.options()) params.push_back(std::move(o));
+        return params;
+      }(),
       [this, validate_start](const Json& args) -> Json {
         Json a = args;
         if (a["threads"].is_null() && options_.threads) a["threads"] = options_.threads;

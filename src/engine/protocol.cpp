@@ -46,6 +46,25 @@ const std::string* ProtocolRegistry::unavailable(const std::string& user_type) c
   return nullptr;
 }
 
+std::vector<action::Param> ProtocolRegistry::options() const {
+  std::vector<action::Param> out;
+  const Protocol* last = nullptr;
+  for (const auto& [type, p] : by_type_) {
+    if (p.get() == last) continue;  // one protocol serves several user types
+    last = p.get();
+    std::string types;
+    for (const auto& t : p->user_types()) types += (types.empty() ? "" : ", ") + t;
+    for (auto o : p->options()) {
+      bool seen = false;
+      for (const auto& q : out) seen = seen || q.name == o.name;
+      if (seen) continue;
+      o.help += " (" + types + ")";
+      out.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> ProtocolRegistry::unavailable_user_types() const {
   std::vector<std::string> out;
   for (const auto& [t, why] : unavailable_) out.push_back(t);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "action/registry.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/core/clock.hpp"
 #include "loaddensity/stats/record.hpp"
@@ -114,6 +115,11 @@ class Protocol {
   virtual ~Protocol() = default;
   // user_detail_dict["user"] values this protocol serves ("fast_http_user", ...).
   virtual std::vector<std::string> user_types() const = 0;
+  // The LD_start_test options this protocol reads, declared as data (name, type, default,
+  // one-line help). They become parameters of LD_start_test: the registry type-checks them,
+  // `loaddensity describe LD_start_test` lists them, and the schema, LSP and MCP tool
+  // descriptions are meant to read the same list. Range checks stay in validate_options.
+  virtual std::vector<action::Param> options() const { return {}; }
   // Static check of one task before anything runs; throws ConfigError with a pointer relative
   // to the task. Placeholders are not resolved yet.
   virtual void validate_task(const Json& task) const = 0;
@@ -146,6 +152,9 @@ class ProtocolRegistry {
   const std::string* unavailable(const std::string& user_type) const;
   std::vector<std::string> user_types() const;  // sorted
   std::vector<std::string> unavailable_user_types() const;  // sorted
+  // Every registered protocol's options, first declaration of a name wins, each help text
+  // suffixed with the user types that read it.
+  std::vector<action::Param> options() const;
 
  private:
   std::vector<std::pair<std::string, std::shared_ptr<Protocol>>> by_type_;

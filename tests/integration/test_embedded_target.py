@@ -176,6 +176,19 @@ class EmbeddedTargetTest(Case):
         self.assertEqual(r.code, 0)
         self.assertIn("loaddensity", r.out)
 
+    def test_describe_lists_engine_and_protocol_options(self):
+        r = self.run_ld("describe", "LD_start_test")
+        self.assertEqual(r.code, 0, r.err)
+        lines = {line.split()[0]: line for line in r.out.splitlines()[1:]}
+        self.assertIn("(object, required)", lines["user_detail_dict"])
+        self.assertIn("default 50", lines["user_count"])
+        # Declared by the HTTP/2 protocol, not by the engine's list.
+        self.assertIn("(async_http_user, http2_user)", lines["max_streams"])
+        self.assertIn("(boolean or null)", lines["http2"])
+        r = self.run_ld("describe", "LD_strat_test")
+        self.assertEqual(r.code, 2)
+        self.assertIn("did you mean 'LD_start_test'", r.err)
+
 
 # What each example is meant to show: the failures it expects, by kind, per name (None: no
 # failure at all), and how its test ends. A new example must say what it expects here.

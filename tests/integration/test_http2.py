@@ -295,7 +295,7 @@ class Http2BadInputTest(Case):
     def test_bad_options_and_fields_stop_before_anything_runs(self):
         ok_task = {"method": "get", "request_url": "http://127.0.0.1:1/"}
         self._bad(h2_test([ok_task], max_streams=0), "max_streams", "/max_streams")
-        self._bad(h2_test([ok_task], http2="yes"), "http2 must be true or false")
+        self._bad(h2_test([ok_task], http2="yes"), "argument 'http2' of LD_start_test must be boolean")
         self._bad(h2_test([{**ok_task, "headers": {"Connection": "close"}}]),
                   "not allowed in HTTP/2", "/tasks/0/headers/Connection")
         self._bad(h2_test([{**ok_task, "stream": 1}]), "unknown task field 'stream'",
