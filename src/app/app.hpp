@@ -11,6 +11,7 @@
 
 #include "action/executor.hpp"
 #include "action/registry.hpp"
+#include "app/test_runner.hpp"
 #include "engine/protocol.hpp"
 #include "engine/scheduler.hpp"
 #include "loaddensity/stats/metrics.hpp"
@@ -91,11 +92,14 @@ class App {
   Options options_;
   action::CommandRegistry registry_;
   engine::ProtocolRegistry protocols_;
-  params::Resolver resolver_;
-  stats::Metrics metrics_;
+  // The CLI's one session: what its tests read and write (the commands below use the aliases).
+  TestSession session_;
+  TestRunner runner_{protocols_};
+  params::Resolver& resolver_ = session_.resolver;
+  stats::Metrics& metrics_ = session_.metrics;
+  std::optional<engine::FailureBudget>& failure_budget_ = session_.failure_budget;
+  std::optional<engine::NetworkConditioner>& conditioner_ = session_.conditioner;
   std::unique_ptr<target::EmbeddedTarget> target_;
-  std::optional<engine::FailureBudget> failure_budget_;
-  std::optional<engine::NetworkConditioner> conditioner_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
   int check_depth_ = 0;  // nesting of LD_execute_files while checking

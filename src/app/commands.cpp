@@ -26,6 +26,9 @@ namespace A = action;
 App::App(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(options) {
   engine::register_builtin_protocols(protocols_);
+  session_.begin_record_run = [this](const engine::NameTable& names) {
+    return begin_record_run(names);  // null unless a document asked for per-request records
+  };
   register_commands();
   register_report_commands();
 }
@@ -263,48 +266,8 @@ void App::register_commands() {
     if (checking_ && args["csv_sources"].is_array()) {
       check_csv_list(args["csv_sources"], "/csv_sources");
     }
-    engine::PlanConfig plan = engine::parse_plan(args);
-    const engine::Protocol* proto = protocols_.find(plan.user_type);
-    if (!proto) {
-      std::string known;
-      for (const auto& t : protocols_.user_types()) known += (known.empty() ? "" : ", ") + t;
-      if (const std::string* why = protocols_.unavailable(plan.user_type)) {
-        throw ConfigError("user type '" + plan.user_type + "' is not built into this binary (" +
-                              *why + "; available: " + known + ")",
-                          "/user_detail_dict/user");
-      }
-      throw ConfigError("unsupported user type '" + plan.user_type + "' (available: " + known + ")",
-                        "/user_detail_dict/user");
-    }
-    proto->validate_options(args);
-    const std::string base = args["tasks"].is_object() && args["tasks"].contains("tasks")
-                                 ? "/tasks/tasks"
-                                 : "/tasks";
-    if (args["tasks"].is_array()) {
-      for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
-        try {
-          proto->validate_task(plan.tasks[i]);
-        } catch (const ConfigError& e) {
-          throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
-                            base + pointer_index(i) + e.pointer());
-        }
-      }
-    } else {
-      for (std::size_t i = 0; i < plan.tasks.size(); ++i) proto->validate_task(plan.tasks[i]);
-    }
-    try {
-      proto->validate_list(plan.tasks, plan.host);
-    } catch (const ConfigError& e) {
-      throw ConfigError(e.what(), base + e.pointer());
-    }
+    engine::PlanConfig plan = runner_.check(args);
     check_csv_columns(args["tasks"], "/tasks");
-    {
-      // Flow fields (think_time, throttle, retry, run_if) are checked now; placeholders in
-      // them resolve when the test starts.
-      const params::Resolver none;
-      engine::FlowSet flows;
-      flows.compile(plan.flow, params::ParseContext{none}, plan.task_pointers);
-    }
     return plan;
   };
   r.add(Command{
@@ -316,7 +279,7 @@ void App::register_commands() {
         for (auto& o : protocols_.options()) params.push_back(std::move(o));
         return params;
       }(),
-      [this, validate_start](const Json& args) -> Json {
+      [this](const Json& args) -> Json {
         Json a = args;
         if (a["threads"].is_null() && options_.threads) a["threads"] = options_.threads;
         if (a["web_ui_dict"].is_object()) {
@@ -332,43 +295,13 @@ void App::register_commands() {
         if (a["hard_timeout"].is_null() && options_.hard_timeout_s > 0) {
           a["hard_timeout"] = options_.hard_timeout_s;
         }
-        engine::PlanConfig plan = validate_start(a);
-        plan.seed = resolver_.faker_seed() ? *resolver_.faker_seed() : std::random_device{}();
-        const engine::Protocol* proto = protocols_.find(plan.user_type);
-        // Variables some task extracts are per user: placeholders naming them stay dynamic.
-        std::set<std::string> user_vars;
-        for (const auto& t : plan.tasks) checks::Checks::collect_extracted(t, user_vars);
-        engine::NameTable names;
-        engine::CompileContext cctx{resolver_, names, plan.host, a, &user_vars};
-        std::unique_ptr<engine::CompiledTasks> compiled;
-        engine::FlowSet flows;
-        try {
-          compiled = proto->compile(plan.tasks, cctx);
-          flows.compile(plan.flow, cctx.parse_context(), plan.task_pointers);
-        } catch (const ConfigError& e) {
-          // Protocol pointers are relative to the task list; flow pointers are absolute.
-          const bool absolute = e.pointer().rfind("/tasks", 0) == 0;
-          const std::string base = a["tasks"].is_object() && a["tasks"].contains("tasks")
-                                       ? "/tasks/tasks"
-                                       : "/tasks";
-          throw ConfigError(e.what(), absolute ? e.pointer() : base + e.pointer());
-        }
-        resolver_.rewind_sources();
-        engine::RunPolicies policies{failure_budget_, conditioner_};
-        engine::Scheduler scheduler(plan, *compiled, names, flows, policies,
-                                    resolver_.source_count());
+        check_csv_columns(a["tasks"], "/tasks");  // the runner checks everything else
         std::unique_ptr<engine::ProgressSink> progress;
         if (options_.progress) progress = engine::make_terminal_progress(err_);
-        stats::RecordLogRun* record_run = begin_record_run(names);  // null unless needed
-        scheduler.set_record_log(record_run);
-        log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +
-                              " users, " + std::to_string(plan.threads) + " threads");
-        engine::RunOutcome outcome = scheduler.run(interrupted_, progress.get());
-        if (record_run) record_run->finish();
-        log::info("test", "ended (" + outcome.stop_reason + "): " +
-                              std::to_string(outcome.metrics.requests()) + " requests, " +
-                              std::to_string(outcome.metrics.failures()) + " failures");
-        metrics_.absorb(outcome.metrics);
+        const RunResult result =
+            runner_.run(a, session_, RunControls{&interrupted_, progress.get(), nullptr});
+        const engine::PlanConfig& plan = result.plan;
+        const engine::RunOutcome& outcome = result.outcome;
         if (!options_.quiet) {
           out_ << '\n';
           reports::print_table(outcome.metrics, out_);

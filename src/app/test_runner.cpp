@@ -1,0 +1,137 @@
+#include "app/test_runner.hpp"
+
+#include <random>
+#include <set>
+
+#include "checks/checks.hpp"
+#include "core/log.hpp"
+#include "engine/flow.hpp"
+#include "loaddensity/core/error.hpp"
+#include "stats/record_log.hpp"
+
+namespace ld::app {
+
+namespace {
+
+std::string task_base(const Json& args) {
+  return args["tasks"].is_object() && args["tasks"].contains("tasks") ? "/tasks/tasks" : "/tasks";
+}
+
+// Marks the runner busy for one run; refuses a second one.
+class BusyScope {
+ public:
+  BusyScope(std::atomic<bool>& busy, std::mutex& mu, std::string& running, std::string what)
+      : busy_(busy), mu_(mu), running_(running) {
+    bool expected = false;
+    if (!busy_.compare_exchange_strong(expected, true)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      throw RunnerBusy("a test is already running in this session (" + running_ +
+                       "); start another one when it has ended, or from another session");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = std::move(what);
+  }
+  ~BusyScope() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.clear();
+    }
+    busy_.store(false);
+  }
+  BusyScope(const BusyScope&) = delete;
+  BusyScope& operator=(const BusyScope&) = delete;
+
+ private:
+  std::atomic<bool>& busy_;
+  std::mutex& mu_;
+  std::string& running_;
+};
+
+}  // namespace
+
+engine::PlanConfig TestRunner::check(const Json& args) const {
+  engine::PlanConfig plan = engine::parse_plan(args);
+  const engine::Protocol* proto = protocols_.find(plan.user_type);
+  if (!proto) {
+    std::string known;
+    for (const auto& t : protocols_.user_types()) known += (known.empty() ? "" : ", ") + t;
+    if (const std::string* why = protocols_.unavailable(plan.user_type)) {
+      throw ConfigError("user type '" + plan.user_type + "' is not built into this binary (" +
+                            *why + "; available: " + known + ")",
+                        "/user_detail_dict/user");
+    }
+    throw ConfigError("unsupported user type '" + plan.user_type + "' (available: " + known + ")",
+                      "/user_detail_dict/user");
+  }
+  proto->validate_options(args);
+  const std::string base = task_base(args);
+  if (args["tasks"].is_array()) {
+    for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
+      try {
+        proto->validate_task(plan.tasks[i]);
+      } catch (const ConfigError& e) {
+        throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
+                          base + pointer_index(i) + e.pointer());
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < plan.tasks.size(); ++i) proto->validate_task(plan.tasks[i]);
+  }
+  try {
+    proto->validate_list(plan.tasks, plan.host);
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.what(), base + e.pointer());
+  }
+  {
+    // Flow fields (think_time, throttle, retry, run_if) are checked now; placeholders in
+    // them resolve when the test starts.
+    const params::Resolver none;
+    engine::FlowSet flows;
+    flows.compile(plan.flow, params::ParseContext{none}, plan.task_pointers);
+  }
+  return plan;
+}
+
+RunResult TestRunner::run(const Json& args, TestSession& session, const RunControls& controls) {
+  RunResult result;
+  result.plan = check(args);
+  engine::PlanConfig& plan = result.plan;
+  BusyScope busy(busy_, mu_, running_,
+                 plan.user_type + ", " + std::to_string(plan.users) + " users");
+  params::Resolver& resolver = session.resolver;
+  plan.seed = resolver.faker_seed() ? *resolver.faker_seed() : std::random_device{}();
+  const engine::Protocol* proto = protocols_.find(plan.user_type);
+  // Variables some task extracts are per user: placeholders naming them stay dynamic.
+  std::set<std::string> user_vars;
+  for (const auto& t : plan.tasks) checks::Checks::collect_extracted(t, user_vars);
+  engine::NameTable names;
+  engine::CompileContext cctx{resolver, names, plan.host, args, &user_vars};
+  std::unique_ptr<engine::CompiledTasks> compiled;
+  engine::FlowSet flows;
+  try {
+    compiled = proto->compile(plan.tasks, cctx);
+    flows.compile(plan.flow, cctx.parse_context(), plan.task_pointers);
+  } catch (const ConfigError& e) {
+    // Protocol pointers are relative to the task list; flow pointers are absolute.
+    const bool absolute = e.pointer().rfind("/tasks", 0) == 0;
+    throw ConfigError(e.what(), absolute ? e.pointer() : task_base(args) + e.pointer());
+  }
+  resolver.rewind_sources();
+  engine::RunPolicies policies{session.failure_budget, session.conditioner};
+  engine::Scheduler scheduler(plan, *compiled, names, flows, policies, resolver.source_count());
+  stats::RecordLogRun* record_run =
+      session.begin_record_run ? session.begin_record_run(names) : nullptr;  // null unless needed
+  scheduler.set_record_log(record_run);
+  scheduler.set_live_feed(controls.live);
+  log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +
+                        " users, " + std::to_string(plan.threads) + " threads");
+  result.outcome = scheduler.run(*controls.interrupt, controls.progress);
+  if (record_run) record_run->finish();
+  log::info("test", "ended (" + result.outcome.stop_reason + "): " +
+                        std::to_string(result.outcome.metrics.requests()) + " requests, " +
+                        std::to_string(result.outcome.metrics.failures()) + " failures");
+  session.metrics.absorb(result.outcome.metrics);
+  return result;
+}
+
+}  // namespace ld::app
