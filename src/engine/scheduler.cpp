@@ -636,6 +636,11 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
         }
         target = std::min(tick->users, plan_.users);
         rate = tick->spawn_rate;
+      } else if (external_) {
+        // Driven from outside (a Locust master through its worker): users and spawn rate
+        // may change while the test runs; user_count stays the ceiling.
+        target = std::min(external_->users.load(std::memory_order_relaxed), plan_.users);
+        rate = external_->spawn_rate.load(std::memory_order_relaxed);
       }
       limit.store(target, std::memory_order_relaxed);
       spawn_allowance += static_cast<double>(now - last_tick) / 1e9 * rate;

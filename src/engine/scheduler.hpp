@@ -41,6 +41,14 @@ struct RunPolicies {
   std::optional<NetworkConditioner> conditioner;
 };
 
+// A closed-model user count set from outside while the test runs (the Locust worker's
+// master says "spawn N users at rate R"). Any thread may store; the control loop reads it
+// every tick. Ignored by the open model and by load shapes.
+struct ExternalUserTarget {
+  std::atomic<std::uint32_t> users{0};
+  std::atomic<double> spawn_rate{1};
+};
+
 struct RunOutcome {
   stats::Metrics metrics;   // this run only
   std::string stop_reason;  // "test_time", "interrupted", "failure_budget: ...", "hard_timeout"
@@ -62,6 +70,9 @@ class Scheduler {
   // Live statistics of this run are published to `feed` (and its observers) once a second;
   // without one the scheduler keeps a private feed for the progress line.
   void set_live_feed(stats::LiveFeed* feed) noexcept { live_feed_ = feed; }
+  // The closed model's users and spawn rate come from `target` (capped at user_count) instead
+  // of the plan; stopping stays with test_time, the watchdog and the interrupt.
+  void set_external_target(const ExternalUserTarget* target) noexcept { external_ = target; }
 
  private:
   const PlanConfig& plan_;
@@ -72,6 +83,7 @@ class Scheduler {
   std::size_t sources_;
   stats::RecordLogRun* record_log_ = nullptr;
   stats::LiveFeed* live_feed_ = nullptr;
+  const ExternalUserTarget* external_ = nullptr;
 };
 
 }  // namespace ld::engine

@@ -287,5 +287,49 @@ TEST(LiveStatsTest, ABlockedWorkerDoesNotFreezeTheControlThread) {
   EXPECT_EQ(last->total[0].requests, out.metrics.names[0].requests);
 }
 
+TEST(LiveStatsTest, AnExternalTargetSetsTheUserCountWhileTheTestRuns) {
+  PlanConfig plan;
+  plan.user_type = "test";
+  plan.users = 8;  // the ceiling
+  plan.spawn_rate = 1000;
+  plan.test_time_s = 3.2;
+  plan.threads = 2;
+  NameTable names;
+  TimerTasks tasks(names);
+  FlowSet flows;
+  params::Resolver resolver;
+  flows.compile({Json::object(), Json::object()}, params::ParseContext{resolver, nullptr},
+                {"/0", "/1"});
+  RunPolicies policies;
+  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  ExternalUserTarget target;
+  target.users = 2;
+  target.spawn_rate = 1000;
+  scheduler.set_external_target(&target);
+  stats::LiveFeed feed;
+  std::vector<std::uint32_t> users;
+  class Users final : public stats::LiveObserver {
+   public:
+    Users(std::vector<std::uint32_t>& u, ExternalUserTarget& t) : u_(u), t_(t) {}
+    void on_interval(const stats::LiveSnapshot& s) override {
+      u_.push_back(s.users);
+      if (s.sequence == 1) t_.users = 5;   // the master asks for more
+      if (s.sequence == 2) t_.users = 50;  // more than user_count: capped at 8
+    }
+
+   private:
+    std::vector<std::uint32_t>& u_;
+    ExternalUserTarget& t_;
+  } observer(users, target);
+  feed.add_observer(&observer);
+  scheduler.set_live_feed(&feed);
+  std::atomic<bool> interrupt{false};
+  scheduler.run(interrupt, nullptr);
+  ASSERT_GE(users.size(), 3u);
+  EXPECT_EQ(users[0], 2u);
+  EXPECT_EQ(users[1], 5u);
+  EXPECT_EQ(users[2], 8u);
+}
+
 }  // namespace
 }  // namespace ld::engine
