@@ -66,6 +66,9 @@ struct WorkerContext {
   std::uint32_t user_id = 0;
   params::UserScope* scope = nullptr;        // this user's variables, rows and randomness
   stats::ErrorKind* outcome = nullptr;       // the engine reads the last record's error kind
+  // The protocol's per-worker state (CompiledTasks::new_worker_state), shared by every user of
+  // this worker; null when the protocol keeps none.
+  void* worker_state = nullptr;
 
   // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
   void record(const stats::Record& r);
@@ -108,7 +111,24 @@ class CompiledTasks {
   // the engine uses it for retries and the network conditioner's filter.
   virtual std::uint32_t name_id(std::size_t i) const noexcept = 0;
   virtual std::unique_ptr<UserSession> new_user(WorkerContext& worker) = 0;
+
+  // --- lifecycle of a run (every step optional; the engine calls them in this order)
+  // Per-run resources (a gRPC channel, a Kafka producer, a client pool), on the control thread
+  // before any worker starts. An exception fails the test before any request.
+  virtual void start_run(unsigned worker_threads) {}
+  // Per-worker state, on the worker thread before its first user; sessions reach it through
+  // WorkerContext::worker_state. Lives until the worker has drained.
+  virtual std::shared_ptr<void> new_worker_state(WorkerContext& worker) { return nullptr; }
+  // After the last user of a worker ended: flush and disconnect, on the worker thread, and be
+  // done by `deadline` (steady ns). Records made here count. The engine stops waiting at the
+  // deadline (and then abandons the worker's pending operations), so a drain cannot hang a run.
+  virtual net::awaitable<void> drain_worker(WorkerContext& worker, Nanos deadline) { co_return; }
+  // After every worker drained and its thread joined, on the control thread.
+  virtual void end_run() noexcept {}
 };
+
+// How long the engine waits for the protocols' drain at the end of a test.
+inline constexpr Nanos kDrainTimeout = 5 * kNanosPerSecond;
 
 class Protocol {
  public:

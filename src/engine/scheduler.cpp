@@ -62,6 +62,8 @@ struct Worker {
   bool aborting = false;                   // worker thread only
   std::atomic<std::uint32_t> started{0};   // users started on this worker
   std::atomic<std::uint32_t> finished{0};  // users ended on this worker
+  std::shared_ptr<void> state;              // the protocol's per-worker state (worker thread)
+  std::atomic<bool> drained{false};         // the protocol's drain has returned
   std::vector<UserSlot*> slots;            // live users (worker thread only)
   // open model (worker thread only)
   net::steady_timer dispatcher_timer;
@@ -100,7 +102,7 @@ class UserRun {
         slot_(w.io),
         scope_(plan.seed + user_id + 1, sources),
         ctx_{w.io,    w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, thread_index,
-             user_id, &scope_, &outcome_} {
+             user_id, &scope_, &outcome_, w.state.get()} {
     w_.add_slot(&slot_);
     for (auto x : plan.weights) total_weight_ += x;
   }
@@ -414,12 +416,34 @@ net::awaitable<void> run_sweeper(Worker& w) {
     boost::system::error_code ec;
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     w.sweeper.sweep(steady_now(), w.aborting);
+    // The sweeper outlives the users: the drain's deadlines need it too.
+    if (w.drained.load(std::memory_order_acquire)) co_return;
+  }
+}
+
+// The end of a worker's run: once its users have ended, the protocol's drain, bounded by
+// kDrainTimeout (the sweeper keeps expiring the drain's operations).
+net::awaitable<void> run_drain(Worker& w, CompiledTasks& tasks, unsigned ti) {
+  net::steady_timer timer(w.io);
+  for (;;) {
     if (w.stopping.load(std::memory_order_relaxed) &&
         w.finished.load(std::memory_order_acquire) == w.started.load(std::memory_order_acquire) &&
         (w.dispatcher_done || !w.sequencer.users())) {
-      co_return;
+      break;
     }
+    timer.expires_after(std::chrono::nanoseconds(DeadlineSweeper::kTick));
+    boost::system::error_code ec;
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
   }
+  try {
+    WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, ti};
+    ctx.worker_state = w.state.get();
+    co_await tasks.drain_worker(ctx, steady_now() + kDrainTimeout);
+  } catch (...) {
+    // A drain must not throw; if one does, the worker still ends.
+  }
+  w.state.reset();
+  w.drained.store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -428,6 +452,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   RunOutcome out;
   const bool open = plan_.model == LoadModel::kOpen;
   const unsigned nthreads = std::max(1u, plan_.threads);
+  tasks_.start_run(nthreads);  // per-run resources; throws before any thread starts
   const std::uint32_t per_worker_users = (plan_.users + nthreads - 1) / nthreads;
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < nthreads; ++i) {
@@ -459,7 +484,13 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   for (unsigned i = 0; i < nthreads; ++i) {
     Worker& w = *workers[i];
     guards[i].emplace(w.io.get_executor());
+    // The protocol's per-worker state exists before the first user of the worker.
+    net::post(w.io, [&w, i, this] {
+      WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, i};
+      w.state = tasks_.new_worker_state(ctx);
+    });
     net::co_spawn(w.io, run_sweeper(w), net::detached);
+    net::co_spawn(w.io, run_drain(w, tasks_, i), net::detached);
     if (open) {
       net::co_spawn(w.io,
                     run_dispatcher(w, plan_, tasks_, flows_, policies_, sources_, i, nthreads, t0),
@@ -716,11 +747,22 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // The protocols' drain (flush, disconnect), bounded: a worker whose drain overran is stopped.
+  const Nanos drain_until = steady_now() + kDrainTimeout + kNanosPerSecond;
+  for (auto& wp : workers) {
+    while (!wp->drained.load(std::memory_order_acquire) && steady_now() < drain_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   const Nanos t_end = steady_now();
   collect(t_end, true);
   if (progress) feed.remove_observer(progress);
   for (auto& g : guards) g.reset();
-  for (auto& w : workers) w->thread.join();
+  for (auto& w : workers) {
+    if (!w->drained.load(std::memory_order_acquire)) w->io.stop();  // its drain overran
+    w->thread.join();
+  }
+  tasks_.end_run();
   if (progress) progress->finish();
 
   // --- fold the per-thread totals into this run's metrics (threads have joined: no races).

@@ -333,3 +333,137 @@ TEST(LiveStatsTest, AnExternalTargetSetsTheUserCountWhileTheTestRuns) {
 
 }  // namespace
 }  // namespace ld::engine
+
+namespace ld::engine {
+namespace {
+
+// A protocol that uses every lifecycle step and counts them.
+class LifecycleTasks final : public CompiledTasks {
+ public:
+  explicit LifecycleTasks(NameTable& names, bool hang_in_drain = false)
+      : id_(names.intern("LC", "op")), flush_id_(names.intern("LC", "flush")),
+        hang_(hang_in_drain) {}
+  std::size_t size() const noexcept override { return 1; }
+  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
+  std::uint32_t name_id(std::size_t) const noexcept override { return id_; }
+
+  struct WorkerState {
+    unsigned thread = 0;
+    std::atomic<int> users{0};
+  };
+  void start_run(unsigned threads) override {
+    ++starts;
+    run_threads = threads;
+  }
+  std::shared_ptr<void> new_worker_state(WorkerContext& w) override {
+    ++worker_states;
+    auto s = std::make_shared<WorkerState>();
+    s->thread = w.thread_index;
+    return s;
+  }
+  net::awaitable<void> drain_worker(WorkerContext& w, Nanos deadline) override {
+    auto* s = static_cast<WorkerState*>(w.worker_state);
+    if (s && s->thread == w.thread_index) ++drains_with_state;
+    ++drains;
+    drained_after_users_ended += s && s->users.load() == 0 ? 1 : 0;
+    net::steady_timer t(w.io);
+    t.expires_after(hang_ ? std::chrono::hours(1) : std::chrono::milliseconds(20));
+    boost::system::error_code ec;
+    co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
+    stats::Record flush;  // a flush's outcome counts in the run's results
+    flush.name_id = flush_id_;
+    flush.planned = flush.start = steady_now();
+    flush.end = steady_now();
+    w.record(flush);
+  }
+  void end_run() noexcept override { ++ends; }
+  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
+    return std::make_unique<Session>(*this, w);
+  }
+
+  std::atomic<int> starts{0}, worker_states{0}, drains{0}, drains_with_state{0}, ends{0};
+  std::atomic<int> drained_after_users_ended{0}, wrong_state{0};
+  unsigned run_threads = 0;
+
+ private:
+  class Session final : public UserSession {
+   public:
+    Session(LifecycleTasks& t, WorkerContext& w)
+        : t_(t), w_(w), timer_(w.io), state_(static_cast<WorkerState*>(w.worker_state)) {
+      if (!state_ || state_->thread != w.thread_index) ++t_.wrong_state;
+      if (state_) ++state_->users;
+    }
+    ~Session() override {
+      if (state_) --state_->users;
+    }
+    net::awaitable<void> run_step(std::size_t, Nanos planned) override {
+      stats::Record r;
+      r.name_id = t_.id_;
+      r.planned = planned;
+      r.start = steady_now();
+      timer_.expires_after(std::chrono::milliseconds(2));
+      boost::system::error_code ec;
+      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+      r.end = steady_now();
+      w_.record(r);
+    }
+
+   private:
+    LifecycleTasks& t_;
+    WorkerContext w_;
+    net::steady_timer timer_;
+    WorkerState* state_;
+  };
+  std::uint32_t id_, flush_id_;
+  bool hang_;
+};
+
+RunOutcome run_lifecycle(LifecycleTasks& tasks, NameTable& names) {
+  PlanConfig plan;
+  plan.user_type = "test";
+  plan.users = 6;
+  plan.spawn_rate = 1000;
+  plan.test_time_s = 1;
+  plan.threads = 2;
+  FlowSet flows;
+  params::Resolver resolver;
+  flows.compile({Json::object()}, params::ParseContext{resolver, nullptr}, {"/0"});
+  RunPolicies policies;
+  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  std::atomic<bool> interrupt{false};
+  return scheduler.run(interrupt, nullptr);
+}
+
+TEST(LifecycleTest, RunWorkerAndDrainStepsInOrder) {
+  NameTable names;
+  LifecycleTasks tasks(names);
+  RunOutcome out = run_lifecycle(tasks, names);
+  EXPECT_EQ(tasks.starts, 1);
+  EXPECT_EQ(tasks.run_threads, 2u);
+  EXPECT_EQ(tasks.worker_states, 2);  // one per worker, before its first user
+  EXPECT_EQ(tasks.wrong_state, 0);    // every user saw its own worker's state
+  EXPECT_EQ(tasks.drains, 2);
+  EXPECT_EQ(tasks.drains_with_state, 2);
+  EXPECT_EQ(tasks.drained_after_users_ended, 2);
+  EXPECT_EQ(tasks.ends, 1);
+  std::uint64_t flushes = 0;
+  for (const auto& n : out.metrics.names) {
+    if (n.name == "flush") flushes = n.requests;
+  }
+  EXPECT_EQ(flushes, 2u) << "records made while draining count";
+}
+
+TEST(LifecycleTest, ADrainThatNeverEndsIsCutAtItsTimeout) {
+  NameTable names;
+  LifecycleTasks tasks(names, /*hang_in_drain=*/true);
+  const Nanos start = steady_now();
+  run_lifecycle(tasks, names);
+  const Nanos took = steady_now() - start;
+  EXPECT_EQ(tasks.drains, 2);
+  EXPECT_EQ(tasks.ends, 1);
+  // 1 s test + the drain timeout (5 s) + a second of slack; not the drain's hour.
+  EXPECT_LT(took, 1 * kNanosPerSecond + kDrainTimeout + 3 * kNanosPerSecond);
+}
+
+}  // namespace
+}  // namespace ld::engine
