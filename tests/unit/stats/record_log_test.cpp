@@ -76,6 +76,57 @@ TEST(RecordLogTest, RunsMapNamesToOneTableAndClearRemovesFiles) {
   EXPECT_EQ(log.records(), 0u);
 }
 
+TEST(RecordLogTest, UrlsAndFailureTextSurviveBlobFlushes) {
+  RecordLog log;
+  // Name 0 has a static URL for the run; name 1 has none.
+  RecordLogRun& run = log.begin_run({{"GET", "a"}, {"GET", "b"}}, 0, {"http://h/static"});
+  const int n = 3 * static_cast<int>(RecordLogWriter::kPerBuffer);  // several blob flushes
+  const std::string big(3000, 'x');                                 // cut to 1 KiB
+  std::string url, text;
+  for (int i = 0; i < n; ++i) {
+    Record r;
+    r.name_id = i % 2;
+    r.start = r.planned = i;
+    r.end = i + 1;
+    if (i % 3 == 0) {
+      url = "http://h/item/" + std::to_string(i);
+      r.url = url;
+    }
+    if (i % 5 == 0) {
+      r.error = {ErrorKind::kHttpStatus, "HTTP", 500, false};
+      text = std::to_string(i) + big;
+      r.text = text;
+    } else {
+      r.text = "success text is not kept";
+    }
+    run.writer(0).append(r);
+    url.assign(url.size(), '#');  // the writer copied it: the caller may reuse its buffer
+    text.assign(text.size(), '#');
+  }
+  run.finish();
+  int i = 0;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    if (i % 3 == 0) {
+      EXPECT_EQ(r.url, "http://h/item/" + std::to_string(i)) << i;
+    } else {
+      EXPECT_EQ(r.url, i % 2 == 0 ? "http://h/static" : "") << i;
+    }
+    if (i % 5 == 0) {
+      EXPECT_EQ(r.text.size(), RecordLogWriter::kMaxText) << i;
+      EXPECT_EQ(r.text, (std::to_string(i) + big).substr(0, RecordLogWriter::kMaxText)) << i;
+    } else {
+      EXPECT_EQ(r.text, "") << i;
+    }
+    ++i;
+    return true;
+  });
+  EXPECT_EQ(i, n);
+  const std::string blob = run.writers()[0]->blob_path();
+  EXPECT_TRUE(std::filesystem::exists(blob));
+  log.clear();
+  EXPECT_FALSE(std::filesystem::exists(blob));
+}
+
 TEST(RecordLogTest, DirectoryIsRemovedWithTheLog) {
   std::string dir;
   {

@@ -1,0 +1,97 @@
+"""Per-request records keep the URL requested and a failure's text, end to end: the built
+binary against its embedded target."""
+import csv
+import json
+import os
+import re
+import unittest
+import xml.etree.ElementTree as ET
+
+from ldtest import Case, doc, start_test
+
+RENDERED = re.compile(r"^http://127\.0\.0\.1:\d+/anything/item/([1-5])$")
+MISSING = re.compile(r"^http://127\.0\.0\.1:\d+/missing/([1-5])$")
+FIXED = re.compile(r"^http://127\.0\.0\.1:\d+/status/500$")
+
+
+def records_run():
+    return start_test([
+        # A URL rendered per request: each record names the item it asked for.
+        {"method": "get", "request_url": "${target}/anything/item/${randint(1,5)}",
+         "name": "item"},
+        # A fixed URL that fails with an empty body: the text is the error message.
+        {"method": "get", "request_url": "${target}/status/500", "name": "s500"},
+        # A failing check reads the body (404 JSON), so the failure keeps it as its text.
+        {"method": "get", "request_url": "${target}/missing/${randint(1,5)}", "name": "missing",
+         "assertions": [{"type": "contains", "value": "never-in-the-body"}]},
+    ], users=2, test_time=1)
+
+
+class RecordFidelityTest(Case):
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def test_reports_carry_requested_urls_and_failure_text(self):
+        r = self.run_doc(doc(
+            ["LD_start_target"], records_run(),
+            ["LD_generate_json_report", {"json_file_name": "rec"}],
+            ["LD_generate_xml_report", {"xml_file_name": "rec"}],
+            ["LD_generate_csv_report", {"csv_name": "rec"}],
+            ["LD_generate_html_report", {"html_name": "rec"}]))
+        self.assertEqual(r.code, 0, r.err)
+
+        with open(self.path("rec.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertTrue(rows)
+        by_name = {}
+        for row in rows:
+            by_name.setdefault(row["name"], []).append(row)
+        self.assertEqual(set(by_name), {"item", "s500", "missing"})
+        items = {RENDERED.match(row["test_url"]).group(1) for row in by_name["item"]}
+        self.assertTrue(items, "rendered URLs")
+        if len(by_name["item"]) >= 20:  # 5 values: two or more show up in practice
+            self.assertGreater(len(items), 1, items)
+        for row in by_name["s500"]:
+            self.assertRegex(row["test_url"], FIXED)
+            self.assertEqual(row["outcome"], "failure")
+        for row in by_name["missing"]:
+            self.assertRegex(row["test_url"], MISSING)
+            self.assertEqual(row["outcome"], "failure")
+
+        with open(self.path("rec_failure.json")) as f:
+            failures = list(json.load(f).values())
+        with open(self.path("rec_success.json")) as f:
+            successes = list(json.load(f).values())
+        for e in successes:
+            self.assertRegex(e["test_url"], RENDERED)
+        s500 = [e for e in failures if e["name"] == "s500"]
+        missing = [e for e in failures if e["name"] == "missing"]
+        self.assertTrue(s500 and missing)
+        for e in s500:
+            self.assertRegex(e["test_url"], FIXED)
+            self.assertEqual(e["text"], e["error"])  # no body: the message
+            self.assertIn("500", e["text"])
+        for e in missing:
+            self.assertRegex(e["test_url"], MISSING)
+            body = json.loads(e["text"])  # the captured 404 body
+            self.assertEqual(body["error"], "not found")
+            self.assertEqual(body["path"], e["test_url"][e["test_url"].index("/missing"):])
+
+        root = ET.parse(self.path("rec_failure.xml")).getroot()
+        xml_missing = [el for el in root if el.findtext("name") == "missing"]
+        self.assertTrue(xml_missing)
+        for el in xml_missing:
+            self.assertRegex(el.findtext("test_url"), MISSING)
+            self.assertIn('"not found"', el.findtext("text"))
+        root = ET.parse(self.path("rec_success.xml")).getroot()
+        for el in root:
+            self.assertRegex(el.findtext("test_url"), RENDERED)
+
+        with open(self.path("rec.html")) as f:
+            html = f.read()
+        self.assertIn("&quot;not found&quot;", html)
+        self.assertRegex(html, r'<td class="url">http://127\.0\.0\.1:\d+/missing/[1-5]</td>')
+
+
+if __name__ == "__main__":
+    unittest.main()
