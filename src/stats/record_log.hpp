@@ -59,8 +59,8 @@ class RecordLogWriter {
   static constexpr std::size_t kPerBuffer = kBufferBytes / sizeof(PackedRecord);
   static constexpr std::uint16_t kMaxMessages = 1024;  // distinct static messages per writer
   static constexpr std::uint16_t kUnknownMessage = 0xffff;
-  static constexpr std::size_t kMaxUrl = 8 * 1024;  // longer rendered URLs are cut
-  static constexpr std::size_t kMaxText = 1024;     // failure text kept per record
+  static constexpr std::size_t kMaxUrl = 8 * 1024;         // longer rendered URLs are cut
+  static constexpr std::size_t kMaxText = kRecordTextMax;  // failure text kept per record
   static constexpr std::size_t kBlobBytes = 64 * 1024;
   static_assert(kMaxUrl + kMaxText <= kBlobBytes);
 

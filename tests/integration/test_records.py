@@ -24,6 +24,8 @@ def records_run():
         # A failing check reads the body (404 JSON), so the failure keeps it as its text.
         {"method": "get", "request_url": "${target}/missing/${randint(1,5)}", "name": "missing",
          "assertions": [{"type": "contains", "value": "never-in-the-body"}]},
+        # A redirect: the record names where the request ended.
+        {"method": "get", "request_url": "${target}/redirect/1", "name": "redir"},
     ], users=2, test_time=1)
 
 
@@ -46,7 +48,9 @@ class RecordFidelityTest(Case):
         by_name = {}
         for row in rows:
             by_name.setdefault(row["name"], []).append(row)
-        self.assertEqual(set(by_name), {"item", "s500", "missing"})
+        self.assertEqual(set(by_name), {"item", "s500", "missing", "redir"})
+        for row in by_name["redir"]:
+            self.assertRegex(row["test_url"], r"^http://127\.0\.0\.1:\d+/get$")
         items = {RENDERED.match(row["test_url"]).group(1) for row in by_name["item"]}
         self.assertTrue(items, "rendered URLs")
         if len(by_name["item"]) >= 20:  # 5 values: two or more show up in practice
@@ -63,7 +67,7 @@ class RecordFidelityTest(Case):
         with open(self.path("rec_success.json")) as f:
             successes = list(json.load(f).values())
         for e in successes:
-            self.assertRegex(e["test_url"], RENDERED)
+            self.assertRegex(e["test_url"], RENDERED if e["name"] == "item" else r"/get$")
         s500 = [e for e in failures if e["name"] == "s500"]
         missing = [e for e in failures if e["name"] == "missing"]
         self.assertTrue(s500 and missing)
@@ -85,12 +89,51 @@ class RecordFidelityTest(Case):
             self.assertIn('"not found"', el.findtext("text"))
         root = ET.parse(self.path("rec_success.xml")).getroot()
         for el in root:
-            self.assertRegex(el.findtext("test_url"), RENDERED)
+            if el.findtext("name") == "item":
+                self.assertRegex(el.findtext("test_url"), RENDERED)
 
         with open(self.path("rec.html")) as f:
             html = f.read()
         self.assertIn("&quot;not found&quot;", html)
         self.assertRegex(html, r'<td class="url">http://127\.0\.0\.1:\d+/missing/[1-5]</td>')
+
+    def test_http2_records_carry_urls_and_captured_bodies(self):
+        r = self.run_doc(doc(
+            ["LD_start_target"],
+            start_test([
+                {"method": "get", "request_url": "${target}/missing/h2", "name": "missing",
+                 "assertions": [{"type": "contains", "value": "never-in-the-body"}]},
+                {"method": "get", "request_url": "${target}/redirect/1", "name": "redir"},
+            ], users=2, test_time=1, user_detail_dict={"user": "async_http_user"}),
+            ["LD_generate_json_report", {"json_file_name": "h2"}]))
+        self.assertEqual(r.code, 0, r.err)
+        with open(self.path("h2_failure.json")) as f:
+            failures = list(json.load(f).values())
+        with open(self.path("h2_success.json")) as f:
+            successes = list(json.load(f).values())
+        self.assertTrue(failures and successes)
+        for e in failures:
+            self.assertRegex(e["test_url"], r"^http://127\.0\.0\.1:\d+/missing/h2$")
+            self.assertEqual(json.loads(e["text"])["path"], "/missing/h2")
+        for e in successes:
+            self.assertRegex(e["test_url"], r"^http://127\.0\.0\.1:\d+/get$")
+
+    def test_websocket_failure_keeps_the_message(self):
+        r = self.run_doc(doc(
+            ["LD_start_target"],
+            start_test([
+                {"method": "connect", "request_url": "${target_ws}"},
+                {"method": "sendrecv", "payload": "echoed <text>", "expect": "never",
+                 "name": "bad"},
+            ], users=1, test_time=1, user_detail_dict={"user": "websocket_user"}),
+            ["LD_generate_xml_report", {"xml_file_name": "ws"}]))
+        self.assertEqual(r.code, 0, r.err)
+        root = ET.parse(self.path("ws_failure.xml")).getroot()
+        bad = [el for el in root if el.findtext("name") == "bad"]
+        self.assertTrue(bad)
+        for el in bad:
+            self.assertEqual(el.findtext("text"), "echoed <text>")
+            self.assertRegex(el.findtext("test_url"), r"^ws://127\.0\.0\.1:\d+/ws$")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #pragma once
 // One operation of one virtual user, as the protocol reports it. Flat, no heap members: it is
 // built on the stack on the hot path and folded into per-thread aggregates at once.
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -35,6 +36,9 @@ struct ErrorInfo {
   int code = 0;
   bool code_is_errno = false;
 };
+
+// Failure text the record log keeps per record (the start of a body or message).
+inline constexpr std::size_t kRecordTextMax = 1024;
 
 struct Record {
   std::uint32_t name_id = 0;  // index into the run's NameTable
