@@ -253,6 +253,14 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
 
   // ---- failed requests (record log)
   o << "<section id=\"failed-requests\"><h2>Failed requests</h2>\n";
+  std::uint64_t sample_every = 1;
+  for (const auto& r : m.runs) sample_every = std::max(sample_every, r.records_sample_every);
+  if (ctx.log && sample_every > 1) {
+    o << "<p class=\"note sampled\">The per-request record log reached its disk cap "
+         "(record_log_max_mb): the requests listed here and in the CSV/JSON/XML reports are a "
+         "sample (down to 1 in "
+      << sample_every << "); counts, rates and percentiles above cover every request.</p>\n";
+  }
   if (!ctx.log) {
     o << "<p class=\"empty\">Individual requests were not recorded for this report.</p>\n";
   } else if (failures == 0) {

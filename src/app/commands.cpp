@@ -194,6 +194,9 @@ std::vector<Param> start_test_params() {
       {"bootstrap_servers", A::kAny, false, nullptr, "protocol extra"},
       {"max_streams", A::kInteger | A::kNull, false, nullptr,
        "async_http_user: concurrent requests per user connection (default 1)"},
+      {"record_log_max_mb", A::kInteger | A::kNull, false, nullptr,
+       "disk cap of this run's per-request records in MiB (default 1024; 0 = no cap); past "
+       "it the records are sampled"},
   };
 }
 
@@ -263,6 +266,12 @@ void App::register_commands() {
   auto validate_start = [this](const Json& args) {
     if (checking_ && args["csv_sources"].is_array()) {
       check_csv_list(args["csv_sources"], "/csv_sources");
+    }
+    if (const Json& cap = args["record_log_max_mb"];
+        !cap.is_null() && (cap.get<std::int64_t>() < 0 || cap.get<std::int64_t>() > (1 << 30))) {
+      throw ConfigError("record_log_max_mb must be from 0 (no cap) to 1073741824 MiB, got " +
+                            cap.dump(),
+                        "/record_log_max_mb");
     }
     engine::PlanConfig plan = engine::parse_plan(args);
     const engine::Protocol* proto = protocols_.find(plan.user_type);
@@ -355,12 +364,26 @@ void App::register_commands() {
                                     resolver_.source_count());
         std::unique_ptr<engine::ProgressSink> progress;
         if (options_.progress) progress = engine::make_terminal_progress(err_);
-        stats::RecordLogRun* record_run = begin_record_run(names);  // null unless needed
+        stats::RecordLogRun* record_run = begin_record_run(
+            names, a["record_log_max_mb"].is_null()
+                       ? stats::RecordLog::kDefaultMaxBytes
+                       : static_cast<std::uint64_t>(a["record_log_max_mb"].get<std::int64_t>())
+                             << 20);  // null unless needed
         scheduler.set_record_log(record_run);
         log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +
                               " users, " + std::to_string(plan.threads) + " threads");
         engine::RunOutcome outcome = scheduler.run(interrupted_, progress.get());
-        if (record_run) record_run->finish();
+        if (record_run) {
+          record_run->finish();
+          if (!outcome.metrics.runs.empty()) {
+            outcome.metrics.runs.back().records_sample_every = record_run->sample_every();
+          }
+          if (record_run->sample_every() > 1) {
+            err_ << "note: the per-request record log reached record_log_max_mb; per-request "
+                    "reports of this run list a sample (down to 1 in "
+                 << record_run->sample_every() << " requests); aggregates are exact\n";
+          }
+        }
         log::info("test", "ended (" + outcome.stop_reason + "): " +
                               std::to_string(outcome.metrics.requests()) + " requests, " +
                               std::to_string(outcome.metrics.failures()) + " failures");

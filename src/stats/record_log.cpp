@@ -15,12 +15,14 @@ namespace ld::stats {
 
 namespace fs = std::filesystem;
 
-RecordLogWriter::RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids)
+RecordLogWriter::RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids,
+                                 RecordLogBudget* budget)
     : path_(std::move(path)),
       global_ids_(global_ids),
       buf_(new PackedRecord[kPerBuffer]),
       blob_path_(path_ + ".blob"),
-      blob_buf_(new char[kBlobBytes]) {
+      blob_buf_(new char[kBlobBytes]),
+      budget_(budget) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     throw std::runtime_error("cannot create record log file '" + path_ +
@@ -64,6 +66,7 @@ void RecordLogWriter::flush_blob() noexcept {
     done += static_cast<std::size_t>(w);
   }
   blob_written_ += blob_n_;
+  if (budget_) budget_->add(blob_n_);
   blob_n_ = 0;
 }
 
@@ -83,6 +86,7 @@ void RecordLogWriter::flush() noexcept {
     p += w;
     left -= static_cast<std::size_t>(w);
   }
+  if (budget_) budget_->add(n_ * sizeof(PackedRecord) - left);
   if (left == 0) {
     written_ += n_;
   } else {
@@ -112,8 +116,9 @@ void RecordLogWriter::close() noexcept {
 
 RecordLogRun::RecordLogRun(std::string dir, std::size_t index,
                            std::vector<std::uint32_t> global_ids, Nanos t0,
-                           std::vector<std::string> urls)
+                           std::vector<std::string> urls, std::uint64_t max_bytes)
     : dir_(std::move(dir)), index_(index), global_ids_(std::move(global_ids)), t0_(t0) {
+  budget_.max_bytes = max_bytes;
   for (std::size_t local = 0; local < urls.size() && local < global_ids_.size(); ++local) {
     const std::uint32_t g = global_ids_[local];
     if (urls_.size() <= g) urls_.resize(g + 1);
@@ -130,13 +135,26 @@ RecordLogWriter& RecordLogRun::writer(unsigned thread) {
   while (writers_.size() <= thread) {
     const std::string path = dir_ + "/run" + std::to_string(index_) + "-thread" +
                              std::to_string(writers_.size()) + ".bin";
-    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_));
+    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_, &budget_));
   }
   return *writers_[thread];
 }
 
 void RecordLogRun::finish() noexcept {
   for (auto& w : writers_) w->close();
+}
+
+std::uint64_t RecordLogRun::sampled_out() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& w : writers_) n += w->sampled_out();
+  return n;
+}
+
+bool RecordLog::sampled() const noexcept {
+  for (const auto& r : runs_) {
+    if (r->sample_every() > 1) return true;
+  }
+  return false;
 }
 
 std::string LoggedRecord::message() const {
@@ -178,8 +196,8 @@ RecordLogRun& RecordLog::begin_run(const std::vector<std::pair<std::string, std:
   std::vector<std::uint32_t> ids;
   ids.reserve(names.size());
   for (const auto& n : names) ids.push_back(intern(n));
-  runs_.push_back(
-      std::make_unique<RecordLogRun>(dir_, runs_.size(), std::move(ids), t0, std::move(urls)));
+  runs_.push_back(std::make_unique<RecordLogRun>(dir_, runs_.size(), std::move(ids), t0,
+                                                 std::move(urls), max_bytes_));
   return *runs_.back();
 }
 

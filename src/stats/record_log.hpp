@@ -19,6 +19,7 @@
 // The files live in a private temporary directory that is removed with the log. Successful
 // responses' text, headers and bodies are not kept; reports write them as empty strings.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -53,6 +54,39 @@ struct PackedRecord {
 };
 static_assert(sizeof(PackedRecord) == 64, "PackedRecord must stay 64 bytes");
 
+// A run's disk budget, shared by its writers. Below half the cap every record is kept; past
+// half, 1 in 2; past 3/4, 1 in 4; and so on: N doubles each time half the remaining budget is
+// used. A stage is never smaller than kMinStage (a few buffers, which is how often writers
+// see the total), so past the cap the files still grow, by kMinStage each time the number of
+// requests doubles. Aggregates are never sampled.
+struct RecordLogBudget {
+  static constexpr unsigned kMaxShift = 40;
+  static constexpr std::uint64_t kMinStage = 256 * 1024;
+  std::uint64_t max_bytes = 0;  // 0 = unlimited
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<unsigned> shift{0};  // keep 1 in 2^shift
+
+  // Bytes after which 1 in 2^(k+1) records are kept.
+  std::uint64_t threshold(unsigned k) const noexcept {
+    std::uint64_t t = 0;
+    for (unsigned i = 0; i <= k; ++i) {
+      const std::uint64_t stage = max_bytes >> (i + 1);
+      t += stage > kMinStage ? stage : kMinStage;
+    }
+    return t;
+  }
+  // Called by a writer after it wrote `n` bytes (once per buffer, not per record).
+  void add(std::uint64_t n) noexcept {
+    if (max_bytes == 0) return;
+    const std::uint64_t total = bytes.fetch_add(n, std::memory_order_relaxed) + n;
+    unsigned s = shift.load(std::memory_order_relaxed);
+    unsigned want = s;
+    while (want < kMaxShift && total >= threshold(want)) ++want;
+    while (want > s && !shift.compare_exchange_weak(s, want, std::memory_order_relaxed)) {
+    }
+  }
+};
+
 class RecordLogWriter {
  public:
   static constexpr std::size_t kBufferBytes = 64 * 1024;
@@ -65,13 +99,21 @@ class RecordLogWriter {
   static_assert(kMaxUrl + kMaxText <= kBlobBytes);
 
   // `path`: the record file; the blob file is `path` + ".blob".
-  RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids);
+  RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids,
+                  RecordLogBudget* budget = nullptr);
   ~RecordLogWriter();
   RecordLogWriter(const RecordLogWriter&) = delete;
   RecordLogWriter& operator=(const RecordLogWriter&) = delete;
 
   // Hot path (the writer's worker thread only): one record into the buffer.
   void append(const Record& r) noexcept {
+    if (budget_) {
+      const unsigned s = budget_->shift.load(std::memory_order_relaxed);
+      if (s && (++seq_ & ((std::uint64_t{1} << s) - 1)) != 0) {
+        ++sampled_out_;
+        return;
+      }
+    }
     PackedRecord& p = buf_[n_];
     p.planned = r.planned;
     p.start = r.start;
@@ -100,6 +142,7 @@ class RecordLogWriter {
   const std::string& blob_path() const noexcept { return blob_path_; }
   std::uint64_t written() const noexcept { return written_; }  // records on disk
   std::uint64_t dropped() const noexcept { return dropped_; }  // records lost to write errors
+  std::uint64_t sampled_out() const noexcept { return sampled_out_; }  // left out by the cap
   const char* message(std::uint16_t id) const noexcept {
     return id == 0 || id > messages_used_ ? nullptr : texts_[id - 1].c_str();
   }
@@ -140,13 +183,16 @@ class RecordLogWriter {
   std::unique_ptr<char[]> blob_buf_;
   std::size_t blob_n_ = 0;          // bytes buffered
   std::uint64_t blob_written_ = 0;  // logical bytes before the buffer (written or lost)
+  RecordLogBudget* budget_ = nullptr;
+  std::uint64_t seq_ = 0;
+  std::uint64_t sampled_out_ = 0;
 };
 
 // One test run's files: one writer per worker thread.
 class RecordLogRun {
  public:
   RecordLogRun(std::string dir, std::size_t index, std::vector<std::uint32_t> global_ids, Nanos t0,
-               std::vector<std::string> urls);
+               std::vector<std::string> urls, std::uint64_t max_bytes = 0);
   // The writer of worker thread `thread`, created on first use. Call on the control thread
   // before the worker threads start.
   RecordLogWriter& writer(unsigned thread);
@@ -158,6 +204,11 @@ class RecordLogRun {
   const std::vector<std::unique_ptr<RecordLogWriter>>& writers() const noexcept { return writers_; }
   // The static URL of RecordLog name `global_id` in this run ("" when unknown).
   const std::string& url(std::uint32_t global_id) const noexcept;
+  // 1 when every record was kept, else N of the last "1 in N" the disk cap imposed.
+  std::uint64_t sample_every() const noexcept {
+    return std::uint64_t{1} << budget_.shift.load(std::memory_order_relaxed);
+  }
+  std::uint64_t sampled_out() const noexcept;  // records left out (after finish())
 
  private:
   std::string dir_;
@@ -166,6 +217,7 @@ class RecordLogRun {
   Nanos t0_;
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
   std::vector<std::string> urls_;  // by RecordLog name id
+  RecordLogBudget budget_;
 };
 
 // A decoded record, valid during the for_each callback.
@@ -208,6 +260,13 @@ class RecordLog {
   // Forgets every run and deletes the files.
   void clear();
 
+  // Disk cap of each later run's files (records and side files); 0 = unlimited.
+  static constexpr std::uint64_t kDefaultMaxBytes = std::uint64_t{1} << 30;  // 1 GiB
+  void set_max_bytes(std::uint64_t n) noexcept { max_bytes_ = n; }
+  std::uint64_t max_bytes() const noexcept { return max_bytes_; }
+  // True when some run kept only a sample of its records (the disk cap was reached).
+  bool sampled() const noexcept;
+
   std::size_t runs() const noexcept { return runs_.size(); }
   std::uint64_t records() const noexcept;
   std::uint64_t dropped() const noexcept;
@@ -226,6 +285,7 @@ class RecordLog {
   cleanup::Guard guard_;  // a fatal second Ctrl-C removes the directory
   std::vector<std::pair<std::string, std::string>> names_;
   std::vector<std::unique_ptr<RecordLogRun>> runs_;
+  std::uint64_t max_bytes_ = kDefaultMaxBytes;
 };
 
 }  // namespace ld::stats

@@ -135,6 +135,48 @@ class RecordFidelityTest(Case):
             self.assertEqual(el.findtext("text"), "echoed <text>")
             self.assertRegex(el.findtext("test_url"), r"^ws://127\.0\.0\.1:\d+/ws$")
 
+    def test_disk_cap_samples_the_records_and_says_so(self):
+        # Long rendered URLs fill a 1 MiB cap after a few hundred requests.
+        long_path = "/anything/" + "p" * 3000 + "/${randint(1,5)}"
+        r = self.run_doc(doc(
+            ["LD_start_target"],
+            start_test([{"method": "get", "request_url": "${target}" + long_path,
+                         "name": "long"}], users=2, test_time=2, record_log_max_mb=1),
+            ["LD_generate_csv_report", {"csv_name": "cap"}],
+            ["LD_generate_html_report", {"html_name": "cap"}]))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        requests = s["totals"]["requests"]
+        if requests < 2000:
+            self.skipTest(f"only {requests} requests: too few to reach the cap")
+        self.assertIs(s.get("records_sampled"), True)
+        self.assertGreater(s["runs"][0]["records_sample_every"], 1)
+        with open(self.path("cap.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertGreater(len(rows), 100)
+        self.assertLess(len(rows), requests)
+        self.assertIn("record_log_max_mb", r.err)
+        with open(self.path("cap.html")) as f:
+            self.assertIn('class="note sampled"', f.read())
+
+    def test_without_a_cap_every_request_is_listed(self):
+        r = self.run_doc(doc(
+            ["LD_start_target"],
+            start_test([{"method": "get", "request_url": "${target}/get"}], users=2,
+                       test_time=1, record_log_max_mb=0),
+            ["LD_generate_csv_report", {"csv_name": "all"}]))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        self.assertNotIn("records_sampled", s)
+        with open(self.path("all.csv"), newline="") as f:
+            self.assertEqual(len(list(csv.DictReader(f))), s["totals"]["requests"])
+
+    def test_a_negative_cap_is_bad_input(self):
+        r = self.run_doc(doc(start_test([{"method": "get", "request_url": "http://127.0.0.1:9/"}],
+                                        record_log_max_mb=-1)))
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("record_log_max_mb", r.err)
+
 
 if __name__ == "__main__":
     unittest.main()
