@@ -241,6 +241,24 @@ TEST_F(ReportWritersTest, HtmlMatchesGolden) {
   EXPECT_EQ(s.find("http://"), s.find("http://www.w3.org/2000/svg"));  // no external fetch
 }
 
+TEST_F(ReportWritersTest, SampledRecordsAreFlaggedInSummaryAndHtml) {
+  HtmlContext ctx;
+  ctx.log = &f.log;
+  std::ostringstream plain;
+  write_html(plain, f.m, ctx);
+  EXPECT_EQ(plain.str().find("note sampled"), std::string::npos);
+  EXPECT_FALSE(build_summary(f.m).contains("records_sampled"));
+
+  f.m.runs.back().records_sample_every = 8;
+  const Json s = build_summary(f.m);
+  EXPECT_EQ(s["records_sampled"], true);
+  EXPECT_EQ(s["runs"][0]["records_sample_every"], 8);
+  std::ostringstream o;
+  write_html(o, f.m, ctx);
+  EXPECT_NE(o.str().find("<p class=\"note sampled\">"), std::string::npos);
+  EXPECT_NE(o.str().find("down to 1 in 8"), std::string::npos);
+}
+
 TEST_F(ReportWritersTest, AnnotationsAggregateAndEscape) {
   const Json results =
       evaluate_sla(Json::parse(R"([{"type":"failure_rate","value":0.01}])"), build_summary(f.m));
