@@ -143,7 +143,8 @@ class RecordFidelityTest(Case):
             start_test([{"method": "get", "request_url": "${target}" + long_path,
                          "name": "long"}], users=2, test_time=2, record_log_max_mb=1),
             ["LD_generate_csv_report", {"csv_name": "cap"}],
-            ["LD_generate_html_report", {"html_name": "cap"}]))
+            ["LD_generate_html_report", {"html_name": "cap"}],
+            ["LD_generate_locust_csv", {"prefix": "loc"}]))
         self.assertEqual(r.code, 0, r.err)
         s = r.summary()
         requests = s["totals"]["requests"]
@@ -158,6 +159,13 @@ class RecordFidelityTest(Case):
         self.assertIn("record_log_max_mb", r.err)
         with open(self.path("cap.html")) as f:
             self.assertIn('class="note sampled"', f.read())
+        # Locust's cumulative history columns cannot come from a sample: N/A, counts from the
+        # exact intervals.
+        with open(self.path("loc_stats_history.csv"), newline="") as f:
+            history = list(csv.DictReader(f))
+        self.assertTrue(history)
+        self.assertEqual(history[-1]["Total Median Response Time"], "N/A")
+        self.assertGreater(int(history[-1]["Total Request Count"]), len(rows))
 
     def test_without_a_cap_every_request_is_listed(self):
         r = self.run_doc(doc(
