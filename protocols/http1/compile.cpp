@@ -184,6 +184,13 @@ class Http1Protocol final : public engine::Protocol {
                   ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
                   : skeleton;
     s.name_id = ctx.names.intern(s.method, s.label);
+    // Per-request reports show the URL requested: once per name when it is fixed, else each
+    // record carries its own (rendered, or a second URL under the same name).
+    s.record_url = s.dynamic;
+    if (!s.dynamic) {
+      s.url_text = (s.url.tls ? "https://" : "http://") + s.url.host_header + s.url.target;
+      s.record_url = !ctx.names.set_url(s.name_id, s.url_text);
+    }
 
     s.allow_redirects = true;
     if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();

@@ -35,6 +35,8 @@ struct Step {
   Nanos timeout = 0;
 
   bool dynamic = false;            // false: `request` and `url` are complete
+  bool record_url = false;         // records carry the URL (not the name's static one)
+  std::string url_text;            // static steps: the URL as requested
   Url url;                         // the URL when its scheme/host/port are fixed
   std::string request;             // the complete request bytes (static steps)
   bool dynamic_authority = false;  // the host itself comes from a placeholder

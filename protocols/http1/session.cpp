@@ -169,6 +169,17 @@ class Session final : public engine::UserSession {
     conn->op.disarm();
     rec.end = steady_now();
     rec.bytes_out = written_;  // bytes actually written (not requests that never connected)
+    if (w_.stats.logging() && (step.record_url || url != &step.url)) {
+      // Only with a record log: the URL actually requested (rendered, or a redirect's end).
+      url_text_.clear();
+      url_text_ += url->tls ? "https://" : "http://";
+      url_text_ += url->host_header;
+      url_text_ +=
+          step.dynamic && !step.dynamic_authority && url == &step.url
+              ? std::string_view(request_buf_).substr(target_begin_, target_end_ - target_begin_)
+              : std::string_view(url->target);
+      rec.url = url_text_;
+    }
     if (conn->op.expired && *w_.aborting) {
       rec.error = engine::kAbortedError;
       w_.record(rec);
@@ -195,6 +206,10 @@ class Session final : public engine::UserSession {
         }
       } else if (rec.status >= 400) {
         rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
+      }
+      // A failure keeps the start of the body when one was captured (for checks).
+      if (rec.error.kind != ErrorKind::kNone && capture && step.checks->needs_body()) {
+        rec.text = body_;
       }
     }
     w_.record(rec);
@@ -303,9 +318,11 @@ class Session final : public engine::UserSession {
     } else {
       scratch_.clear();
       step.target_tpl.render(scratch_, scope);
+      target_begin_ = r.size();
       if (!append_target(r, scratch_)) {
         return "URL has a line break or NUL once placeholders resolved";
       }
+      target_end_ = r.size();
     }
     r += " HTTP/1.1\r\nHost: ";
     r += step.custom_host ? host_buf_ : url->host_header;
@@ -537,10 +554,12 @@ class Session final : public engine::UserSession {
   Url dynamic_url_;
   std::string request_buf_, headers_buf_, host_buf_, body_buf_, scratch_;  // reused per request
   std::string error_;  // parse_url's message for a dynamic URL (not reported: static text is)
-  std::string body_, header_block_;  // captured response parts, for checks
-  std::uint64_t written_ = 0;  // request bytes written by the current step (every hop)
-  proto::BodyDecoder decoder_;       // Content-Encoding, when a check reads the body
-  proto::CookieJar jar_;             // this user's cookies
+  std::string body_, header_block_;                // captured response parts, for checks
+  std::string url_text_;                           // the URL requested, for the record log
+  std::size_t target_begin_ = 0, target_end_ = 0;  // the rendered target in request_buf_
+  std::uint64_t written_ = 0;   // request bytes written by the current step (every hop)
+  proto::BodyDecoder decoder_;  // Content-Encoding, when a check reads the body
+  proto::CookieJar jar_;        // this user's cookies
   std::string cookie_value_, cookie_request_;  // a request with the jar's cookies merged in
   const std::vector<tcp::endpoint> no_endpoints_;
 };

@@ -204,6 +204,9 @@ class Http2Protocol final : public engine::Protocol {
     // Results are grouped by (method, name); the name defaults to the URL.
     const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
     s.name_id = ctx.names.intern(s.method, name);
+    // Per-request reports show the URL requested: once per name, else with each record.
+    s.url_text = s.scheme + "://" + s.url.host_header + s.url.target;
+    s.record_url = !ctx.names.set_url(s.name_id, s.url_text);
 
     if (task.contains("allow_redirects")) s.allow_redirects = task["allow_redirects"].get<bool>();
     if (task.contains("follow_redirects")) s.allow_redirects = task["follow_redirects"].get<bool>();

@@ -31,6 +31,10 @@ struct Step {
   std::string method;  // upper case
   Url url;
   std::string scheme;  // "http" | "https"
+  // The URL as requested, for per-request reports; `record_url`: records carry it (another
+  // URL already has the same name).
+  std::string url_text;
+  bool record_url = false;
   // Regular headers after the pseudo-headers, names lower case, as sent.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

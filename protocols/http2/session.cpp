@@ -523,9 +523,19 @@ class Session final : public engine::UserSession {
         } else if (const char* failed = step.checks->apply(view, *w_.scope)) {
           rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
         }
+        // A failure keeps the start of the body when a check captured it.
+        if (rec.error.kind != ErrorKind::kNone && step.checks->needs_body()) rec.text = body_view;
       } else if (rec.status >= 400) {
         rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
       }
+    }
+    if (w_.stats.logging() && (step.record_url || url != &step.url)) {
+      // Only with a record log: the URL requested (a redirect's end, or a shared name's).
+      url_text_.clear();
+      url_text_ += url->tls ? "https://" : "http://";
+      url_text_ += url->host_header;
+      url_text_ += url->target;
+      rec.url = url_text_;
     }
     free_.push_back(&slot);
     w_.record(rec);
@@ -533,6 +543,7 @@ class Session final : public engine::UserSession {
 
  private:
   static inline const std::string kNoBody;
+  std::string url_text_;  // the URL requested, for the record log
   static inline const std::vector<tcp::endpoint> kNoEndpoints;
 
   // Stores the Set-Cookie values of a response to a request to `url`.

@@ -120,6 +120,7 @@ class SocketProtocol final : public engine::Protocol {
       const std::string name =
           task.contains("name") ? task["name"].get<std::string>() : protocol + ":" + target;
       s.name_id = ctx.names.intern(s.udp ? "UDP" : "TCP", name);
+      ctx.names.set_url(s.name_id, protocol + "://" + target);  // per-request reports
       if (s.udp) {
         s.udp_endpoints = resolve_udp(s.host, s.port);
       } else {

@@ -150,6 +150,7 @@ class SseProtocol final : public engine::Protocol {
         const std::string name =
             task.contains("name") ? task["name"].get<std::string>() : st.url.text + " event";
         s.name_id = ctx.names.intern("SSE", name);
+        ctx.names.set_url(s.name_id, st.url.text);  // per-request reports: the URL used
       }
       if (s.op == Op::kOpen && task.contains("name")) {
         // A named open renames its stream's records (first named open wins).
@@ -159,6 +160,8 @@ class SseProtocol final : public engine::Protocol {
           mst.open_name = ctx.names.intern("SSE", task["name"].get<std::string>());
           mst.first_event_name =
               ctx.names.intern("SSE", task["name"].get<std::string>() + " first event");
+          ctx.names.set_url(mst.open_name, mst.url.text);
+          ctx.names.set_url(mst.first_event_name, mst.url.text);
         }
       }
       out->steps.push_back(std::move(s));
@@ -214,6 +217,8 @@ class SseProtocol final : public engine::Protocol {
     st.endpoints = resolve_tcp(st.url.host, st.url.port);
     st.open_name = ctx.names.intern("SSE", st.url.text);
     st.first_event_name = ctx.names.intern("SSE", st.url.text + " first event");
+    ctx.names.set_url(st.open_name, st.url.text);  // per-request reports: the URL used
+    ctx.names.set_url(st.first_event_name, st.url.text);
     out.streams.push_back(std::move(st));
     named.push_back(false);
     return out.streams.size() - 1;

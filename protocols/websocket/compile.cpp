@@ -145,6 +145,7 @@ class WebSocketProtocol final : public engine::Protocol {
           task.contains("name") ? task["name"].get<std::string>()
                                 : std::string(kNames[static_cast<int>(s.op)]) + " " + ep.url.text;
       s.name_id = ctx.names.intern("WS", name);
+      ctx.names.set_url(s.name_id, ep.url.text);  // per-request reports: the URL used
       if (s.op == Op::kConnect && task.contains("name") && !named[s.endpoint]) {
         named[s.endpoint] = true;
         ep.connect_name = s.name_id;  // automatic connects share the named connect's records
@@ -192,6 +193,7 @@ class WebSocketProtocol final : public engine::Protocol {
     if (ep.url.tls) ep.ssl = tls.get(task);
     ep.endpoints = resolve_tcp(ep.url.host, ep.url.port);
     ep.connect_name = ctx.names.intern("WS", "connect " + ep.url.text);
+    ctx.names.set_url(ep.connect_name, ep.url.text);
     out.endpoints.push_back(std::move(ep));
     named.push_back(false);
     return out.endpoints.size() - 1;

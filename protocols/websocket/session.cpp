@@ -267,6 +267,11 @@ class Session final : public engine::UserSession {
         const std::string_view got(static_cast<const char*>(rx_.data().data()), rx_.size());
         if (!step.expect.empty() && got.find(step.expect) == std::string_view::npos) {
           rec.error = {ErrorKind::kAssertion, "expect not in the message", 0, false};
+          if (w_.stats.logging()) {
+            // The record log keeps the start of the message that failed (rx_ is reused).
+            fail_text_.assign(got.substr(0, stats::kRecordTextMax));
+            rec.text = fail_text_;
+          }
         }
       }
       rx_.clear();
@@ -311,6 +316,7 @@ class Session final : public engine::UserSession {
   bool open_ = false;
   std::size_t current_ = 0;  // endpoint of the open connection
   beast::flat_buffer rx_;    // the message being received
+  std::string fail_text_;    // a failed message's start, for the record log
   engine::TimedOp op_;
 };
 

@@ -8,12 +8,13 @@ RequestFields request_fields(const stats::LoggedRecord& r) {
   RequestFields f;
   f.outcome = r.ok() ? "success" : "failure";
   f.method = *r.request_type;
-  f.test_url = *r.name;
+  f.test_url = r.url.empty() ? *r.name : std::string(r.url);
   f.name = *r.name;
   if (r.status) f.status_code = std::to_string(r.status);
   f.response_time_ms = ns_to_ms3(r.latency);
   f.response_length = r.bytes_in;
   f.error = r.message();
+  if (!r.ok()) f.text = r.text.empty() ? f.error : std::string(r.text);
   return f;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
-// The seed's per-request record fields, derived from a logged record. `test_url` is the name
-// results are grouped by (the task's name, else its URL); response text, content and headers
-// are not kept by the record log and are written as empty strings.
+// The seed's per-request record fields, derived from a logged record. `test_url` is the URL
+// requested (rendered per request, or the task's static URL; the name when the protocol gave
+// none). A failure's `text` is the start (1 KiB) of the response body when the session captured
+// one, else the error message. Successes' text, content and headers are not kept by the record
+// log and are written as empty strings.
 #include <string>
 
 #include "stats/record_log.hpp"
@@ -17,6 +19,7 @@ struct RequestFields {
   double response_time_ms = 0;
   std::uint64_t response_length = 0;
   std::string error;  // "" for a success
+  std::string text;   // failures: response body start, else the error message; "" for a success
 };
 
 RequestFields request_fields(const stats::LoggedRecord& r);

@@ -40,6 +40,7 @@ std::uint64_t write_records_json(std::ostream& out, const stats::RecordLog* log,
       out << "        \"name\": " << json_quote(f.name) << ",\n";
       out << "        \"status_code\": " << json_quote(status_text(f)) << ",\n";
       if (failures) {
+        out << "        \"text\": " << json_quote(f.text) << ",\n";
         out << "        \"error\": " << json_quote(f.error) << "\n";
       } else {
         out << "        \"text\": \"\",\n        \"content\": \"\",\n        \"headers\": \"\"\n";
@@ -80,6 +81,7 @@ Json records_json_value(const stats::RecordLog* log, std::size_t limit) {
                 {"name", f.name},
                 {"status_code", status_text(f)}};
       if (failures) {
+        e["text"] = f.text;
         e["error"] = f.error;
       } else {
         e["text"] = e["content"] = e["headers"] = "";

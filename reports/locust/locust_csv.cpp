@@ -121,7 +121,8 @@ void write_locust_history(std::ostream& out, const stats::Metrics& m, const stat
     while (i + 1 < run_offset.size() && run_offset[i + 1] < t) ++i;
     return i;
   };
-  const bool exact = log && log->runs() == m.runs.size() && log->records() > 0;
+  // A sampled log (disk cap reached) cannot give the cumulative columns: they stay N/A.
+  const bool exact = log && log->runs() == m.runs.size() && log->records() > 0 && !log->sampled();
 
   // Cumulative state, fed from the record log in time order up to each interval's end.
   stats::Histogram cumulative;

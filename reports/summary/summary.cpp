@@ -108,7 +108,9 @@ Json build_summary(const stats::Metrics& m) {
                       {"count", e.count}});
   }
   Json runs = Json::array();
+  bool sampled = false;
   for (const auto& r : m.runs) {
+    sampled = sampled || r.records_sample_every > 1;
     runs.push_back({{"started_at", r.started_at},
                     {"user", r.user},
                     {"users", r.users},
@@ -121,10 +123,12 @@ Json build_summary(const stats::Metrics& m) {
                     {"threads", r.threads},
                     {"stop_reason", r.stop_reason},
                     {"load_model", r.load_model}});
+    if (r.records_sample_every > 1) runs.back()["records_sample_every"] = r.records_sample_every;
   }
   Json out = {{"totals", totals},       {"latency_overall", overall}, {"per_name", per_name},
           {"errors_by_kind", by_kind}, {"errors", errors},         {"errors_not_itemised", m.errors_dropped},
           {"runs", runs}};
+  if (sampled) out["records_sampled"] = true;  // per-request reports list a sample
   // Service time over every request: latency measured from the actual send.
   stats::Histogram service;
   for (const auto& n : m.names) service.merge(n.service);

@@ -39,6 +39,7 @@ std::uint64_t write_records_xml(std::ostream& out, const stats::RecordLog* log, 
       element(out, "name", f.name);
       element(out, "status_code", f.status_code.empty() ? "None" : f.status_code);
       if (failures) {
+        element(out, "text", f.text);
         element(out, "error", f.error);
       } else {
         element(out, "text", "");

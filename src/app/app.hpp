@@ -85,7 +85,7 @@ class App {
   void register_report_commands();
   bool needs_records(const action::Document& doc, int depth) const;
   // The record log of the next run (nullptr when the log is off).
-  stats::RecordLogRun* begin_record_run(const engine::NameTable& names);
+  stats::RecordLogRun* begin_record_run(const engine::NameTable& names, std::uint64_t max_bytes);
 
   std::ostream& out_;
   std::ostream& err_;

@@ -26,8 +26,8 @@ namespace A = action;
 App::App(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(options) {
   engine::register_builtin_protocols(protocols_);
-  session_.begin_record_run = [this](const engine::NameTable& names) {
-    return begin_record_run(names);  // null unless a document asked for per-request records
+  session_.begin_record_run = [this](const engine::NameTable& names, std::uint64_t max_bytes) {
+    return begin_record_run(names, max_bytes);  // null unless a document asked for records
   };
   register_commands();
   register_report_commands();
@@ -196,6 +196,9 @@ std::vector<Param> start_test_params() {
        "accepted for compatibility (a protocol extra)"},
       {"bootstrap_servers", A::kAny, false, nullptr,
        "accepted for compatibility (a protocol extra)"},
+      {"record_log_max_mb", A::kInteger | A::kNull, false, nullptr,
+       "disk cap of this run's per-request records in MiB (default 1024; 0 = no cap); past "
+       "it the records are sampled"},
   };
 }
 
@@ -266,6 +269,12 @@ void App::register_commands() {
     if (checking_ && args["csv_sources"].is_array()) {
       check_csv_list(args["csv_sources"], "/csv_sources");
     }
+    if (const Json& cap = args["record_log_max_mb"];
+        !cap.is_null() && (cap.get<std::int64_t>() < 0 || cap.get<std::int64_t>() > (1 << 30))) {
+      throw ConfigError("record_log_max_mb must be from 0 (no cap) to 1073741824 MiB, got " +
+                            cap.dump(),
+                        "/record_log_max_mb");
+    }
     engine::PlanConfig plan = runner_.check(args);
     check_csv_columns(args["tasks"], "/tasks");
     return plan;
@@ -302,6 +311,14 @@ void App::register_commands() {
             runner_.run(a, session_, RunControls{&interrupted_, progress.get(), nullptr});
         const engine::PlanConfig& plan = result.plan;
         const engine::RunOutcome& outcome = result.outcome;
+        if (const std::uint64_t every = outcome.metrics.runs.empty()
+                                            ? 1
+                                            : outcome.metrics.runs.back().records_sample_every;
+            every > 1) {
+          err_ << "note: the per-request record log reached record_log_max_mb; per-request "
+                  "reports of this run list a sample (down to 1 in "
+               << every << " requests); aggregates are exact\n";
+        }
         if (!options_.quiet) {
           out_ << '\n';
           reports::print_table(outcome.metrics, out_);

@@ -108,11 +108,17 @@ void App::prepare(const std::vector<action::Document>& docs) {
   if (need && !record_log_) record_log_ = std::make_unique<stats::RecordLog>();
 }
 
-stats::RecordLogRun* App::begin_record_run(const engine::NameTable& names) {
+stats::RecordLogRun* App::begin_record_run(const engine::NameTable& names,
+                                           std::uint64_t max_bytes) {
   if (!record_log_) return nullptr;
+  record_log_->set_max_bytes(max_bytes);
   std::vector<std::pair<std::string, std::string>> v;
-  for (std::uint32_t i = 0; i < names.size(); ++i) v.push_back(names.at(i));
-  return &record_log_->begin_run(v, steady_now());
+  std::vector<std::string> urls;
+  for (std::uint32_t i = 0; i < names.size(); ++i) {
+    v.push_back(names.at(i));
+    urls.push_back(names.url(i));
+  }
+  return &record_log_->begin_run(v, steady_now(), std::move(urls));
 }
 
 std::vector<std::string> App::write_csv_option() {

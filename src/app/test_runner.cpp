@@ -119,14 +119,23 @@ RunResult TestRunner::run(const Json& args, TestSession& session, const RunContr
   resolver.rewind_sources();
   engine::RunPolicies policies{session.failure_budget, session.conditioner};
   engine::Scheduler scheduler(plan, *compiled, names, flows, policies, resolver.source_count());
-  stats::RecordLogRun* record_run =
-      session.begin_record_run ? session.begin_record_run(names) : nullptr;  // null unless needed
+  const Json& cap = args.contains("record_log_max_mb") ? args["record_log_max_mb"] : Json();
+  const std::uint64_t max_bytes = cap.is_number_integer()
+                                      ? static_cast<std::uint64_t>(cap.get<std::int64_t>()) << 20
+                                      : stats::RecordLog::kDefaultMaxBytes;
+  stats::RecordLogRun* record_run =  // null unless a document asked for per-request records
+      session.begin_record_run ? session.begin_record_run(names, max_bytes) : nullptr;
   scheduler.set_record_log(record_run);
   scheduler.set_live_feed(controls.live);
   log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +
                         " users, " + std::to_string(plan.threads) + " threads");
   result.outcome = scheduler.run(*controls.interrupt, controls.progress);
-  if (record_run) record_run->finish();
+  if (record_run) {
+    record_run->finish();
+    if (!result.outcome.metrics.runs.empty()) {
+      result.outcome.metrics.runs.back().records_sample_every = record_run->sample_every();
+    }
+  }
   log::info("test", "ended (" + result.outcome.stop_reason + "): " +
                         std::to_string(result.outcome.metrics.requests()) + " requests, " +
                         std::to_string(result.outcome.metrics.failures()) + " failures");

@@ -33,8 +33,10 @@ struct TestSession {
   stats::Metrics metrics;     // results of every run since the last clear
   std::optional<engine::FailureBudget> failure_budget;
   std::optional<engine::NetworkConditioner> conditioner;
-  // The record log of the next run, or null when nothing asked for per-request records.
-  std::function<stats::RecordLogRun*(const engine::NameTable&)> begin_record_run;
+  // The record log of the next run (capped at `max_bytes` on disk, then sampled), or null when
+  // nothing asked for per-request records.
+  std::function<stats::RecordLogRun*(const engine::NameTable&, std::uint64_t max_bytes)>
+      begin_record_run;
 };
 
 // How the caller watches and stops a run.

@@ -23,6 +23,20 @@ std::uint32_t NameTable::intern(const std::string& request_type, const std::stri
   return static_cast<std::uint32_t>(entries_.size() - 1);
 }
 
+bool NameTable::set_url(std::uint32_t id, const std::string& url) {
+  if (urls_.size() <= id) urls_.resize(id + 1);
+  if (urls_[id].empty()) {
+    urls_[id] = url;
+    return true;
+  }
+  return urls_[id] == url;
+}
+
+const std::string& NameTable::url(std::uint32_t id) const noexcept {
+  static const std::string kNone;
+  return id < urls_.size() ? urls_[id] : kNone;
+}
+
 void ProtocolRegistry::add(std::shared_ptr<Protocol> p) {
   for (const auto& t : p->user_types()) by_type_.emplace_back(t, p);
 }

@@ -43,9 +43,16 @@ class NameTable {
   std::uint32_t intern(const std::string& request_type, const std::string& name);
   std::size_t size() const noexcept { return entries_.size(); }
   const std::pair<std::string, std::string>& at(std::uint32_t id) const { return entries_[id]; }
+  // The static URL requests of name `id` go to (for per-request reports). The first URL set
+  // for a name is kept; returns false when `url` differs from it, so the caller reports its
+  // URL with each record instead.
+  bool set_url(std::uint32_t id, const std::string& url);
+  // "" when no URL was set.
+  const std::string& url(std::uint32_t id) const noexcept;
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;
+  std::vector<std::string> urls_;
 };
 
 // An operation still in flight when the test abandoned it (graceful stop over, watchdog,

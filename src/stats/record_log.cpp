@@ -15,18 +15,65 @@ namespace ld::stats {
 
 namespace fs = std::filesystem;
 
-RecordLogWriter::RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids)
-    : path_(std::move(path)), global_ids_(global_ids), buf_(new PackedRecord[kPerBuffer]) {
+RecordLogWriter::RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids,
+                                 RecordLogBudget* budget)
+    : path_(std::move(path)),
+      global_ids_(global_ids),
+      buf_(new PackedRecord[kPerBuffer]),
+      blob_path_(path_ + ".blob"),
+      blob_buf_(new char[kBlobBytes]),
+      budget_(budget) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     throw std::runtime_error("cannot create record log file '" + path_ +
                              "': " + std::strerror(errno));
   }
+  blob_fd_ = ::open(blob_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (blob_fd_ < 0) {
+    const int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("cannot create record log file '" + blob_path_ +
+                             "': " + std::strerror(e));
+  }
+}
+
+void RecordLogWriter::put_blob(const Record& r, PackedRecord& p) noexcept {
+  const std::size_t ul = r.url.size() < kMaxUrl ? r.url.size() : kMaxUrl;
+  std::size_t tl = 0;
+  if (!r.ok()) tl = r.text.size() < kMaxText ? r.text.size() : kMaxText;
+  if (ul + tl == 0) return;
+  if (blob_n_ + ul + tl > kBlobBytes) flush_blob();
+  p.blob = blob_written_ + blob_n_;
+  if (ul) std::memcpy(blob_buf_.get() + blob_n_, r.url.data(), ul);
+  if (tl) std::memcpy(blob_buf_.get() + blob_n_ + ul, r.text.data(), tl);
+  blob_n_ += ul + tl;
+  p.url_len = static_cast<std::uint32_t>(ul);
+  p.text_len = static_cast<std::uint16_t>(tl);
+}
+
+void RecordLogWriter::flush_blob() noexcept {
+  // Written at its logical offset, so a failed write loses only its own bytes (the reader
+  // then finds them short and reports empty text) and never shifts later records' offsets.
+  std::size_t done = 0;
+  while (done < blob_n_ && blob_fd_ >= 0) {
+    const ssize_t w = ::pwrite(blob_fd_, blob_buf_.get() + done, blob_n_ - done,
+                               static_cast<off_t>(blob_written_ + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  blob_written_ += blob_n_;
+  if (budget_) budget_->add(blob_n_);
+  blob_n_ = 0;
 }
 
 RecordLogWriter::~RecordLogWriter() { close(); }
 
 void RecordLogWriter::flush() noexcept {
+  flush_blob();
   if (n_ == 0) return;
   const auto* p = reinterpret_cast<const char*>(buf_.get());
   std::size_t left = n_ * sizeof(PackedRecord);
@@ -39,6 +86,7 @@ void RecordLogWriter::flush() noexcept {
     p += w;
     left -= static_cast<std::size_t>(w);
   }
+  if (budget_) budget_->add(n_ * sizeof(PackedRecord) - left);
   if (left == 0) {
     written_ += n_;
   } else {
@@ -62,23 +110,51 @@ void RecordLogWriter::close() noexcept {
   flush();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  if (blob_fd_ >= 0) ::close(blob_fd_);
+  blob_fd_ = -1;
 }
 
 RecordLogRun::RecordLogRun(std::string dir, std::size_t index,
-                           std::vector<std::uint32_t> global_ids, Nanos t0)
-    : dir_(std::move(dir)), index_(index), global_ids_(std::move(global_ids)), t0_(t0) {}
+                           std::vector<std::uint32_t> global_ids, Nanos t0,
+                           std::vector<std::string> urls, std::uint64_t max_bytes)
+    : dir_(std::move(dir)), index_(index), global_ids_(std::move(global_ids)), t0_(t0) {
+  budget_.max_bytes = max_bytes;
+  for (std::size_t local = 0; local < urls.size() && local < global_ids_.size(); ++local) {
+    const std::uint32_t g = global_ids_[local];
+    if (urls_.size() <= g) urls_.resize(g + 1);
+    if (urls_[g].empty()) urls_[g] = std::move(urls[local]);
+  }
+}
+
+const std::string& RecordLogRun::url(std::uint32_t global_id) const noexcept {
+  static const std::string kNone;
+  return global_id < urls_.size() ? urls_[global_id] : kNone;
+}
 
 RecordLogWriter& RecordLogRun::writer(unsigned thread) {
   while (writers_.size() <= thread) {
     const std::string path = dir_ + "/run" + std::to_string(index_) + "-thread" +
                              std::to_string(writers_.size()) + ".bin";
-    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_));
+    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_, &budget_));
   }
   return *writers_[thread];
 }
 
 void RecordLogRun::finish() noexcept {
   for (auto& w : writers_) w->close();
+}
+
+std::uint64_t RecordLogRun::sampled_out() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& w : writers_) n += w->sampled_out();
+  return n;
+}
+
+bool RecordLog::sampled() const noexcept {
+  for (const auto& r : runs_) {
+    if (r->sample_every() > 1) return true;
+  }
+  return false;
 }
 
 std::string LoggedRecord::message() const {
@@ -116,11 +192,12 @@ std::uint32_t RecordLog::intern(const std::pair<std::string, std::string>& n) {
 }
 
 RecordLogRun& RecordLog::begin_run(const std::vector<std::pair<std::string, std::string>>& names,
-                                   Nanos t0) {
+                                   Nanos t0, std::vector<std::string> urls) {
   std::vector<std::uint32_t> ids;
   ids.reserve(names.size());
   for (const auto& n : names) ids.push_back(intern(n));
-  runs_.push_back(std::make_unique<RecordLogRun>(dir_, runs_.size(), std::move(ids), t0));
+  runs_.push_back(std::make_unique<RecordLogRun>(dir_, runs_.size(), std::move(ids), t0,
+                                                 std::move(urls), max_bytes_));
   return *runs_.back();
 }
 
@@ -130,6 +207,7 @@ void RecordLog::clear() {
     for (const auto& w : r->writers()) {
       std::error_code ec;
       fs::remove(w->path(), ec);
+      fs::remove(w->blob_path(), ec);
     }
   }
   runs_.clear();
@@ -215,6 +293,34 @@ class FileCursor {
   std::size_t pos_ = 0;
 };
 
+// Random access to one writer's blob file (absent or short: reads come back short).
+class BlobFile {
+ public:
+  explicit BlobFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~BlobFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  BlobFile(BlobFile&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  BlobFile(const BlobFile&) = delete;
+  BlobFile& operator=(const BlobFile&) = delete;
+  BlobFile& operator=(BlobFile&&) = delete;
+
+  void read(std::uint64_t offset, std::size_t len, std::string& out) const {
+    out.resize(len);
+    std::size_t got = 0;
+    while (got < len && fd_ >= 0) {
+      const ssize_t r = ::pread(fd_, out.data() + got, len - got, static_cast<off_t>(offset + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    out.resize(got);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 bool matches(RecordLog::Filter f, const PackedRecord& p) {
   const bool ok = p.kind == static_cast<std::uint8_t>(ErrorKind::kNone);
   switch (f) {
@@ -233,7 +339,13 @@ bool matches(RecordLog::Filter f, const PackedRecord& p) {
 void RecordLog::for_each(Filter filter, const std::function<bool(const LoggedRecord&)>& fn) const {
   for (const auto& run : runs_) {
     std::vector<std::unique_ptr<FileCursor>> cursors;
-    for (const auto& w : run->writers()) cursors.push_back(std::make_unique<FileCursor>(w->path()));
+    std::vector<BlobFile> blobs;
+    blobs.reserve(run->writers().size());
+    for (const auto& w : run->writers()) {
+      cursors.push_back(std::make_unique<FileCursor>(w->path()));
+      blobs.emplace_back(w->blob_path());
+    }
+    std::string blob;
     for (;;) {
       // k-way merge by start time; a handful of threads, so a linear scan is the cheapest.
       std::size_t best = cursors.size();
@@ -265,6 +377,14 @@ void RecordLog::for_each(Filter filter, const std::function<bool(const LoggedRec
       r.what = w.message(p.what);
       r.code = p.code;
       r.code_is_errno = p.flags & 1;
+      r.url = run->url(p.name);
+      if (p.url_len || p.text_len) {
+        blobs[best].read(p.blob, p.url_len + std::size_t{p.text_len}, blob);
+        if (blob.size() == p.url_len + std::size_t{p.text_len}) {
+          if (p.url_len) r.url = std::string_view(blob).substr(0, p.url_len);
+          r.text = std::string_view(blob).substr(p.url_len);
+        }
+      }
       if (!fn(r)) return;
     }
   }

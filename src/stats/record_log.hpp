@@ -11,14 +11,21 @@
 // Reading happens on the control thread after a run finished (writers flushed and closed):
 // for_each() merges the thread files of each run by start time and hands out decoded records.
 //
-// The files live in a private temporary directory that is removed with the log. Response text,
-// headers and bodies are not kept (bounded size); reports write them as empty strings.
+// Variable-length parts (a URL rendered per request, the first 1 KiB of a failure's response
+// body or message) go to a per-writer side file ("blob") through a reused buffer flushed with
+// the records; a record holds their offset and lengths. A task's static URL is kept once per
+// run (RecordLogRun::url), not per record.
+//
+// The files live in a private temporary directory that is removed with the log. Successful
+// responses' text, headers and bodies are not kept; reports write them as empty strings.
 #include <array>
-#include <deque>
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,7 +34,7 @@
 
 namespace ld::stats {
 
-// On-disk record: 48 bytes, host byte order (the file never leaves the process that wrote it).
+// On-disk record: 64 bytes, host byte order (the file never leaves the process that wrote it).
 struct PackedRecord {
   std::int64_t planned;     // steady ns
   std::int64_t start;       // steady ns
@@ -40,9 +47,45 @@ struct PackedRecord {
   std::uint8_t kind;        // ErrorKind
   std::uint8_t flags;       // bit 0: code is an errno value
   std::uint16_t what;       // 1-based index into the writer's message table, 0 = none
-  std::uint16_t reserved;
+  std::uint16_t text_len;   // bytes of failure text in the blob, after the URL
+  std::uint64_t blob;       // offset of this record's URL then text in the writer's blob file
+  std::uint32_t url_len;    // 0 = the static URL of the record's name (RecordLogRun::url)
+  std::uint32_t reserved;
 };
-static_assert(sizeof(PackedRecord) == 48, "PackedRecord must stay 48 bytes");
+static_assert(sizeof(PackedRecord) == 64, "PackedRecord must stay 64 bytes");
+
+// A run's disk budget, shared by its writers. Below half the cap every record is kept; past
+// half, 1 in 2; past 3/4, 1 in 4; and so on: N doubles each time half the remaining budget is
+// used. A stage is never smaller than kMinStage (a few buffers, which is how often writers
+// see the total), so past the cap the files still grow, by kMinStage each time the number of
+// requests doubles. Aggregates are never sampled.
+struct RecordLogBudget {
+  static constexpr unsigned kMaxShift = 40;
+  static constexpr std::uint64_t kMinStage = 256 * 1024;
+  std::uint64_t max_bytes = 0;  // 0 = unlimited
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<unsigned> shift{0};  // keep 1 in 2^shift
+
+  // Bytes after which 1 in 2^(k+1) records are kept.
+  std::uint64_t threshold(unsigned k) const noexcept {
+    std::uint64_t t = 0;
+    for (unsigned i = 0; i <= k; ++i) {
+      const std::uint64_t stage = max_bytes >> (i + 1);
+      t += stage > kMinStage ? stage : kMinStage;
+    }
+    return t;
+  }
+  // Called by a writer after it wrote `n` bytes (once per buffer, not per record).
+  void add(std::uint64_t n) noexcept {
+    if (max_bytes == 0) return;
+    const std::uint64_t total = bytes.fetch_add(n, std::memory_order_relaxed) + n;
+    unsigned s = shift.load(std::memory_order_relaxed);
+    unsigned want = s;
+    while (want < kMaxShift && total >= threshold(want)) ++want;
+    while (want > s && !shift.compare_exchange_weak(s, want, std::memory_order_relaxed)) {
+    }
+  }
+};
 
 class RecordLogWriter {
  public:
@@ -50,14 +93,27 @@ class RecordLogWriter {
   static constexpr std::size_t kPerBuffer = kBufferBytes / sizeof(PackedRecord);
   static constexpr std::uint16_t kMaxMessages = 1024;  // distinct static messages per writer
   static constexpr std::uint16_t kUnknownMessage = 0xffff;
+  static constexpr std::size_t kMaxUrl = 8 * 1024;         // longer rendered URLs are cut
+  static constexpr std::size_t kMaxText = kRecordTextMax;  // failure text kept per record
+  static constexpr std::size_t kBlobBytes = 64 * 1024;
+  static_assert(kMaxUrl + kMaxText <= kBlobBytes);
 
-  RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids);
+  // `path`: the record file; the blob file is `path` + ".blob".
+  RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids,
+                  RecordLogBudget* budget = nullptr);
   ~RecordLogWriter();
   RecordLogWriter(const RecordLogWriter&) = delete;
   RecordLogWriter& operator=(const RecordLogWriter&) = delete;
 
   // Hot path (the writer's worker thread only): one record into the buffer.
   void append(const Record& r) noexcept {
+    if (budget_) {
+      const unsigned s = budget_->shift.load(std::memory_order_relaxed);
+      if (s && (++seq_ & ((std::uint64_t{1} << s) - 1)) != 0) {
+        ++sampled_out_;
+        return;
+      }
+    }
     PackedRecord& p = buf_[n_];
     p.planned = r.planned;
     p.start = r.start;
@@ -71,6 +127,10 @@ class RecordLogWriter {
     p.flags = r.error.code_is_errno ? 1 : 0;
     p.what = r.error.what ? message_id(r.error.what) : 0;
     p.reserved = 0;
+    p.url_len = 0;
+    p.text_len = 0;
+    p.blob = 0;
+    if (!r.url.empty() || (!r.ok() && !r.text.empty())) put_blob(r, p);
     if (++n_ == kPerBuffer) flush();
   }
 
@@ -79,8 +139,10 @@ class RecordLogWriter {
   void close() noexcept;
 
   const std::string& path() const noexcept { return path_; }
+  const std::string& blob_path() const noexcept { return blob_path_; }
   std::uint64_t written() const noexcept { return written_; }  // records on disk
   std::uint64_t dropped() const noexcept { return dropped_; }  // records lost to write errors
+  std::uint64_t sampled_out() const noexcept { return sampled_out_; }  // left out by the cap
   const char* message(std::uint16_t id) const noexcept {
     return id == 0 || id > messages_used_ ? nullptr : texts_[id - 1].c_str();
   }
@@ -89,6 +151,10 @@ class RecordLogWriter {
   static std::uint32_t saturate(std::uint64_t v) noexcept {
     return v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
   }
+  // Copies the record's URL and (failure) text into the blob buffer; no allocation.
+  void put_blob(const Record& r, PackedRecord& p) noexcept;
+  void flush_blob() noexcept;
+
   // Failure path only: a linear scan of the static messages seen so far.
   std::uint16_t message_id(const char* what) noexcept {
     for (std::uint16_t i = 0; i < messages_used_; ++i) {
@@ -110,14 +176,23 @@ class RecordLogWriter {
   std::uint64_t written_ = 0;
   std::uint64_t dropped_ = 0;
   std::array<const char*, kMaxMessages> messages_{};  // identity, for the lookup
-  std::deque<std::string> texts_;                       // stable copies of the text
+  std::deque<std::string> texts_;                     // stable copies of the text
   std::uint16_t messages_used_ = 0;
+  std::string blob_path_;
+  int blob_fd_ = -1;
+  std::unique_ptr<char[]> blob_buf_;
+  std::size_t blob_n_ = 0;          // bytes buffered
+  std::uint64_t blob_written_ = 0;  // logical bytes before the buffer (written or lost)
+  RecordLogBudget* budget_ = nullptr;
+  std::uint64_t seq_ = 0;
+  std::uint64_t sampled_out_ = 0;
 };
 
 // One test run's files: one writer per worker thread.
 class RecordLogRun {
  public:
-  RecordLogRun(std::string dir, std::size_t index, std::vector<std::uint32_t> global_ids, Nanos t0);
+  RecordLogRun(std::string dir, std::size_t index, std::vector<std::uint32_t> global_ids, Nanos t0,
+               std::vector<std::string> urls, std::uint64_t max_bytes = 0);
   // The writer of worker thread `thread`, created on first use. Call on the control thread
   // before the worker threads start.
   RecordLogWriter& writer(unsigned thread);
@@ -127,6 +202,13 @@ class RecordLogRun {
   Nanos t0() const noexcept { return t0_; }
   std::size_t index() const noexcept { return index_; }
   const std::vector<std::unique_ptr<RecordLogWriter>>& writers() const noexcept { return writers_; }
+  // The static URL of RecordLog name `global_id` in this run ("" when unknown).
+  const std::string& url(std::uint32_t global_id) const noexcept;
+  // 1 when every record was kept, else N of the last "1 in N" the disk cap imposed.
+  std::uint64_t sample_every() const noexcept {
+    return std::uint64_t{1} << budget_.shift.load(std::memory_order_relaxed);
+  }
+  std::uint64_t sampled_out() const noexcept;  // records left out (after finish())
 
  private:
   std::string dir_;
@@ -134,6 +216,8 @@ class RecordLogRun {
   std::vector<std::uint32_t> global_ids_;  // run-local name id -> RecordLog name id
   Nanos t0_;
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
+  std::vector<std::string> urls_;  // by RecordLog name id
+  RecordLogBudget budget_;
 };
 
 // A decoded record, valid during the for_each callback.
@@ -152,6 +236,8 @@ struct LoggedRecord {
   const char* what = nullptr;
   int code = 0;
   bool code_is_errno = false;
+  std::string_view url;   // the URL requested: rendered per record, else the name's static URL
+  std::string_view text;  // failures: start of the response body or a message ("" when none)
 
   bool ok() const noexcept { return kind == ErrorKind::kNone; }
   std::string message() const;  // the error text ("" for a success)
@@ -167,10 +253,19 @@ class RecordLog {
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
 
-  // Starts a run whose NameTable holds `names` ((request_type, name) by run-local id).
-  RecordLogRun& begin_run(const std::vector<std::pair<std::string, std::string>>& names, Nanos t0);
+  // Starts a run whose NameTable holds `names` ((request_type, name) by run-local id) and
+  // `urls` (the static URL of each name, by run-local id; may be shorter or empty).
+  RecordLogRun& begin_run(const std::vector<std::pair<std::string, std::string>>& names, Nanos t0,
+                          std::vector<std::string> urls = {});
   // Forgets every run and deletes the files.
   void clear();
+
+  // Disk cap of each later run's files (records and side files); 0 = unlimited.
+  static constexpr std::uint64_t kDefaultMaxBytes = std::uint64_t{1} << 30;  // 1 GiB
+  void set_max_bytes(std::uint64_t n) noexcept { max_bytes_ = n; }
+  std::uint64_t max_bytes() const noexcept { return max_bytes_; }
+  // True when some run kept only a sample of its records (the disk cap was reached).
+  bool sampled() const noexcept;
 
   std::size_t runs() const noexcept { return runs_.size(); }
   std::uint64_t records() const noexcept;
@@ -190,6 +285,7 @@ class RecordLog {
   cleanup::Guard guard_;  // a fatal second Ctrl-C removes the directory
   std::vector<std::pair<std::string, std::string>> names_;
   std::vector<std::unique_ptr<RecordLogRun>> runs_;
+  std::uint64_t max_bytes_ = kDefaultMaxBytes;
 };
 
 }  // namespace ld::stats

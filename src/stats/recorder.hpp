@@ -115,6 +115,8 @@ class WorkerStats {
 
   // Per-request records also go to `log` (owned elsewhere, outlives the run); nullptr = off.
   void attach_log(RecordLogWriter* log) noexcept { log_ = log; }
+  // True when records go to a log: sessions fill Record::url/text only then.
+  bool logging() const noexcept { return log_ != nullptr; }
 
  private:
   std::vector<NameStats> names_;

@@ -71,6 +71,8 @@ struct RunInfo {
   std::string stop_reason;
   std::string load_model;   // "closed", "closed:stages", "open:constant_arrival_rate", ...
   std::string shape;        // load shape name; "" = constant users
+  // 1, or N when the record log's disk cap left per-request reports a 1-in-N sample.
+  std::uint64_t records_sample_every = 1;
 };
 
 class Metrics {

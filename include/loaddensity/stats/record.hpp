@@ -1,7 +1,9 @@
 #pragma once
 // One operation of one virtual user, as the protocol reports it. Flat, no heap members: it is
 // built on the stack on the hot path and folded into per-thread aggregates at once.
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "loaddensity/core/clock.hpp"
 
@@ -35,6 +37,9 @@ struct ErrorInfo {
   bool code_is_errno = false;
 };
 
+// Failure text the record log keeps per record (the start of a body or message).
+inline constexpr std::size_t kRecordTextMax = 1024;
+
 struct Record {
   std::uint32_t name_id = 0;  // index into the run's NameTable
   Nanos planned = 0;          // when the operation should have started (steady ns)
@@ -43,11 +48,17 @@ struct Record {
   std::uint32_t status = 0;   // protocol status (HTTP code), 0 when none
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  ErrorInfo error;            // kind == kNone means success
+  ErrorInfo error;  // kind == kNone means success
+  // Only for the record log (copied when one is attached, valid until record() returns):
+  // the URL actually requested when it differs per request (rendered placeholders, a
+  // redirect); empty = the task's static URL. `text`: for a failure, the start of the
+  // response body or a message (at most the first 1 KiB is kept).
+  std::string_view url;
+  std::string_view text;
 
   bool ok() const noexcept { return error.kind == ErrorKind::kNone; }
-  Nanos latency() const noexcept { return end - planned; }   // what the user saw
-  Nanos service() const noexcept { return end - start; }     // what the server took
+  Nanos latency() const noexcept { return end - planned; }  // what the user saw
+  Nanos service() const noexcept { return end - start; }    // what the server took
 };
 
 }  // namespace ld::stats

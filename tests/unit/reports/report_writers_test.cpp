@@ -43,8 +43,11 @@ struct Fixture {
     info.stop_reason = "test_time";
     run.runs.push_back(info);
     const Nanos t0 = 1'000'000'000;
-    stats::RecordLogRun& lr = log.begin_run(kNames, t0);
+    // Static URLs for names 0 and 1; name 2 has none (the reports fall back to the name).
+    stats::RecordLogRun& lr =
+        log.begin_run(kNames, t0, {"http://h.test/api?a=1&b=<2>", "http://h.test/users"});
     static const char* kTimeout = "request timed out";
+    std::string url;  // a per-request URL, as a session renders it
     for (int i = 0; i < 36; ++i) {
       const std::uint32_t id = i % 3;
       stats::Record r;
@@ -60,6 +63,16 @@ struct Fixture {
         r.status = id == 1 && i % 4 == 0 ? 503 : 0;
         r.error = r.status ? stats::ErrorInfo{stats::ErrorKind::kHttpStatus, "HTTP", 503, false}
                            : stats::ErrorInfo{stats::ErrorKind::kTimeout, kTimeout, 0, false};
+        // The 503s carry a rendered URL and a captured body; the timeouts neither.
+        if (r.status) {
+          url = "http://h.test/users/" + std::to_string(i);
+          r.url = url;
+          r.text = "<busy reason=\"load\">try & retry</busy>";
+        }
+      } else if (id == 0 && i % 6 == 0) {
+        url = "http://h.test/api?a=1&b=<2>&page=" + std::to_string(i);
+        r.url = url;
+        r.text = "ignored: successes keep no text";
       }
       lr.writer(i % 2).append(r);
       auto& n = run.name_slot(kNames[id].first, kNames[id].second);
@@ -226,6 +239,24 @@ TEST_F(ReportWritersTest, HtmlMatchesGolden) {
   EXPECT_NE(s.find("The first 4 of 6 failed requests"), std::string::npos);
   EXPECT_EQ(s.find("<script"), std::string::npos);
   EXPECT_EQ(s.find("http://"), s.find("http://www.w3.org/2000/svg"));  // no external fetch
+}
+
+TEST_F(ReportWritersTest, SampledRecordsAreFlaggedInSummaryAndHtml) {
+  HtmlContext ctx;
+  ctx.log = &f.log;
+  std::ostringstream plain;
+  write_html(plain, f.m, ctx);
+  EXPECT_EQ(plain.str().find("note sampled"), std::string::npos);
+  EXPECT_FALSE(build_summary(f.m).contains("records_sampled"));
+
+  f.m.runs.back().records_sample_every = 8;
+  const Json s = build_summary(f.m);
+  EXPECT_EQ(s["records_sampled"], true);
+  EXPECT_EQ(s["runs"][0]["records_sample_every"], 8);
+  std::ostringstream o;
+  write_html(o, f.m, ctx);
+  EXPECT_NE(o.str().find("<p class=\"note sampled\">"), std::string::npos);
+  EXPECT_NE(o.str().find("down to 1 in 8"), std::string::npos);
 }
 
 TEST_F(ReportWritersTest, AnnotationsAggregateAndEscape) {

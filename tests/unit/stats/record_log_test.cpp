@@ -76,6 +76,99 @@ TEST(RecordLogTest, RunsMapNamesToOneTableAndClearRemovesFiles) {
   EXPECT_EQ(log.records(), 0u);
 }
 
+TEST(RecordLogTest, UrlsAndFailureTextSurviveBlobFlushes) {
+  RecordLog log;
+  // Name 0 has a static URL for the run; name 1 has none.
+  RecordLogRun& run = log.begin_run({{"GET", "a"}, {"GET", "b"}}, 0, {"http://h/static"});
+  const int n = 3 * static_cast<int>(RecordLogWriter::kPerBuffer);  // several blob flushes
+  const std::string big(3000, 'x');                                 // cut to 1 KiB
+  std::string url, text;
+  for (int i = 0; i < n; ++i) {
+    Record r;
+    r.name_id = i % 2;
+    r.start = r.planned = i;
+    r.end = i + 1;
+    if (i % 3 == 0) {
+      url = "http://h/item/" + std::to_string(i);
+      r.url = url;
+    }
+    if (i % 5 == 0) {
+      r.error = {ErrorKind::kHttpStatus, "HTTP", 500, false};
+      text = std::to_string(i) + big;
+      r.text = text;
+    } else {
+      r.text = "success text is not kept";
+    }
+    run.writer(0).append(r);
+    url.assign(url.size(), '#');  // the writer copied it: the caller may reuse its buffer
+    text.assign(text.size(), '#');
+  }
+  run.finish();
+  int i = 0;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    if (i % 3 == 0) {
+      EXPECT_EQ(r.url, "http://h/item/" + std::to_string(i)) << i;
+    } else {
+      EXPECT_EQ(r.url, i % 2 == 0 ? "http://h/static" : "") << i;
+    }
+    if (i % 5 == 0) {
+      EXPECT_EQ(r.text.size(), RecordLogWriter::kMaxText) << i;
+      EXPECT_EQ(r.text, (std::to_string(i) + big).substr(0, RecordLogWriter::kMaxText)) << i;
+    } else {
+      EXPECT_EQ(r.text, "") << i;
+    }
+    ++i;
+    return true;
+  });
+  EXPECT_EQ(i, n);
+  const std::string blob = run.writers()[0]->blob_path();
+  EXPECT_TRUE(std::filesystem::exists(blob));
+  log.clear();
+  EXPECT_FALSE(std::filesystem::exists(blob));
+}
+
+TEST(RecordLogTest, DiskCapSamplesRecordsAndKeepsFilesNearTheCap) {
+  RecordLog log;
+  const std::uint64_t cap = 2 * 1024 * 1024;
+  log.set_max_bytes(cap);
+  RecordLogRun& run = log.begin_run({{"GET", "a"}}, 0);
+  const int n = 400000;  // 25.6 MB unsampled
+  for (int i = 0; i < n; ++i) {
+    Record r;
+    r.start = r.planned = i;
+    r.end = i + 1;
+    run.writer(i % 2).append(r);
+  }
+  run.finish();
+  EXPECT_TRUE(log.sampled());
+  EXPECT_GE(run.sample_every(), 8u);
+  EXPECT_EQ(log.records() + run.sampled_out(), static_cast<std::uint64_t>(n));
+  std::uint64_t bytes = 0;
+  for (const auto& w : run.writers()) bytes += std::filesystem::file_size(w->path());
+  // Near the cap: past it, one minimum stage per doubling of the requests.
+  EXPECT_LE(bytes, cap + 4 * RecordLogBudget::kMinStage);
+  EXPECT_GE(bytes, cap / 2);
+  // The kept records are spread over the run, not just its beginning.
+  Nanos last = 0;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    last = r.offset;
+    return true;
+  });
+  EXPECT_GT(last, n - 1000);
+
+  // Without a cap (0) every record is kept.
+  log.clear();
+  log.set_max_bytes(0);
+  RecordLogRun& all = log.begin_run({{"GET", "a"}}, 0);
+  for (int i = 0; i < 50000; ++i) {
+    Record r;
+    all.writer(0).append(r);
+  }
+  all.finish();
+  EXPECT_FALSE(log.sampled());
+  EXPECT_EQ(log.records(), 50000u);
+}
+
 TEST(RecordLogTest, DirectoryIsRemovedWithTheLog) {
   std::string dir;
   {
