@@ -12,8 +12,17 @@ using namespace ld;
 using namespace ld::params;
 
 namespace {
+// Files the tests write, removed when the test process exits.
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const auto& p : paths) std::remove(p.c_str());
+  }
+} g_temp_files;
+
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
+  g_temp_files.paths.push_back(path);
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -48,6 +57,7 @@ TEST(CsvSource, ErrorsNameFileAndLine) {
 
 TEST(DbSource, SqliteQueryRowsAndErrors) {
   const std::string path = ::testing::TempDir() + "src.db";
+  g_temp_files.paths.push_back(path);
   std::remove(path.c_str());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
