@@ -2,12 +2,8 @@
 #include <cctype>
 #include <filesystem>
 #include <ostream>
-#include <random>
 
 #include "app/app.hpp"
-#include "checks/checks.hpp"
-#include "core/log.hpp"
-#include "engine/flow.hpp"
 #include "engine/plan.hpp"
 #include "params/sources.hpp"
 #include "engine/scheduler.hpp"

@@ -1,5 +1,7 @@
 #include "core/log.hpp"
 
+#include "core/json_util.hpp"
+
 #include <spdlog/details/log_msg.h>
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
@@ -41,36 +43,10 @@ spdlog::level::level_enum to_spdlog(Level l) {
   return spdlog::level::off;
 }
 
+// A JSON string literal (escaping as the rest of the project does; invalid UTF-8 replaced).
 void append_json_string(spdlog::memory_buf_t& out, std::string_view s) {
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out.append(std::string_view("\\\""));
-        break;
-      case '\\':
-        out.append(std::string_view("\\\\"));
-        break;
-      case '\n':
-        out.append(std::string_view("\\n"));
-        break;
-      case '\r':
-        out.append(std::string_view("\\r"));
-        break;
-      case '\t':
-        out.append(std::string_view("\\t"));
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          out.append(std::string_view(buf));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  const std::string quoted = Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  out.append(quoted.data(), quoted.data() + quoted.size());
 }
 
 // One JSON object per line for log shippers: {"ts","level","component","msg"}. The component

@@ -76,7 +76,6 @@ class OneShot {
     std::optional<T> value;
     std::optional<detail::Waiter> waiter;  // worker thread only
     TimedOp op;                           // worker thread only
-    DeadlineSweeper* sweeper = nullptr;
     bool delivered = false;               // worker thread only
   };
 
@@ -112,7 +111,6 @@ class OneShot {
   explicit OneShot(WorkerContext& w) : w_(w), state_(std::make_shared<State>(w.io)) {
     state_->op.on_expire = &OneShot::expire;
     state_->op.self = state_.get();
-    state_->sweeper = &w.deadlines;
     w.deadlines.add(&state_->op);
   }
   ~OneShot() {

@@ -48,19 +48,10 @@ std::uint32_t count_at(const Json& c, const char* key, std::uint32_t def, double
   return static_cast<std::uint32_t>(number_in_range(c[key], key, 0, max, false, ptr + "/" + key));
 }
 
-void parse_graceful_stop(const Json& args, PlanConfig& p) {
-  const Json& g = arg(args, "graceful_stop");
-  if (g.is_null()) return;
-  if (!g.is_number() || !(g.get<double>() >= 0) || g.get<double>() > 86400) {
-    throw ConfigError("graceful_stop must be a number of seconds from 0 to 86400, got " +
-                          json_brief(g, 40),
-                      "/graceful_stop");
-  }
-  p.graceful_stop_s = g.get<double>();
-}
-
 void parse_load_model(const Json& args, PlanConfig& p) {
-  parse_graceful_stop(args, p);
+  if (const Json& g = arg(args, "graceful_stop"); !g.is_null()) {
+    p.graceful_stop_s = number_in_range(g, "graceful_stop", 0, 86400, false, "/graceful_stop", "s");
+  }
   const Json& hard = arg(args, "hard_timeout");
   if (!hard.is_null()) {
     p.hard_timeout_s = seconds_in_range(hard, "hard_timeout", "/hard_timeout");
