@@ -5,53 +5,14 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <thread>
 
+#include "engine/timer_protocol.hpp"
 #include "loaddensity/core/error.hpp"
 
 namespace ld::app {
 namespace {
-
-namespace net = boost::asio;
-
-// A protocol whose every operation waits 2 ms on a timer and succeeds.
-class NapTasks final : public engine::CompiledTasks {
- public:
-  explicit NapTasks(engine::NameTable& names) : id_(names.intern("NAP", "nap")) {}
-  std::size_t size() const noexcept override { return 1; }
-  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
-  std::uint32_t name_id(std::size_t) const noexcept override { return id_; }
-  std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& w) override {
-    return std::make_unique<Session>(id_, w);
-  }
-
- private:
-  class Session final : public engine::UserSession {
-   public:
-    Session(std::uint32_t id, engine::WorkerContext& w) : id_(id), w_(w), timer_(w.io) {}
-    net::awaitable<void> run_step(std::size_t, Nanos planned) override {
-      stats::Record r;
-      r.name_id = id_;
-      r.planned = planned;
-      r.start = steady_now();
-      timer_.expires_after(std::chrono::milliseconds(2));
-      boost::system::error_code ec;
-      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-      r.end = steady_now();
-      w_.record(r);
-    }
-
-   private:
-    std::uint32_t id_;
-    engine::WorkerContext w_;
-    net::steady_timer timer_;
-  };
-  std::uint32_t id_;
-};
 
 class NapProtocol final : public engine::Protocol {
  public:
@@ -59,7 +20,8 @@ class NapProtocol final : public engine::Protocol {
   void validate_task(const Json&) const override {}
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>&,
                                                  engine::CompileContext& ctx) const override {
-    return std::make_unique<NapTasks>(ctx.names);
+    return std::make_unique<engine::testing::TimerTasks>(
+        ctx.names, std::vector<std::pair<std::string, std::string>>{{"NAP", "nap"}});
   }
 };
 

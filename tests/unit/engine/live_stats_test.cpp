@@ -7,21 +7,20 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <random>
 #include <thread>
 
-#include "engine/scheduler.hpp"
+#include "engine/timer_protocol.hpp"
 #include "loaddensity/stats/live.hpp"
 
 namespace ld::engine {
 namespace {
 
 using stats::LiveHistogram;
+using testing::run_plan;
+using testing::timer_plan;
+using testing::TimerTasks;
 
 TEST(LiveHistogramTest, PercentilesWithinThreePercent) {
   std::mt19937_64 rng(7);
@@ -79,43 +78,18 @@ TEST(LiveHistogramTest, LocustResponseTimesRoundAsLocustDoes) {
   EXPECT_EQ(total, 5u);
 }
 
-// A protocol whose every operation waits 2 ms on a timer and succeeds; task 1 always fails.
-class TimerTasks final : public CompiledTasks {
+
+// Task 1 always fails with HTTP 500; every operation moves 100 bytes in and 10 out.
+class OkAndBadTasks final : public TimerTasks {
  public:
-  explicit TimerTasks(NameTable& names)
-      : ok_(names.intern("GET", "/ok")), bad_(names.intern("GET", "/bad")) {}
-  std::size_t size() const noexcept override { return 2; }
-  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
-  std::uint32_t name_id(std::size_t i) const noexcept override { return i ? bad_ : ok_; }
-  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
-    return std::make_unique<Session>(*this, w);
+  explicit OkAndBadTasks(NameTable& names) : TimerTasks(names, {{"GET", "/ok"}, {"GET", "/bad"}}) {}
+
+ protected:
+  void before_record(WorkerContext&, std::size_t index, stats::Record& r) override {
+    r.bytes_in = 100;
+    r.bytes_out = 10;
+    if (index == 1) r.error = {stats::ErrorKind::kHttpStatus, "HTTP", 500, false};
   }
-
- private:
-  class Session final : public UserSession {
-   public:
-    Session(TimerTasks& t, WorkerContext& w) : t_(t), w_(w), timer_(w.io) {}
-    net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
-      stats::Record r;
-      r.name_id = t_.name_id(index);
-      r.planned = planned;
-      r.start = steady_now();
-      timer_.expires_after(std::chrono::milliseconds(2));
-      boost::system::error_code ec;
-      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-      r.end = steady_now();
-      r.bytes_in = 100;
-      r.bytes_out = 10;
-      if (index == 1) r.error = {stats::ErrorKind::kHttpStatus, "HTTP", 500, false};
-      w_.record(r);
-    }
-
-   private:
-    TimerTasks& t_;
-    WorkerContext w_;
-    net::steady_timer timer_;
-  };
-  std::uint32_t ok_, bad_;
 };
 
 class CountingObserver final : public stats::LiveObserver {
@@ -128,24 +102,11 @@ class CountingObserver final : public stats::LiveObserver {
 };
 
 TEST(LiveStatsTest, SnapshotsAreReadFromAnotherThreadDuringARun) {
-  PlanConfig plan;
-  plan.user_type = "test";
-  plan.users = 4;
-  plan.spawn_rate = 1000;
-  plan.test_time_s = 3.2;
-  plan.threads = 2;
   NameTable names;
-  TimerTasks tasks(names);
-  FlowSet flows;
-  params::Resolver resolver;
-  flows.compile({Json::object(), Json::object()}, params::ParseContext{resolver, nullptr},
-                {"/0", "/1"});
-  RunPolicies policies;
-  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  OkAndBadTasks tasks(names);
   stats::LiveFeed feed;
   CountingObserver observer;
   feed.add_observer(&observer);
-  scheduler.set_live_feed(&feed);
 
   std::atomic<bool> done{false};
   std::vector<std::shared_ptr<const stats::LiveSnapshot>> seen;
@@ -160,8 +121,8 @@ TEST(LiveStatsTest, SnapshotsAreReadFromAnotherThreadDuringARun) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   });
-  std::atomic<bool> interrupt{false};
-  RunOutcome out = scheduler.run(interrupt, nullptr);
+  RunOutcome out =
+      run_plan(timer_plan(4, 3.2), tasks, names, [&](Scheduler& s) { s.set_live_feed(&feed); });
   done.store(true);
   reader.join();
 
@@ -199,44 +160,19 @@ TEST(LiveStatsTest, SnapshotsAreReadFromAnotherThreadDuringARun) {
   EXPECT_GE(last->total[0].latency.percentile(50), 1'900'000);
 }
 
-// A protocol whose first operation on worker 0 blocks its thread for 2.5 s (a driver without an
-// async API called on the worker by mistake); every other operation takes 1 ms.
-class BlockingTasks final : public CompiledTasks {
+// The first operation on worker 0 blocks its thread for 2.5 s (a driver without an async API
+// called on the worker by mistake); every other operation takes 1 ms.
+class BlockingTasks final : public TimerTasks {
  public:
-  explicit BlockingTasks(NameTable& names) : id_(names.intern("GET", "/x")) {}
-  std::size_t size() const noexcept override { return 1; }
-  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
-  std::uint32_t name_id(std::size_t) const noexcept override { return id_; }
-  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
-    return std::make_unique<Session>(*this, w);
-  }
+  explicit BlockingTasks(NameTable& names) : TimerTasks(names, {{"GET", "/x"}}, 1) {}
   std::atomic<bool> blocked_once{false};
 
- private:
-  class Session final : public UserSession {
-   public:
-    Session(BlockingTasks& t, WorkerContext& w) : t_(t), w_(w), timer_(w.io) {}
-    net::awaitable<void> run_step(std::size_t, Nanos planned) override {
-      stats::Record r;
-      r.name_id = t_.id_;
-      r.planned = planned;
-      r.start = steady_now();
-      if (w_.thread_index == 0 && !t_.blocked_once.exchange(true)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-      }
-      timer_.expires_after(std::chrono::milliseconds(1));
-      boost::system::error_code ec;
-      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-      r.end = steady_now();
-      w_.record(r);
+ protected:
+  void before_record(WorkerContext& w, std::size_t, stats::Record&) override {
+    if (w.thread_index == 0 && !blocked_once.exchange(true)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     }
-
-   private:
-    BlockingTasks& t_;
-    WorkerContext w_;
-    net::steady_timer timer_;
-  };
-  std::uint32_t id_;
+  }
 };
 
 class TimingObserver final : public stats::LiveObserver {
@@ -250,26 +186,14 @@ class TimingObserver final : public stats::LiveObserver {
 };
 
 TEST(LiveStatsTest, ABlockedWorkerDoesNotFreezeTheControlThread) {
-  PlanConfig plan;
-  plan.user_type = "test";
-  plan.users = 4;
-  plan.spawn_rate = 1000;
-  plan.test_time_s = 4.5;
-  plan.threads = 2;
   NameTable names;
   BlockingTasks tasks(names);
-  FlowSet flows;
-  params::Resolver resolver;
-  flows.compile({Json::object()}, params::ParseContext{resolver, nullptr}, {"/0"});
-  RunPolicies policies;
-  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
   stats::LiveFeed feed;
   TimingObserver observer;
   feed.add_observer(&observer);
-  scheduler.set_live_feed(&feed);
-  std::atomic<bool> interrupt{false};
   const Nanos start = steady_now();
-  RunOutcome out = scheduler.run(interrupt, nullptr);
+  RunOutcome out =
+      run_plan(timer_plan(4, 4.5), tasks, names, [&](Scheduler& s) { s.set_live_feed(&feed); });
 
   ASSERT_TRUE(tasks.blocked_once.load());
   EXPECT_LT(observer.at[0] - start, 2 * kNanosPerSecond) << "the first interval came on time";
@@ -288,24 +212,11 @@ TEST(LiveStatsTest, ABlockedWorkerDoesNotFreezeTheControlThread) {
 }
 
 TEST(LiveStatsTest, AnExternalTargetSetsTheUserCountWhileTheTestRuns) {
-  PlanConfig plan;
-  plan.user_type = "test";
-  plan.users = 8;  // the ceiling
-  plan.spawn_rate = 1000;
-  plan.test_time_s = 3.2;
-  plan.threads = 2;
   NameTable names;
-  TimerTasks tasks(names);
-  FlowSet flows;
-  params::Resolver resolver;
-  flows.compile({Json::object(), Json::object()}, params::ParseContext{resolver, nullptr},
-                {"/0", "/1"});
-  RunPolicies policies;
-  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  OkAndBadTasks tasks(names);
   ExternalUserTarget target;
   target.users = 2;
   target.spawn_rate = 1000;
-  scheduler.set_external_target(&target);
   stats::LiveFeed feed;
   std::vector<std::uint32_t> users;
   class Users final : public stats::LiveObserver {
@@ -322,30 +233,22 @@ TEST(LiveStatsTest, AnExternalTargetSetsTheUserCountWhileTheTestRuns) {
     ExternalUserTarget& t_;
   } observer(users, target);
   feed.add_observer(&observer);
-  scheduler.set_live_feed(&feed);
-  std::atomic<bool> interrupt{false};
-  scheduler.run(interrupt, nullptr);
+  run_plan(timer_plan(8 /* the ceiling */, 3.2), tasks, names, [&](Scheduler& s) {
+    s.set_external_target(&target);
+    s.set_live_feed(&feed);
+  });
   ASSERT_GE(users.size(), 3u);
   EXPECT_EQ(users[0], 2u);
   EXPECT_EQ(users[1], 5u);
   EXPECT_EQ(users[2], 8u);
 }
 
-}  // namespace
-}  // namespace ld::engine
-
-namespace ld::engine {
-namespace {
-
 // A protocol that uses every lifecycle step and counts them.
-class LifecycleTasks final : public CompiledTasks {
+class LifecycleTasks final : public TimerTasks {
  public:
   explicit LifecycleTasks(NameTable& names, bool hang_in_drain = false)
-      : id_(names.intern("LC", "op")), flush_id_(names.intern("LC", "flush")),
+      : TimerTasks(names, {{"LC", "op"}}), flush_id_(names.intern("LC", "flush")),
         hang_(hang_in_drain) {}
-  std::size_t size() const noexcept override { return 1; }
-  Nanos max_timeout() const noexcept override { return kNanosPerSecond; }
-  std::uint32_t name_id(std::size_t) const noexcept override { return id_; }
 
   struct WorkerState {
     unsigned thread = 0;
@@ -377,67 +280,30 @@ class LifecycleTasks final : public CompiledTasks {
     w.record(flush);
   }
   void end_run() noexcept override { ++ends; }
-  std::unique_ptr<UserSession> new_user(WorkerContext& w) override {
-    return std::make_unique<Session>(*this, w);
-  }
 
   std::atomic<int> starts{0}, worker_states{0}, drains{0}, drains_with_state{0}, ends{0};
   std::atomic<int> drained_after_users_ended{0}, wrong_state{0};
   unsigned run_threads = 0;
 
- private:
-  class Session final : public UserSession {
-   public:
-    Session(LifecycleTasks& t, WorkerContext& w)
-        : t_(t), w_(w), timer_(w.io), state_(static_cast<WorkerState*>(w.worker_state)) {
-      if (!state_ || state_->thread != w.thread_index) ++t_.wrong_state;
-      if (state_) ++state_->users;
-    }
-    ~Session() override {
-      if (state_) --state_->users;
-    }
-    net::awaitable<void> run_step(std::size_t, Nanos planned) override {
-      stats::Record r;
-      r.name_id = t_.id_;
-      r.planned = planned;
-      r.start = steady_now();
-      timer_.expires_after(std::chrono::milliseconds(2));
-      boost::system::error_code ec;
-      co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-      r.end = steady_now();
-      w_.record(r);
-    }
+ protected:
+  void user_started(WorkerContext& w) override {
+    auto* s = static_cast<WorkerState*>(w.worker_state);
+    if (!s || s->thread != w.thread_index) ++wrong_state;
+    if (s) ++s->users;
+  }
+  void user_ended(WorkerContext& w) override {
+    if (auto* s = static_cast<WorkerState*>(w.worker_state)) --s->users;
+  }
 
-   private:
-    LifecycleTasks& t_;
-    WorkerContext w_;
-    net::steady_timer timer_;
-    WorkerState* state_;
-  };
-  std::uint32_t id_, flush_id_;
+ private:
+  std::uint32_t flush_id_;
   bool hang_;
 };
-
-RunOutcome run_lifecycle(LifecycleTasks& tasks, NameTable& names) {
-  PlanConfig plan;
-  plan.user_type = "test";
-  plan.users = 6;
-  plan.spawn_rate = 1000;
-  plan.test_time_s = 1;
-  plan.threads = 2;
-  FlowSet flows;
-  params::Resolver resolver;
-  flows.compile({Json::object()}, params::ParseContext{resolver, nullptr}, {"/0"});
-  RunPolicies policies;
-  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
-  std::atomic<bool> interrupt{false};
-  return scheduler.run(interrupt, nullptr);
-}
 
 TEST(LifecycleTest, RunWorkerAndDrainStepsInOrder) {
   NameTable names;
   LifecycleTasks tasks(names);
-  RunOutcome out = run_lifecycle(tasks, names);
+  RunOutcome out = run_plan(timer_plan(6, 1), tasks, names);
   EXPECT_EQ(tasks.starts, 1);
   EXPECT_EQ(tasks.run_threads, 2u);
   EXPECT_EQ(tasks.worker_states, 2);  // one per worker, before its first user
@@ -457,7 +323,7 @@ TEST(LifecycleTest, ADrainThatNeverEndsIsCutAtItsTimeout) {
   NameTable names;
   LifecycleTasks tasks(names, /*hang_in_drain=*/true);
   const Nanos start = steady_now();
-  run_lifecycle(tasks, names);
+  run_plan(timer_plan(6, 1), tasks, names);
   const Nanos took = steady_now() - start;
   EXPECT_EQ(tasks.drains, 2);
   EXPECT_EQ(tasks.ends, 1);
