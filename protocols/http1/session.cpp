@@ -20,6 +20,7 @@
 
 #include "common/body_decoder.hpp"
 #include "common/cookie_jar.hpp"
+#include "common/http_response.hpp"
 #include "core/text.hpp"
 #include "http1_impl.hpp"
 #include "response_parser.hpp"
@@ -171,13 +172,12 @@ class Session final : public engine::UserSession {
     rec.bytes_out = written_;  // bytes actually written (not requests that never connected)
     if (w_.stats.logging() && (step.record_url || url != &step.url)) {
       // Only with a record log: the URL actually requested (rendered, or a redirect's end).
-      url_text_.clear();
-      url_text_ += url->tls ? "https://" : "http://";
-      url_text_ += url->host_header;
-      url_text_ +=
+      proto::url_text(
+          *url,
           step.dynamic && !step.dynamic_authority && url == &step.url
               ? std::string_view(request_buf_).substr(target_begin_, target_end_ - target_begin_)
-              : std::string_view(url->target);
+              : std::string_view(url->target),
+          url_text_);
       rec.url = url_text_;
     }
     if (conn->op.expired && *w_.aborting) {
@@ -187,30 +187,8 @@ class Session final : public engine::UserSession {
     }
     rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
     if (rec.error.kind == ErrorKind::kNone) {
-      if (step.checks) {
-        // With assertions, they decide (as the original); without, status >= 400 fails.
-        if (!step.checks->has_assertions() && rec.status >= 400) {
-          rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
-        } else {
-          // Decoded here, only because a check reads the body; bytes_in stays the wire size.
-          std::string_view body = body_;
-          const char* bad = step.checks->needs_body()
-                                ? decoder_.decode(parser_.content_coding(), body_, body)
-                                : nullptr;
-          const checks::ResponseView view{static_cast<int>(rec.status), body, header_block_};
-          if (bad) {
-            rec.error = {ErrorKind::kProtocol, bad, 0, false};
-          } else if (const char* failed = step.checks->apply(view, *w_.scope)) {
-            rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
-          }
-        }
-      } else if (rec.status >= 400) {
-        rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
-      }
-      // A failure keeps the start of the body when one was captured (for checks).
-      if (rec.error.kind != ErrorKind::kNone && capture && step.checks->needs_body()) {
-        rec.text = body_;
-      }
+      proto::judge_http_response(step.checks.get(), parser_.content_coding(), body_,
+                                 header_block_, decoder_, *w_.scope, rec);
     }
     w_.record(rec);
   }

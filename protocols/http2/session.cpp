@@ -31,6 +31,7 @@
 #include "codec.hpp"
 #include "common/body_decoder.hpp"
 #include "common/cookie_jar.hpp"
+#include "common/http_response.hpp"
 #include "http2_impl.hpp"
 #include "stats/recorder.hpp"
 
@@ -510,31 +511,12 @@ class Session final : public engine::UserSession {
       co_return;
     }
     if (rec.error.kind == ErrorKind::kNone) {
-      if (step.checks && (step.checks->has_assertions() || rec.status < 400)) {
-        // With assertions, they decide (as in HTTP/1.1); without, status >= 400 fails.
-        // Decoded here, only because a check reads the body; bytes_in stays the wire size.
-        std::string_view body_view = slot.body;
-        const char* bad = step.checks->needs_body()
-                              ? decoder_.decode(slot.result.coding, slot.body, body_view)
-                              : nullptr;
-        const checks::ResponseView view{static_cast<int>(rec.status), body_view, slot.headers};
-        if (bad) {
-          rec.error = {ErrorKind::kProtocol, bad, 0, false};
-        } else if (const char* failed = step.checks->apply(view, *w_.scope)) {
-          rec.error = {ErrorKind::kAssertion, failed, static_cast<int>(rec.status), false};
-        }
-        // A failure keeps the start of the body when a check captured it.
-        if (rec.error.kind != ErrorKind::kNone && step.checks->needs_body()) rec.text = body_view;
-      } else if (rec.status >= 400) {
-        rec.error = {ErrorKind::kHttpStatus, "HTTP", static_cast<int>(rec.status), false};
-      }
+      proto::judge_http_response(step.checks.get(), slot.result.coding, slot.body, slot.headers,
+                                 decoder_, *w_.scope, rec);
     }
     if (w_.stats.logging() && (step.record_url || url != &step.url)) {
       // Only with a record log: the URL requested (a redirect's end, or a shared name's).
-      url_text_.clear();
-      url_text_ += url->tls ? "https://" : "http://";
-      url_text_ += url->host_header;
-      url_text_ += url->target;
+      proto::url_text(*url, url->target, url_text_);
       rec.url = url_text_;
     }
     free_.push_back(&slot);

@@ -175,9 +175,7 @@ class UserRun {
     return false;
   }
   net::awaitable<void> connect_backoff(UserSlot& lane) {
-    const Nanos delay = connect_streak_ >= 7
-                            ? kBackoffMax
-                            : std::min(kBackoffMax, kBackoffFirst << connect_streak_);
+    const Nanos delay = std::min(kBackoffMax, kBackoffFirst << std::min(connect_streak_, 7u));
     ++connect_streak_;
     co_await sleep_until(lane, steady_now() + delay);
   }
@@ -407,34 +405,9 @@ net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledT
   }
 }
 
-net::awaitable<void> run_sweeper(Worker& w) {
-  net::steady_timer timer(w.io);
-  Nanos next = steady_now();
-  for (;;) {
-    next += DeadlineSweeper::kTick;
-    timer.expires_at(to_time_point(next));
-    boost::system::error_code ec;
-    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-    w.sweeper.sweep(steady_now(), w.aborting);
-    // The sweeper outlives the users: the drain's deadlines need it too.
-    if (w.drained.load(std::memory_order_acquire)) co_return;
-  }
-}
-
-// The end of a worker's run: once its users have ended, the protocol's drain, bounded by
+// The end of a worker's run, once its users have ended: the protocol's drain, bounded by
 // kDrainTimeout (the sweeper keeps expiring the drain's operations).
 net::awaitable<void> run_drain(Worker& w, CompiledTasks& tasks, unsigned ti) {
-  net::steady_timer timer(w.io);
-  for (;;) {
-    if (w.stopping.load(std::memory_order_relaxed) &&
-        w.finished.load(std::memory_order_acquire) == w.started.load(std::memory_order_acquire) &&
-        (w.dispatcher_done || !w.sequencer.users())) {
-      break;
-    }
-    timer.expires_after(std::chrono::nanoseconds(DeadlineSweeper::kTick));
-    boost::system::error_code ec;
-    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  }
   try {
     WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, ti};
     ctx.worker_state = w.state.get();
@@ -444,6 +417,28 @@ net::awaitable<void> run_drain(Worker& w, CompiledTasks& tasks, unsigned ti) {
   }
   w.state.reset();
   w.drained.store(true, std::memory_order_release);
+}
+
+// Expires timed operations every tick; when the worker's users have all ended it starts the
+// drain, and it keeps ticking (the drain's deadlines need it) until the drain returned.
+net::awaitable<void> run_sweeper(Worker& w, CompiledTasks& tasks, unsigned ti) {
+  net::steady_timer timer(w.io);
+  Nanos next = steady_now();
+  bool drain_started = false;
+  for (;;) {
+    next += DeadlineSweeper::kTick;
+    timer.expires_at(to_time_point(next));
+    boost::system::error_code ec;
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    w.sweeper.sweep(steady_now(), w.aborting);
+    if (w.drained.load(std::memory_order_acquire)) co_return;
+    if (!drain_started && w.stopping.load(std::memory_order_relaxed) &&
+        w.finished.load(std::memory_order_acquire) == w.started.load(std::memory_order_acquire) &&
+        (w.dispatcher_done || !w.sequencer.users())) {
+      drain_started = true;
+      net::co_spawn(w.io, run_drain(w, tasks, ti), net::detached);
+    }
+  }
 }
 
 }  // namespace
@@ -489,8 +484,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, i};
       w.state = tasks_.new_worker_state(ctx);
     });
-    net::co_spawn(w.io, run_sweeper(w), net::detached);
-    net::co_spawn(w.io, run_drain(w, tasks_, i), net::detached);
+    net::co_spawn(w.io, run_sweeper(w, tasks_, i), net::detached);
     if (open) {
       net::co_spawn(w.io,
                     run_dispatcher(w, plan_, tasks_, flows_, policies_, sources_, i, nthreads, t0),

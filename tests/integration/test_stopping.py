@@ -2,14 +2,16 @@
 what really stopped the test, graceful_stop bounds the wait, gates over nothing fail, bytes are
 counted only when written, a dead server is not hammered, and a second Ctrl-C leaves no
 temporary files behind."""
+import json
 import os
 import signal
 import socket
+import subprocess
 import time
 import unittest
 
 from faultservers import TcpServer
-from ldtest import Case, doc, start_test
+from ldtest import BIN, Case, doc, start_test
 
 
 def silent(conn):
@@ -92,7 +94,6 @@ class StoppingTest(Case):
         self.assertEqual(s["errors_by_kind"], {"aborted": 2})
 
     def summary_in_workdir(self):
-        import json
         with open(os.path.join(self.workdir, "summary.json")) as f:
             return json.load(f)
 
@@ -115,14 +116,11 @@ class StoppingTest(Case):
         tmp = os.path.join(self.workdir, "tmp")
         os.mkdir(tmp)
         path = os.path.join(self.workdir, "doc.json")
-        import json
         with open(path, "w") as f:
             json.dump(doc(["LD_start_target"],
                           start_test([{"method": "get", "request_url": "${target}/get"}],
                                      users=4, test_time=60),
                           ["LD_generate_csv_report", {"csv_name": "records"}]), f)
-        import subprocess
-        from ldtest import BIN
         p = subprocess.Popen([BIN, "run", path], cwd=self.workdir, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": tmp})
         deadline = time.monotonic() + 20
