@@ -169,8 +169,11 @@ class SseTest(Case):
         self.assertEqual(s["totals"]["failures"], 0, s["errors"])
         per = s["per_name"]
         self.assertGreater(per["stream"]["requests"], 1)
-        self.assertEqual(per["stream first event"]["requests"], per["stream"]["requests"])
-        self.assertEqual(per["event"]["requests"], 5 * per["stream"]["requests"])
+        # A user stops between tasks at test_time, so each of the 2 users' last stream may have
+        # been opened with no wait after it; every wait that ran got its first event and 5.
+        opened, first = per["stream"]["requests"], per["stream first event"]["requests"]
+        self.assertIn(opened - first, (0, 1, 2))
+        self.assertEqual(per["event"]["requests"], 5 * first)
         # The first event follows the response head.
         self.assertGreaterEqual(per["stream first event"]["max_ms"], per["stream"]["min_ms"])
 
