@@ -2,7 +2,10 @@
 // HTTP/1.1 user templates: fast_http_user and http_user (one lean client behind both).
 #include <memory>
 
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::http1 {
 

@@ -11,7 +11,10 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "core/url.hpp"
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http1 {

@@ -4,7 +4,10 @@
 // connection per user and origin carrying up to `max_streams` concurrent requests.
 #include <memory>
 
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::http2 {
 

@@ -13,7 +13,10 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "core/url.hpp"
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::http2 {
 

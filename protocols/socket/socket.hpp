@@ -2,7 +2,10 @@
 // Raw TCP and UDP user template: socket_user.
 #include <memory>
 
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::socket {
 

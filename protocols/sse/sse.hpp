@@ -2,7 +2,10 @@
 // Server-Sent Events user template: sse_user.
 #include <memory>
 
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::sse {
 

@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "common/task_fields.hpp"
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::sse {
 

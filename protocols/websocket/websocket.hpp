@@ -2,7 +2,10 @@
 // WebSocket user template: websocket_user (ws:// and wss://).
 #include <memory>
 
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 
 namespace ld::proto::websocket {
 

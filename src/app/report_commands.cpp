@@ -8,7 +8,7 @@
 #include "app/app.hpp"
 #include "charts/svg_charts.hpp"
 #include "csv/records_csv.hpp"
-#include "engine/protocol.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 #include "html/html_report.hpp"
 #include "json/records_json.hpp"
 #include "junit/junit_report.hpp"

@@ -15,7 +15,10 @@
 #include <string>
 
 #include "engine/plan.hpp"
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 #include "engine/scheduler.hpp"
 #include "loaddensity/stats/metrics.hpp"
 #include "params/resolver.hpp"

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-namespace ld {
+#include "loaddensity/core/json.hpp"
 
-using Json = nlohmann::json;
+namespace ld {
 
 // Input limits (docs/limits.md). They keep every recursive walk over a parsed value (copy,
 // dump, compare) shallow and every read bounded.

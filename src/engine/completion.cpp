@@ -1,4 +1,4 @@
-#include "engine/completion.hpp"
+#include "loaddensity/protocol/completion.hpp"
 
 namespace ld::engine {
 

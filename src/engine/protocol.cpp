@@ -1,7 +1,9 @@
-#include "engine/protocol.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 
 #include <algorithm>
 
+#include "action/registry.hpp"
+#include "params/resolver.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::engine {
@@ -10,6 +12,12 @@ void WorkerContext::record(const stats::Record& r) {
   stats.record(r);
   if (outcome) *outcome = r.error.kind;
 }
+
+params::ParseContext CompileContext::parse_context() const {
+  return params::ParseContext{resolver, user_vars};
+}
+
+std::vector<action::Param> Protocol::options() const { return {}; }
 
 const char* WorkerContext::intern(std::string_view text) { return stats.intern_text(text); }
 

@@ -12,7 +12,10 @@
 #include "engine/flow.hpp"
 #include "engine/plan.hpp"
 #include "engine/progress.hpp"
-#include "engine/protocol.hpp"
+#include "action/registry.hpp"
+#include "core/json_util.hpp"
+#include "loaddensity/protocol/protocol.hpp"
+#include "params/resolver.hpp"
 #include "loaddensity/stats/metrics.hpp"
 
 namespace ld::stats {

@@ -1,7 +1,7 @@
 // Completion from other threads: OneShot (deadline, late completion dropped), Inbox (order,
 // overflow, deadline) and OffloadPool (results on the worker, blocked time), on a real
 // io_context with a DeadlineSweeper ticking as the scheduler's does.
-#include "engine/completion.hpp"
+#include "loaddensity/protocol/completion.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/protocol.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 #include "loaddensity/core/error.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"

@@ -17,11 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "action/registry.hpp"
-#include "core/json_util.hpp"
 #include "loaddensity/core/clock.hpp"
+#include "loaddensity/core/json.hpp"
 #include "loaddensity/stats/record.hpp"
-#include "params/resolver.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -30,6 +28,14 @@ class io_context;
 namespace ld::stats {
 class WorkerStats;
 }
+namespace ld::action {
+struct Param;
+}
+namespace ld::params {
+class Resolver;
+class UserScope;
+struct ParseContext;
+}  // namespace ld::params
 
 namespace ld::engine {
 
@@ -91,7 +97,7 @@ struct CompileContext {
   const Json& options;  // every LD_start_test argument, for protocol extras
   // Variables some task extracts: placeholders naming them are rendered per request.
   const std::set<std::string>* user_vars = nullptr;
-  params::ParseContext parse_context() const { return params::ParseContext{resolver, user_vars}; }
+  params::ParseContext parse_context() const;
 };
 
 class UserSession {
@@ -146,7 +152,7 @@ class Protocol {
   // one-line help). They become parameters of LD_start_test: the registry type-checks them,
   // `loaddensity describe LD_start_test` lists them, and the schema, LSP and MCP tool
   // descriptions are meant to read the same list. Range checks stay in validate_options.
-  virtual std::vector<action::Param> options() const { return {}; }
+  virtual std::vector<action::Param> options() const;
   // Static check of one task before anything runs; throws ConfigError with a pointer relative
   // to the task. Placeholders are not resolved yet.
   virtual void validate_task(const Json& task) const = 0;

@@ -34,7 +34,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/protocol.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 
 namespace ld::engine {
 
