@@ -14,7 +14,12 @@ RequestFields request_fields(const stats::LoggedRecord& r) {
   f.response_time_ms = ns_to_ms3(r.latency);
   f.response_length = r.bytes_in;
   f.error = r.message();
-  if (!r.ok()) f.text = r.text.empty() ? f.error : std::string(r.text);
+  if (!r.ok()) {
+    f.text = r.text.empty() ? f.error : std::string(r.text);
+  } else {
+    f.text = f.content = std::string(r.text);
+    f.headers = std::string(r.headers);
+  }
   return f;
 }
 

@@ -43,7 +43,9 @@ std::uint64_t write_records_json(std::ostream& out, const stats::RecordLog* log,
         out << "        \"text\": " << json_quote(f.text) << ",\n";
         out << "        \"error\": " << json_quote(f.error) << "\n";
       } else {
-        out << "        \"text\": \"\",\n        \"content\": \"\",\n        \"headers\": \"\"\n";
+        out << "        \"text\": " << json_quote(f.text) << ",\n";
+        out << "        \"content\": " << json_quote(f.content) << ",\n";
+        out << "        \"headers\": " << json_quote(f.headers) << "\n";
       }
       out << "    }";
       return true;
@@ -84,7 +86,9 @@ Json records_json_value(const stats::RecordLog* log, std::size_t limit) {
         e["text"] = f.text;
         e["error"] = f.error;
       } else {
-        e["text"] = e["content"] = e["headers"] = "";
+        e["text"] = f.text;
+        e["content"] = f.content;
+        e["headers"] = f.headers;
       }
       obj[std::string(failures ? "Failure_Test" : "Success_Test") + std::to_string(++n)] = e;
       return true;

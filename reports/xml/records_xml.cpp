@@ -42,9 +42,9 @@ std::uint64_t write_records_xml(std::ostream& out, const stats::RecordLog* log, 
         element(out, "text", f.text);
         element(out, "error", f.error);
       } else {
-        element(out, "text", "");
-        element(out, "content", "");
-        element(out, "headers", "");
+        element(out, "text", f.text);
+        element(out, "content", f.content);
+        element(out, "headers", f.headers);
       }
       out << "\t</" << tag << ">\n";
       return true;

@@ -40,16 +40,21 @@ RecordLogWriter::RecordLogWriter(std::string path, const std::vector<std::uint32
 
 void RecordLogWriter::put_blob(const Record& r, PackedRecord& p) noexcept {
   const std::size_t ul = r.url.size() < kMaxUrl ? r.url.size() : kMaxUrl;
-  std::size_t tl = 0;
-  if (!r.ok()) tl = r.text.size() < kMaxText ? r.text.size() : kMaxText;
-  if (ul + tl == 0) return;
-  if (blob_n_ + ul + tl > kBlobBytes) flush_blob();
+  const std::size_t text_cap = r.ok() ? body_cap_ : kMaxText;
+  const std::size_t tl = r.text.size() < text_cap ? r.text.size() : text_cap;
+  std::size_t hl = 0;
+  if (r.ok()) hl = r.headers.size() < body_cap_ ? r.headers.size() : body_cap_;
+  if (ul + tl + hl == 0) return;
+  if (blob_n_ + ul + tl + hl > kBlobBytes) flush_blob();
   p.blob = blob_written_ + blob_n_;
-  if (ul) std::memcpy(blob_buf_.get() + blob_n_, r.url.data(), ul);
-  if (tl) std::memcpy(blob_buf_.get() + blob_n_ + ul, r.text.data(), tl);
-  blob_n_ += ul + tl;
+  char* at = blob_buf_.get() + blob_n_;
+  if (ul) std::memcpy(at, r.url.data(), ul);
+  if (tl) std::memcpy(at + ul, r.text.data(), tl);
+  if (hl) std::memcpy(at + ul + tl, r.headers.data(), hl);
+  blob_n_ += ul + tl + hl;
   p.url_len = static_cast<std::uint32_t>(ul);
   p.text_len = static_cast<std::uint16_t>(tl);
+  p.headers_len = static_cast<std::uint16_t>(hl);
 }
 
 void RecordLogWriter::flush_blob() noexcept {
@@ -116,8 +121,13 @@ void RecordLogWriter::close() noexcept {
 
 RecordLogRun::RecordLogRun(std::string dir, std::size_t index,
                            std::vector<std::uint32_t> global_ids, Nanos t0,
-                           std::vector<std::string> urls, std::uint64_t max_bytes)
-    : dir_(std::move(dir)), index_(index), global_ids_(std::move(global_ids)), t0_(t0) {
+                           std::vector<std::string> urls, std::uint64_t max_bytes,
+                           std::size_t body_cap)
+    : dir_(std::move(dir)),
+      index_(index),
+      global_ids_(std::move(global_ids)),
+      t0_(t0),
+      body_cap_(body_cap < kRecordBodiesMax ? body_cap : kRecordBodiesMax) {
   budget_.max_bytes = max_bytes;
   for (std::size_t local = 0; local < urls.size() && local < global_ids_.size(); ++local) {
     const std::uint32_t g = global_ids_[local];
@@ -136,6 +146,7 @@ RecordLogWriter& RecordLogRun::writer(unsigned thread) {
     const std::string path = dir_ + "/run" + std::to_string(index_) + "-thread" +
                              std::to_string(writers_.size()) + ".bin";
     writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_, &budget_));
+    writers_.back()->set_body_cap(body_cap_);
   }
   return *writers_[thread];
 }
@@ -192,12 +203,13 @@ std::uint32_t RecordLog::intern(const std::pair<std::string, std::string>& n) {
 }
 
 RecordLogRun& RecordLog::begin_run(const std::vector<std::pair<std::string, std::string>>& names,
-                                   Nanos t0, std::vector<std::string> urls) {
+                                   Nanos t0, std::vector<std::string> urls,
+                                   std::size_t body_cap) {
   std::vector<std::uint32_t> ids;
   ids.reserve(names.size());
   for (const auto& n : names) ids.push_back(intern(n));
   runs_.push_back(std::make_unique<RecordLogRun>(dir_, runs_.size(), std::move(ids), t0,
-                                                 std::move(urls), max_bytes_));
+                                                 std::move(urls), max_bytes_, body_cap));
   return *runs_.back();
 }
 
@@ -378,11 +390,14 @@ void RecordLog::for_each(Filter filter, const std::function<bool(const LoggedRec
       r.code = p.code;
       r.code_is_errno = p.flags & 1;
       r.url = run->url(p.name);
-      if (p.url_len || p.text_len) {
-        blobs[best].read(p.blob, p.url_len + std::size_t{p.text_len}, blob);
-        if (blob.size() == p.url_len + std::size_t{p.text_len}) {
-          if (p.url_len) r.url = std::string_view(blob).substr(0, p.url_len);
-          r.text = std::string_view(blob).substr(p.url_len);
+      const std::size_t blob_len = p.url_len + std::size_t{p.text_len} + p.headers_len;
+      if (blob_len) {
+        blobs[best].read(p.blob, blob_len, blob);
+        if (blob.size() == blob_len) {
+          const std::string_view b(blob);
+          if (p.url_len) r.url = b.substr(0, p.url_len);
+          r.text = b.substr(p.url_len, p.text_len);
+          r.headers = b.substr(p.url_len + p.text_len);
         }
       }
       if (!fn(r)) return;

@@ -50,7 +50,8 @@ struct PackedRecord {
   std::uint16_t text_len;   // bytes of failure text in the blob, after the URL
   std::uint64_t blob;       // offset of this record's URL then text in the writer's blob file
   std::uint32_t url_len;    // 0 = the static URL of the record's name (RecordLogRun::url)
-  std::uint32_t reserved;
+  std::uint16_t headers_len;  // bytes of a success's headers in the blob, after the text
+  std::uint16_t reserved;
 };
 static_assert(sizeof(PackedRecord) == 64, "PackedRecord must stay 64 bytes");
 
@@ -96,7 +97,7 @@ class RecordLogWriter {
   static constexpr std::size_t kMaxUrl = 8 * 1024;         // longer rendered URLs are cut
   static constexpr std::size_t kMaxText = kRecordTextMax;  // failure text kept per record
   static constexpr std::size_t kBlobBytes = 64 * 1024;
-  static_assert(kMaxUrl + kMaxText <= kBlobBytes);
+  static_assert(kMaxUrl + 2 * kRecordBodiesMax <= kBlobBytes && kMaxText <= kRecordBodiesMax);
 
   // `path`: the record file; the blob file is `path` + ".blob".
   RecordLogWriter(std::string path, const std::vector<std::uint32_t>* global_ids,
@@ -126,12 +127,22 @@ class RecordLogWriter {
     p.kind = static_cast<std::uint8_t>(r.error.kind);
     p.flags = r.error.code_is_errno ? 1 : 0;
     p.what = r.error.what ? message_id(r.error.what) : 0;
+    p.headers_len = 0;
     p.reserved = 0;
     p.url_len = 0;
     p.text_len = 0;
     p.blob = 0;
-    if (!r.url.empty() || (!r.ok() && !r.text.empty())) put_blob(r, p);
+    if (!r.url.empty() || (!r.ok() && !r.text.empty()) ||
+        (body_cap_ && (!r.text.empty() || !r.headers.empty()))) {
+      put_blob(r, p);
+    }
     if (++n_ == kPerBuffer) flush();
+  }
+
+  // Bytes of a success's body and headers kept (each; at most kRecordBodiesMax), 0 = none.
+  // Set before the worker starts.
+  void set_body_cap(std::size_t cap) noexcept {
+    body_cap_ = cap < kRecordBodiesMax ? cap : kRecordBodiesMax;
   }
 
   // Writes the buffered records (worker thread while running; control thread at the end).
@@ -151,7 +162,8 @@ class RecordLogWriter {
   static std::uint32_t saturate(std::uint64_t v) noexcept {
     return v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
   }
-  // Copies the record's URL and (failure) text into the blob buffer; no allocation.
+  // Copies the record's URL, failure text (or kept success body and headers) into the blob
+  // buffer; no allocation.
   void put_blob(const Record& r, PackedRecord& p) noexcept;
   void flush_blob() noexcept;
 
@@ -186,13 +198,15 @@ class RecordLogWriter {
   RecordLogBudget* budget_ = nullptr;
   std::uint64_t seq_ = 0;
   std::uint64_t sampled_out_ = 0;
+  std::size_t body_cap_ = 0;
 };
 
 // One test run's files: one writer per worker thread.
 class RecordLogRun {
  public:
   RecordLogRun(std::string dir, std::size_t index, std::vector<std::uint32_t> global_ids, Nanos t0,
-               std::vector<std::string> urls, std::uint64_t max_bytes = 0);
+               std::vector<std::string> urls, std::uint64_t max_bytes = 0,
+               std::size_t body_cap = 0);
   // The writer of worker thread `thread`, created on first use. Call on the control thread
   // before the worker threads start.
   RecordLogWriter& writer(unsigned thread);
@@ -200,6 +214,8 @@ class RecordLogRun {
   void finish() noexcept;
 
   Nanos t0() const noexcept { return t0_; }
+  // Bytes of a success's body and headers kept per record (`record_bodies`), 0 = none.
+  std::size_t body_cap() const noexcept { return body_cap_; }
   std::size_t index() const noexcept { return index_; }
   const std::vector<std::unique_ptr<RecordLogWriter>>& writers() const noexcept { return writers_; }
   // The static URL of RecordLog name `global_id` in this run ("" when unknown).
@@ -218,6 +234,7 @@ class RecordLogRun {
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
   std::vector<std::string> urls_;  // by RecordLog name id
   RecordLogBudget budget_;
+  std::size_t body_cap_ = 0;
 };
 
 // A decoded record, valid during the for_each callback.
@@ -237,7 +254,9 @@ struct LoggedRecord {
   int code = 0;
   bool code_is_errno = false;
   std::string_view url;   // the URL requested: rendered per record, else the name's static URL
-  std::string_view text;  // failures: start of the response body or a message ("" when none)
+  std::string_view text;  // failures: start of the response body or a message ("" when none);
+                          // successes: the body start when the run kept bodies
+  std::string_view headers;  // successes: the header block when the run kept bodies
 
   bool ok() const noexcept { return kind == ErrorKind::kNone; }
   std::string message() const;  // the error text ("" for a success)
@@ -255,8 +274,9 @@ class RecordLog {
 
   // Starts a run whose NameTable holds `names` ((request_type, name) by run-local id) and
   // `urls` (the static URL of each name, by run-local id; may be shorter or empty).
+  // `body_cap`: bytes of a success's body and headers kept (`record_bodies`), 0 = none.
   RecordLogRun& begin_run(const std::vector<std::pair<std::string, std::string>>& names, Nanos t0,
-                          std::vector<std::string> urls = {});
+                          std::vector<std::string> urls = {}, std::size_t body_cap = 0);
   // Forgets every run and deletes the files.
   void clear();
 

@@ -82,6 +82,9 @@ struct WorkerContext {
   // The protocol's per-worker state (CompiledTasks::new_worker_state), shared by every user of
   // this worker; null when the protocol keeps none.
   void* worker_state = nullptr;
+  // LD_start_test `record_bodies`: bytes of a success's body and headers the record log keeps
+  // (Record::text / Record::headers); 0 = none, so a session sets them only when this is set.
+  std::uint32_t keep_bodies = 0;
 
   // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
   void record(const stats::Record& r);

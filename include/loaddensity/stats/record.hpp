@@ -39,6 +39,9 @@ struct ErrorInfo {
 
 // Failure text the record log keeps per record (the start of a body or message).
 inline constexpr std::size_t kRecordTextMax = 1024;
+// LD_start_test `record_bodies`: what a success keeps of its body and of its headers, each.
+inline constexpr std::size_t kRecordBodiesDefault = 4096;  // `record_bodies: true`
+inline constexpr std::size_t kRecordBodiesMax = 16384;      // the largest number accepted
 
 struct Record {
   std::uint32_t name_id = 0;  // index into the run's NameTable
@@ -52,9 +55,11 @@ struct Record {
   // Only for the record log (copied when one is attached, valid until record() returns):
   // the URL actually requested when it differs per request (rendered placeholders, a
   // redirect); empty = the task's static URL. `text`: for a failure, the start of the
-  // response body or a message (at most the first 1 KiB is kept).
+  // response body or a message (at most the first 1 KiB is kept); for a success, its body
+  // when the test keeps bodies (WorkerContext::keep_bodies), as `headers` its header block.
   std::string_view url;
   std::string_view text;
+  std::string_view headers;
 
   bool ok() const noexcept { return error.kind == ErrorKind::kNone; }
   Nanos latency() const noexcept { return end - planned; }  // what the user saw

@@ -127,6 +127,41 @@ TEST(RecordLogTest, UrlsAndFailureTextSurviveBlobFlushes) {
   EXPECT_FALSE(std::filesystem::exists(blob));
 }
 
+TEST(RecordLogTest, RecordBodiesKeepsSuccessBodiesAndHeadersUpToTheCap) {
+  RecordLog log;
+  // body_cap 8: a success keeps 8 bytes of body and of headers; a failure still keeps 1 KiB.
+  RecordLogRun& run = log.begin_run({{"GET", "a"}}, 0, {"http://h/"}, 8);
+  const std::string long_text(2000, 'f');
+  for (int i = 0; i < 3; ++i) {
+    Record r;
+    r.start = r.planned = i;
+    r.end = i + 1;
+    if (i == 0) {
+      r.text = "0123456789abcdef";
+      r.headers = "HTTP/1.1 200 OK\r\n";
+    } else if (i == 1) {
+      r.headers = "X: y\r\n";  // headers only (an empty body)
+    } else {
+      r.error = {ErrorKind::kHttpStatus, "HTTP", 500, false};
+      r.text = long_text;
+      r.headers = "never kept for a failure";
+    }
+    run.writer(0).append(r);
+  }
+  run.finish();
+  std::vector<std::pair<std::string, std::string>> got;
+  log.for_each(RecordLog::Filter::kAll, [&](const LoggedRecord& r) {
+    got.emplace_back(std::string(r.text), std::string(r.headers));
+    EXPECT_EQ(r.url, "http://h/");
+    return true;
+  });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], std::make_pair(std::string("01234567"), std::string("HTTP/1.1")));
+  EXPECT_EQ(got[1], std::make_pair(std::string(""), std::string("X: y\r\n")));
+  EXPECT_EQ(got[2].first, long_text.substr(0, RecordLogWriter::kMaxText));
+  EXPECT_EQ(got[2].second, "");
+}
+
 TEST(RecordLogTest, DiskCapSamplesRecordsAndKeepsFilesNearTheCap) {
   RecordLog log;
   const std::uint64_t cap = 2 * 1024 * 1024;
