@@ -1,7 +1,7 @@
 #include "common/http_response.hpp"
 
 #include "checks/checks.hpp"
-#include "core/url.hpp"
+#include "common/url.hpp"
 
 namespace ld::proto {
 

@@ -8,7 +8,6 @@
 #include "loaddensity/stats/record.hpp"
 
 namespace ld {
-struct Url;
 namespace checks {
 class Checks;
 }
@@ -18,6 +17,8 @@ class UserScope;
 }  // namespace ld
 
 namespace ld::proto {
+
+struct Url;
 
 // Sets `rec.error` for a response that arrived (`rec.status` set, `rec.error` none): with
 // assertions they decide (as the original); without, a status >= 400 fails. The body is

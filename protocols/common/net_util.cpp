@@ -159,8 +159,7 @@ ErrorInfo tls_handshake_error(const SSL* ssl, unsigned long openssl_error) {
   return {ErrorKind::kTls, tls_handshake_message(openssl_error), 0, false};
 }
 
-ErrorInfo classify_error(const error_code& ec, bool expired, const char* stage) noexcept {
-  if (expired) return {ErrorKind::kTimeout, "timed out", 0, false};
+ErrorInfo classify_error(const error_code& ec, const char* stage) noexcept {
   if (ec == net::error::connection_refused) {
     return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
   }

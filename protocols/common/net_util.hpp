@@ -1,6 +1,6 @@
 #pragma once
-// Network helpers shared by the stream protocols: name resolution at compile time, client TLS
-// contexts from a task's `verify` field, and mapping Asio error codes to failure kinds.
+// Network helpers shared by the protocols: name resolution at compile time, client TLS contexts
+// from a task's `verify` field, and mapping Asio error codes to failure kinds.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <boost/asio/ip/tcp.hpp>
@@ -38,10 +38,18 @@ class TlsContexts {
 };
 void check_verify_field(const Json& task);
 
-// Connect/read/write failure -> error kind and static message. `expired` = the operation's
-// deadline passed (the sweeper closed the socket); `stage` names what was being done.
-stats::ErrorInfo classify_error(const boost::system::error_code& ec, bool expired,
-                                const char* stage) noexcept;
+// The one mapping of a failed resolve/connect/read/write to an error kind and static message,
+// for every protocol (`stage` names what was being done: "connect", "send", "I/O error"):
+//   refused                                  -> refused  "connect" (ECONNREFUSED)
+//   EOF, reset, broken pipe, not connected,
+//   TLS stream truncated                     -> reset    "connection closed by peer"
+//   host not found                           -> connect  "DNS lookup failed"
+//   other TLS errors                         -> tls      stage
+//   other system errors (operation_aborted
+//   too: a cancel that was not a timeout)    -> connect (stage "connect") or other, with errno
+//   anything else                            -> other    stage
+// An operation that timed out is not classified: its OpScope reports the timeout instead.
+stats::ErrorInfo classify_error(const boost::system::error_code& ec, const char* stage) noexcept;
 
 // Static messages for TLS failures, made from OpenSSL's reason text (the strings are built once
 // per code and live for the process, as ErrorInfo::what requires):

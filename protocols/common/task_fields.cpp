@@ -152,109 +152,6 @@ double timeout_of(const Json& task, double fallback) {
   return task.contains("timeout") ? task["timeout"].get<double>() : fallback;
 }
 
-bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port,
-                     std::string& error) {
-  std::string_view h, p;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      error = "unterminated '[' in an IPv6 address";
-      return false;
-    }
-    h = text.substr(1, close - 1);
-    if (close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "needs a port after the address (\"[::1]:9000\")";
-      return false;
-    }
-    p = text.substr(close + 2);
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "needs a port (\"host:port\")";
-      return false;
-    }
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-    if (h.find(':') != std::string_view::npos) {
-      error = "IPv6 addresses go in brackets (\"[::1]:9000\")";
-      return false;
-    }
-  }
-  if (h.empty()) {
-    error = "empty host";
-    return false;
-  }
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value == 0 || value > 65535) {
-    error = "port '" + std::string(p) + "' is not a number from 1 to 65535";
-    return false;
-  }
-  host.assign(h);
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
-bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& out,
-               std::string& error) {
-  const std::size_t sep = text.find("://");
-  std::string allowed;
-  for (const auto& s : schemes)
-    allowed += (allowed.empty() ? "" : ", ") + std::string(s.name) + "://";
-  if (sep == std::string_view::npos) {
-    error = "not an absolute URL (expected " + allowed + ")";
-    return false;
-  }
-  const std::string scheme = text::lower(text.substr(0, sep));
-  const Scheme* found = nullptr;
-  for (const auto& s : schemes) {
-    if (s.name == scheme) found = &s;
-  }
-  if (!found) {
-    error = "scheme '" + scheme + "' is not supported here (expected " + allowed + ")";
-    return false;
-  }
-  std::string_view rest = text.substr(sep + 3);
-  const std::size_t path_at = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, path_at);
-  std::string_view target =
-      path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
-  if (const std::size_t hash = target.find('#'); hash != std::string_view::npos) {
-    target = target.substr(0, hash);
-  }
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    error = "user:password@ in the URL is not supported; send an Authorization header";
-    return false;
-  }
-  if (authority.empty()) {
-    error = "no host";
-    return false;
-  }
-  out = Url{};
-  out.scheme = scheme;
-  out.tls = found->tls;
-  const bool has_port = authority.front() == '[' ? authority.find("]:") != std::string_view::npos
-                                                 : authority.find(':') != std::string_view::npos;
-  if (has_port) {
-    if (!parse_host_port(authority, out.host, out.port, error)) return false;
-  } else {
-    out.host.assign(authority.front() == '[' ? authority.substr(1, authority.size() - 2)
-                                             : authority);
-    out.port = found->default_port;
-    if (out.host.empty()) {
-      error = "no host";
-      return false;
-    }
-  }
-  out.target =
-      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
-  const bool v6 = out.host.find(':') != std::string::npos;
-  out.host_header = v6 ? "[" + out.host + "]" : out.host;
-  if (out.port != found->default_port) out.host_header += ":" + std::to_string(out.port);
-  out.text.assign(text);
-  return true;
-}
-
 bool is_http_token(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (const char ch : s) {
@@ -273,12 +170,6 @@ void entry_error(std::string_view field, std::string_view key, const std::string
   throw ConfigError("task field '" + std::string(field) + "': '" + std::string(key) + "' " + msg,
                     pointer_key(field) + pointer_key(key));
 }
-
-namespace {
-bool has_line_break_or_nul(std::string_view s) noexcept {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-}  // namespace
 
 void check_header_value(std::string_view field, std::string_view key, std::string_view value) {
   if (has_line_break_or_nul(value)) {

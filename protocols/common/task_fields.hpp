@@ -10,6 +10,7 @@
 
 #include "core/json_util.hpp"
 #include "loaddensity/core/error.hpp"
+#include "common/url.hpp"  // Url, parse_url, parse_host_port (moved there)
 
 namespace ld::proto {
 
@@ -67,31 +68,6 @@ bool is_framing_header(std::string_view name) noexcept;
 // placeholders folded) holds CR, LF or NUL.
 void check_header_value(std::string_view field, std::string_view key, std::string_view value);
 double timeout_of(const Json& task, double fallback);
-
-// An absolute URL split for a client.
-struct Url {
-  std::string scheme;  // lower case: "ws", "wss", "http", "https"
-  bool tls = false;
-  std::string host;  // without brackets for IPv6 literals
-  std::uint16_t port = 0;
-  std::string target;       // path + query, at least "/"
-  std::string host_header;  // host[:port] (port only when not the scheme's default)
-  std::string text;         // the URL as given
-};
-
-// Parses "SCHEME://host[:port][/path][?query]" for the schemes in `schemes` (each with its
-// default port and whether it is TLS). Returns false with `error` set otherwise.
-struct Scheme {
-  std::string_view name;
-  std::uint16_t default_port;
-  bool tls;
-};
-bool parse_url(std::string_view text, const std::vector<Scheme>& schemes, Url& out,
-               std::string& error);
-
-// "host:port" or "[v6]:port" -> parts. Returns false with `error` set otherwise.
-bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port,
-                     std::string& error);
 
 // Runs `fn(i)` for each task index, re-throwing a ConfigError as "task i: ..." with the
 // pointer "/i/..." (relative to the task list).

@@ -5,20 +5,18 @@
 // Timeouts come from the worker's DeadlineSweeper (no timer per request).
 #include <utility>  // before Asio (Boost 1.74 trap)
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cerrno>
 #include <charconv>
 #include <optional>
 
 #include "common/body_decoder.hpp"
+#include "common/connect.hpp"
 #include "common/cookie_jar.hpp"
 #include "common/http_response.hpp"
 #include "core/text.hpp"
@@ -62,29 +60,6 @@ struct Conn {
   }
 };
 
-ErrorInfo classify(const error_code& ec, const Conn& c, const char* stage) {
-  if (c.op.expired) return {ErrorKind::kTimeout, "request timed out", 0, false};
-  if (ec == net::error::connection_refused) {
-    return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
-  }
-  if (ec == net::error::eof || ec == net::error::connection_reset ||
-      ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated) {
-    return {ErrorKind::kReset, "connection closed by peer", 0, false};
-  }
-  if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {
-    return {ErrorKind::kConnect, "DNS lookup failed", 0, false};
-  }
-  if (ec.category() == net::error::get_ssl_category()) {
-    return {ErrorKind::kTls, stage, 0, false};
-  }
-  if (ec.category() == boost::system::system_category()) {
-    const ErrorKind kind =
-        std::string_view(stage) == "connect" ? ErrorKind::kConnect : ErrorKind::kOther;
-    return {kind, stage, ec.value(), true};
-  }
-  return {ErrorKind::kOther, stage, ec.value(), false};
-}
-
 class Session final : public engine::UserSession {
  public:
   Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {}
@@ -99,10 +74,8 @@ class Session final : public engine::UserSession {
 
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
     const Step& step = tasks_.steps[index];
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
+    OpScope op(w_, step.name_id, planned, step.timeout, kRequestTimedOut);
+    stats::Record& rec = op.rec;
     const Url* url = &step.url;
     const std::string* request = &step.request;
     const std::string* headers = &step.headers_tpl.text();
@@ -110,9 +83,9 @@ class Session final : public engine::UserSession {
     const std::string* host = &step.host_tpl.text();  // custom_host: the task's Host value
     if (step.dynamic) {
       if (const char* invalid = build_request(step, url, headers)) {
-        rec.end = steady_now();
+        op.stop();
         rec.error = {ErrorKind::kInvalidRequest, invalid, 0, false};  // nothing was sent
-        w_.record(rec);
+        op.record();
         co_return;
       }
       host = &host_buf_;
@@ -127,13 +100,13 @@ class Session final : public engine::UserSession {
     written_ = 0;
     for (int hop = 0;; ++hop) {
       conn = &connection(*url, url->tls ? step.ssl.get() : nullptr);
-      conn->op.arm(rec.start + step.timeout);
+      op.arm(conn->op);  // the deadline covers every hop
       // A user without cookies for this URL sends the prebuilt bytes.
       const std::string* sending =
           step.use_jar && !jar_.empty() ? with_cookies(*request, *url) : request;
       rec.error = co_await exchange(*conn, *url, *endpoints, *sending, head,
                                     capture && step.checks->needs_body(),
-                                    capture && step.checks->needs_headers());
+                                    capture && step.checks->needs_headers(), op);
       if (rec.error.kind != ErrorKind::kNone) break;
       if (!parser_.set_cookies().empty()) store_cookies(*url);
       const int status = parser_.status();
@@ -167,8 +140,7 @@ class Session final : public engine::UserSession {
       endpoints = &no_endpoints_;
       if (url->host == step.url.host && url->port == step.url.port) endpoints = &step.endpoints;
     }
-    conn->op.disarm();
-    rec.end = steady_now();
+    const bool aborted = op.stop();
     rec.bytes_out = written_;  // bytes actually written (not requests that never connected)
     if (w_.stats.logging() && (step.record_url || url != &step.url)) {
       // Only with a record log: the URL actually requested (rendered, or a redirect's end).
@@ -180,9 +152,8 @@ class Session final : public engine::UserSession {
           url_text_);
       rec.url = url_text_;
     }
-    if (conn->op.expired && *w_.aborting) {
-      rec.error = engine::kAbortedError;
-      w_.record(rec);
+    if (aborted) {
+      op.record();
       co_return;
     }
     rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
@@ -190,7 +161,7 @@ class Session final : public engine::UserSession {
       proto::judge_http_response(step.checks.get(), parser_.content_coding(), body_,
                                  header_block_, decoder_, *w_.scope, rec);
     }
-    w_.record(rec);
+    op.record();
   }
 
  private:
@@ -362,69 +333,46 @@ class Session final : public engine::UserSession {
     }
   }
 
-  net::awaitable<ErrorInfo> connect(Conn& c, const Url& url,
-                                    const std::vector<tcp::endpoint>& endpoints) {
-    error_code ec;
-    std::vector<tcp::endpoint> resolved;
-    const std::vector<tcp::endpoint>* eps = &endpoints;
-    if (eps->empty()) {
-      tcp::resolver resolver(w_.io);
-      auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port),
-                                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify(ec, c, "DNS lookup failed");
-      for (const auto& r : results) resolved.push_back(r.endpoint());
-      eps = &resolved;
-    }
+  // A fresh socket (or TLS stream) for `c`, to connect. (Not a coroutine of its own: a
+  // connect costs no extra frame per user.)
+  void new_socket(Conn& c) {
     c.tls.reset();
     c.plain.reset();
-    tcp::socket sock(w_.io);
     if (c.ssl_ctx) {
       c.tls = std::make_unique<net::ssl::stream<tcp::socket>>(
           w_.io, const_cast<net::ssl::context&>(*c.ssl_ctx));
     } else {
       c.plain.emplace(w_.io);
     }
-    co_await net::async_connect(c.lowest(), *eps, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return classify(ec, c, "connect");
-    c.lowest().set_option(tcp::no_delay(true), ec);
+  }
+
+  // `c` is connected (and its TLS handshake done).
+  static void opened(Conn& c) {
     if (c.tls) {
-      SSL_set_tlsext_host_name(c.tls->native_handle(), url.host.c_str());
-      if (SSL_CTX_get_verify_mode(const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle()) &
-          SSL_VERIFY_PEER) {
-        c.tls->set_verify_callback(net::ssl::host_name_verification(url.host), ec);
-      }
-      co_await c.tls->async_handshake(net::ssl::stream_base::client,
-                                      net::redirect_error(net::use_awaitable, ec));
-      if (ec) {
-        if (!c.op.expired && ec.category() == net::error::get_ssl_category() &&
-            ec != net::ssl::error::stream_truncated) {
-          // OpenSSL's reason, not its number (Asio puts the error code in ec.value()).
-          co_return proto::tls_handshake_error(c.tls->native_handle(),
-                                               static_cast<unsigned long>(ec.value()));
-        }
-        co_return classify(ec, c, "TLS handshake failed");
-      }
       if (c.tls_buffer.empty()) c.tls_buffer.resize(16 * 1024);
     } else {
+      error_code ec;
       c.plain->non_blocking(true, ec);
     }
     c.open = true;
-    co_return ErrorInfo{};
   }
 
   // One request/response on `c`, reconnecting once if a reused connection turned out closed.
   net::awaitable<ErrorInfo> exchange(Conn& c, const Url& url,
                                      const std::vector<tcp::endpoint>& endpoints,
                                      const std::string& request, bool head, bool want_body,
-                                     bool want_headers) {
+                                     bool want_headers, const OpScope& op) {
     for (int attempt = 0;; ++attempt) {
       const bool reused = c.open;
       if (!c.open) {
-        ErrorInfo e = co_await connect(c, url, endpoints);
+        new_socket(c);
+        ErrorInfo e = co_await connect_tcp(c.lowest(), url.host, url.port, endpoints, op);
+        if (e.kind == ErrorKind::kNone && c.tls) e = co_await tls_handshake(*c.tls, url.host, op);
         if (e.kind != ErrorKind::kNone) {
           c.close();
           co_return e;
         }
+        opened(c);
       }
       parser_.reset(head, want_body ? &body_ : nullptr, want_headers ? &header_block_ : nullptr);
       // (No co_await inside ?: — GCC 12 miscompiles it.)
@@ -442,18 +390,17 @@ class Session final : public engine::UserSession {
         if (!parser_.keep_alive()) c.close();
         co_return ErrorInfo{};
       }
-      const bool stale = reused && attempt == 0 && !c.op.expired && !parser_.started() &&
-                         (ec == net::error::eof || ec == net::error::connection_reset ||
-                          ec == net::error::broken_pipe);
+      const bool stale = reused && attempt == 0 && !op.expired() && !parser_.started() &&
+                         is_stale_connection_error(ec);
       c.close();
       if (stale) continue;  // the server closed an idle keep-alive connection: retry once
       if (!ec && parser_.error())
         co_return ErrorInfo{ErrorKind::kProtocol, parser_.error(), 0, false};
       if (ec == net::error::eof && parser_.error()) {
-        co_return ErrorInfo{c.op.expired ? ErrorKind::kTimeout : ErrorKind::kReset,
-                            c.op.expired ? "request timed out" : parser_.error(), 0, false};
+        co_return op.expired() ? op.timed_out()
+                               : ErrorInfo{ErrorKind::kReset, parser_.error(), 0, false};
       }
-      co_return classify(ec, c, "I/O error");
+      co_return op.error(ec, "I/O error");
     }
   }
 

@@ -12,17 +12,13 @@
 
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
-#include "core/url.hpp"
+#include "common/url.hpp"
 #include "action/registry.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
 namespace ld::proto::http2 {
-
-using ld::parse_url;
-using ld::resolve_location;
-using ld::Url;
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;

@@ -15,9 +15,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,9 +28,11 @@
 
 #include "codec.hpp"
 #include "common/body_decoder.hpp"
+#include "common/connect.hpp"
 #include "common/cookie_jar.hpp"
 #include "common/http_response.hpp"
 #include "http2_impl.hpp"
+#include "loaddensity/protocol/completion.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::proto::http2 {
@@ -43,9 +43,6 @@ using boost::system::error_code;
 using stats::ErrorInfo;
 using stats::ErrorKind;
 
-// The parked coroutine of a lane: resumed by calling it (once).
-using Waiter = net::async_result<net::use_awaitable_t<>, void()>::handler_type;
-
 struct Conn;
 
 struct Slot {
@@ -55,9 +52,9 @@ struct Slot {
   engine::TimedOp op;
   StreamResult result;
   Wait wait = Wait::kNone;
-  Conn* conn = nullptr;          // what the slot waits on (valid while wait != kNone)
-  std::optional<Waiter> waiter;  // set while parked
-  ErrorInfo wake_error;          // outcome of waiting in a connection's connect queue
+  Conn* conn = nullptr;  // what the slot waits on (valid while wait != kNone)
+  engine::Park park;     // the lane, while parked on a stream or a connect queue
+  ErrorInfo wake_error;  // outcome of waiting in a connection's connect queue
   // Redirect request (built only when following one).
   Url redirect_url;
   std::string redirect_method;
@@ -71,53 +68,7 @@ struct Slot {
 };
 
 // Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
-void wake(Slot& s) {
-  if (!s.waiter) return;
-  net::post(*s.io, [h = std::move(*s.waiter)]() mutable { h(); });
-  s.waiter.reset();
-}
-
-// Resumes a parked lane now, on this stack; it runs until it parks again.
-void resume(Slot& s) {
-  if (!s.waiter) return;
-  Waiter h = std::move(*s.waiter);
-  s.waiter.reset();
-  h();
-}
-
-struct ParkOp {
-  Slot* slot;
-  template <class Handler>
-  void operator()(Handler&& h) {
-    slot->waiter.emplace(std::forward<Handler>(h));
-  }
-};
-
-// Suspends the calling lane until wake(slot).
-auto park(Slot& slot) {
-  return net::async_initiate<const net::use_awaitable_t<>&, void()>(ParkOp{&slot},
-                                                                    net::use_awaitable);
-}
-
-ErrorInfo classify(const error_code& ec, bool expired, const char* stage) {
-  if (expired) return {ErrorKind::kTimeout, "request timed out", 0, false};
-  if (ec == net::error::connection_refused) {
-    return {ErrorKind::kRefused, "connect", ECONNREFUSED, true};
-  }
-  if (ec == net::error::eof || ec == net::error::connection_reset ||
-      ec == net::error::broken_pipe || ec == net::error::operation_aborted) {
-    return {ErrorKind::kReset, "connection closed by peer", 0, false};
-  }
-  if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again) {
-    return {ErrorKind::kConnect, "DNS lookup failed", 0, false};
-  }
-  if (ec.category() == boost::system::system_category()) {
-    const ErrorKind kind =
-        std::string_view(stage) == "connect" ? ErrorKind::kConnect : ErrorKind::kOther;
-    return {kind, stage, ec.value(), true};
-  }
-  return {ErrorKind::kOther, stage, ec.value(), false};
-}
+void wake(Slot& s) { s.park.wake(*s.io); }
 
 // One HTTP/2 connection. Shared by the session (while it is the origin's current connection)
 // and its reader coroutine and pending write handlers, so it outlives the session if needed.
@@ -171,7 +122,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
   // Resumes every finished lane. A resumed lane may submit its next request (that only queues
   // frames) or end the user, whose shutdown() empties `ready`.
   void resume_ready() {
-    for (std::size_t i = 0; i < ready.size(); ++i) resume(*ready[i]);
+    for (std::size_t i = 0; i < ready.size(); ++i) ready[i]->park.resume_now();
     ready.clear();
   }
 
@@ -200,7 +151,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
       if (!ec) return Io::kDone;
       if (ec == net::error::would_block || ec == net::error::try_again) return Io::kWouldBlock;
       if (ec == net::error::eof) return Io::kEof;
-      err = classify(ec, false, "I/O error");
+      err = classify_error(ec, "I/O error");
       return Io::kError;
     }
     ERR_clear_error();
@@ -264,7 +215,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
         if (ec == net::error::would_block || ec == net::error::try_again) {
           blocked = true;
         } else if (ec) {
-          fail(classify(ec, false, "I/O error"));
+          fail(classify_error(ec, "I/O error"));
           return;
         }
       } else {
@@ -297,7 +248,7 @@ struct Conn final : CodecListener, std::enable_shared_from_this<Conn> {
           self->writing = false;
           if (self->state != State::kOpen) return;
           if (ec) {
-            self->fail(classify(ec, false, "I/O error"));
+            self->fail(classify_error(ec, "I/O error"));
             return;
           }
           self->write_out();
@@ -321,7 +272,7 @@ net::awaitable<void> read_loop(std::shared_ptr<Conn> c) {
       co_await c->sock->async_wait(wait, net::redirect_error(net::use_awaitable, ec));
       if (c->state != Conn::State::kOpen) break;
       if (ec) {
-        c->fail(classify(ec, false, "I/O error"));
+        c->fail(classify_error(ec, "I/O error"));
         break;
       }
       wait = tcp::socket::wait_read;
@@ -398,11 +349,8 @@ class Session final : public engine::UserSession {
     const Step& step = tasks_.steps[index];
     Slot& slot = *free_.back();
     free_.pop_back();
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
-    slot.op.arm(rec.start + step.timeout);
+    OpScope op(w_, slot.op, step.name_id, planned, step.timeout, kRequestTimedOut);
+    stats::Record& rec = op.rec;
     const Url* url = &step.url;
     const nghttp2_nv* nva = step.nva.data();
     std::size_t nvlen = step.nva.size();
@@ -415,7 +363,7 @@ class Session final : public engine::UserSession {
       for (int attempt = 0;; ++attempt) {
         Conn* c = usable(*url, step.ssl.get());
         if (!c) {
-          rec.error = co_await open(slot, *url, step.ssl.get(), *endpoints);
+          rec.error = co_await open(slot, *url, step.ssl.get(), *endpoints, op);
           if (rec.error.kind != ErrorKind::kNone) break;
           c = usable(*url, step.ssl.get());
           if (!c) {
@@ -455,13 +403,13 @@ class Session final : public engine::UserSession {
         slot.wait = Slot::Wait::kStream;
         slot.conn = c;
         c->schedule_flush();
-        co_await park(slot);
+        co_await slot.park.wait();
         if (!slot.result.done) {  // the sweeper reset the stream
-          rec.error = {ErrorKind::kTimeout, "request timed out", 0, false};
+          rec.error = op.timed_out();
           break;
         }
         rec.bytes_in += slot.result.header_bytes + slot.result.body_bytes;
-        if (slot.result.refused && attempt == 0 && !slot.op.expired) continue;
+        if (slot.result.refused && attempt == 0 && !op.expired()) continue;
         rec.error = slot.result.error;
         break;
       }
@@ -501,13 +449,9 @@ class Session final : public engine::UserSession {
       endpoints = (url->host == step.url.host && url->port == step.url.port) ? &step.endpoints
                                                                              : &kNoEndpoints;
     }
-    slot.op.disarm();
-    const bool expired = slot.op.expired;
-    rec.end = steady_now();
-    if (expired && *w_.aborting) {
+    if (op.stop()) {
       free_.push_back(&slot);
-      rec.error = engine::kAbortedError;
-      w_.record(rec);
+      op.record();
       co_return;
     }
     if (rec.error.kind == ErrorKind::kNone) {
@@ -520,7 +464,7 @@ class Session final : public engine::UserSession {
       rec.url = url_text_;
     }
     free_.push_back(&slot);
-    w_.record(rec);
+    op.record();
   }
 
  private:
@@ -595,20 +539,20 @@ class Session final : public engine::UserSession {
 
   // Opens a new connection to the origin, or waits for the one being opened by another lane.
   net::awaitable<ErrorInfo> open(Slot& slot, const Url& url, const net::ssl::context* ssl,
-                                 const std::vector<tcp::endpoint>& endpoints) {
+                                 const std::vector<tcp::endpoint>& endpoints, const OpScope& op) {
     const std::size_t i = entry(url, ssl);
     if (conns_[i] && conns_[i]->state == Conn::State::kConnecting) {
       slot.wait = Slot::Wait::kConnectQueue;
       slot.conn = conns_[i].get();
       conns_[i]->queue.push_back(&slot);
-      co_await park(slot);
+      co_await slot.park.wait();
       co_return slot.wake_error;
     }
     auto c = std::make_shared<Conn>(w_.io, w_.scratch, url, ssl);
     conns_[i] = c;  // replaces a closed or draining one (its reader keeps it until done)
     slot.wait = Slot::Wait::kConnect;
     slot.conn = c.get();
-    ErrorInfo e = co_await connect(*c, url, endpoints, slot);
+    ErrorInfo e = co_await connect(*c, url, endpoints, op);
     slot.wait = Slot::Wait::kNone;
     slot.conn = nullptr;
     if (e.kind != ErrorKind::kNone) {
@@ -633,28 +577,14 @@ class Session final : public engine::UserSession {
   }
 
   net::awaitable<ErrorInfo> connect(Conn& c, const Url& url,
-                                    const std::vector<tcp::endpoint>& endpoints, Slot& slot) {
-    error_code ec;
-    std::vector<tcp::endpoint> resolved;
-    const std::vector<tcp::endpoint>* eps = &endpoints;
-    if (eps->empty()) {
-      tcp::resolver resolver(w_.io);
-      auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port),
-                                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify(ec, slot.op.expired, "DNS lookup failed");
-      if (c.state == Conn::State::kClosed) co_return classify(ec, true, "connect");
-      for (const auto& r : results) resolved.push_back(r.endpoint());
-      eps = &resolved;
-    }
+                                    const std::vector<tcp::endpoint>& endpoints,
+                                    const OpScope& op) {
     c.sock.emplace(w_.io);
-    co_await net::async_connect(*c.sock, *eps, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return classify(ec, slot.op.expired, "connect");
-    c.sock->set_option(tcp::no_delay(true), ec);
+    ErrorInfo e = co_await connect_tcp(*c.sock, url.host, url.port, endpoints, op);
+    if (e.kind != ErrorKind::kNone) co_return e;
+    error_code ec;
     c.sock->non_blocking(true, ec);
-    if (c.ssl_ctx) {
-      ErrorInfo e = co_await handshake(c, url, slot);
-      if (e.kind != ErrorKind::kNone) co_return e;
-    }
+    if (c.ssl_ctx) co_return co_await handshake(c, url, op);
     co_return ErrorInfo{};
   }
 
@@ -662,53 +592,17 @@ class Session final : public engine::UserSession {
                                      false};
 
   // TLS handshake with OpenSSL directly on the non-blocking socket; checks ALPN "h2".
-  net::awaitable<ErrorInfo> handshake(Conn& c, const Url& url, Slot& slot) {
+  net::awaitable<ErrorInfo> handshake(Conn& c, const Url& url, const OpScope& op) {
     SSL_CTX* ctx = const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle();
     c.ssl = SSL_new(ctx);
     if (!c.ssl) co_return ErrorInfo{ErrorKind::kTls, "TLS setup failed", 0, false};
     SSL_set_mode(c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_set_fd(c.ssl, c.sock->native_handle());
-    error_code ec;
-    const bool ip_literal = (net::ip::make_address(url.host, ec), !ec);
-    if (!ip_literal) SSL_set_tlsext_host_name(c.ssl, url.host.c_str());
-    if (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) {
-      X509_VERIFY_PARAM* param = SSL_get0_param(c.ssl);
-      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      if (ip_literal) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
-      } else {
-        X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), 0);
-      }
+    const ErrorInfo e = co_await tls_handshake(c.ssl, *c.sock, url.host, op);
+    if (e.kind == ErrorKind::kTls &&
+        ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+      co_return kNoAlpn;  // the server's ALPN has no "h2" and it said so
     }
-    SSL_set_connect_state(c.ssl);
-    for (;;) {
-      ERR_clear_error();
-      const int r = SSL_do_handshake(c.ssl);
-      if (r == 1) break;
-      const int err = SSL_get_error(c.ssl, r);
-      tcp::socket::wait_type wait;
-      if (err == SSL_ERROR_WANT_READ) {
-        wait = tcp::socket::wait_read;
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        wait = tcp::socket::wait_write;
-      } else {
-        if (slot.op.expired)
-          co_return ErrorInfo{ErrorKind::kTimeout, "request timed out", 0, false};
-        if ((SSL_get_verify_mode(c.ssl) & SSL_VERIFY_PEER) &&
-            SSL_get_verify_result(c.ssl) != X509_V_OK) {
-          co_return proto::tls_handshake_error(c.ssl);  // names the verification failure
-        }
-        if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
-          co_return kNoAlpn;  // the server's ALPN has no "h2" and it said so
-        }
-        if (err == SSL_ERROR_SYSCALL) {
-          co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
-        }
-        co_return proto::tls_handshake_error(nullptr, ERR_peek_last_error());
-      }
-      co_await c.sock->async_wait(wait, net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify(ec, slot.op.expired, "TLS handshake failed");
-    }
+    if (e.kind != ErrorKind::kNone) co_return e;
     const unsigned char* proto = nullptr;
     unsigned int len = 0;
     SSL_get0_alpn_selected(c.ssl, &proto, &len);
@@ -756,7 +650,7 @@ class Session final : public engine::UserSession {
         s.wait = Slot::Wait::kNone;
         s.conn = nullptr;
         std::erase(c->queue, &s);
-        s.wake_error = {ErrorKind::kTimeout, "request timed out", 0, false};
+        s.wake_error = kRequestTimedOut;
         wake(s);
         break;
       case Slot::Wait::kConnect:

@@ -5,7 +5,6 @@
 // DeadlineSweeper, which closes the socket of an operation past its deadline.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -13,7 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
-#include "common/net_util.hpp"
+#include "common/connect.hpp"
 #include "socket_impl.hpp"
 #include "stats/recorder.hpp"
 #include "substring_matcher.hpp"
@@ -64,12 +63,9 @@ class Session final : public engine::UserSession {
 
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
     const Step& step = tasks_.steps[index];
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
     Conn& conn = connection(step);
-    conn.op.arm(rec.start + step.timeout);
+    OpScope op(w_, conn.op, step.name_id, planned, step.timeout);
+    stats::Record& rec = op.rec;
     sent_ = 0;
     for (int attempt = 0;; ++attempt) {
       const bool reused = conn.open;
@@ -77,28 +73,23 @@ class Session final : public engine::UserSession {
       error_code ec;
       rec.error = {};
       if (!conn.open) {
-        rec.error = co_await open(conn, step);
+        rec.error = co_await open(conn, step, op);
       }
       if (rec.error.kind == ErrorKind::kNone) {
-        rec.error = co_await exchange(conn, step, ec);
+        rec.error = co_await exchange(conn, step, ec, op);
       }
       if (rec.error.kind == ErrorKind::kNone) break;
       conn.close();
       // A kept-alive TCP connection the server closed while idle: reconnect once.
-      const bool stale = !step.udp && reused && attempt == 0 && received_ == 0 &&
-                         !conn.op.expired && is_stale_connection_error(ec);
+      const bool stale = !step.udp && reused && attempt == 0 && received_ == 0 && !op.expired() &&
+                         is_stale_connection_error(ec);
       if (!stale) break;
     }
-    conn.op.disarm();
-    rec.end = steady_now();
-    if (conn.op.expired && *w_.aborting) {
-      rec.error = engine::kAbortedError;
-    } else if (!rec.ok() && conn.op.expired) {
-      rec.error = {ErrorKind::kTimeout, "timed out", 0, false};
-    }
+    // A failure after the deadline is the timeout (a read cut short can look like EOF).
+    if (!op.stop() && !rec.ok() && op.expired()) rec.error = op.timed_out();
     rec.bytes_out = sent_;  // bytes actually written, over every attempt
     rec.bytes_in = received_;
-    w_.record(rec);
+    op.record();
   }
 
  private:
@@ -117,7 +108,7 @@ class Session final : public engine::UserSession {
     return *conns_.back();
   }
 
-  net::awaitable<ErrorInfo> open(Conn& c, const Step& step) {
+  net::awaitable<ErrorInfo> open(Conn& c, const Step& step, const OpScope& op) {
     error_code ec;
     if (step.udp) {
       std::vector<udp::endpoint> resolved;
@@ -126,7 +117,7 @@ class Session final : public engine::UserSession {
         udp::resolver r(w_.io);
         auto results = co_await r.async_resolve(step.host, std::to_string(step.port),
                                                 net::redirect_error(net::use_awaitable, ec));
-        if (ec) co_return classify_error(ec, c.op.expired, "DNS lookup failed");
+        if (ec) co_return op.error(ec, "DNS lookup failed");
         for (const auto& e : results) resolved.push_back(e.endpoint());
         eps = &resolved;
       }
@@ -135,38 +126,27 @@ class Session final : public engine::UserSession {
       c.udp_socket->open(to.protocol(), ec);
       if (!ec) c.udp_socket->connect(to, ec);  // filters replies to this peer; no packets sent
       if (!ec) c.udp_socket->non_blocking(true, ec);
-      if (ec) co_return classify_error(ec, c.op.expired, "connect");
+      if (ec) co_return op.error(ec, "connect");
       c.open = true;
       co_return ErrorInfo{};
     }
-    std::vector<tcp::endpoint> resolved;
-    const std::vector<tcp::endpoint>* eps = &step.tcp_endpoints;
-    if (eps->empty()) {
-      tcp::resolver r(w_.io);
-      auto results = co_await r.async_resolve(step.host, std::to_string(step.port),
-                                              net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify_error(ec, c.op.expired, "DNS lookup failed");
-      for (const auto& e : results) resolved.push_back(e.endpoint());
-      eps = &resolved;
-    }
     c.tcp_socket.emplace(w_.io);
-    co_await net::async_connect(*c.tcp_socket, *eps, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return classify_error(ec, c.op.expired, "connect");
-    c.tcp_socket->set_option(tcp::no_delay(true), ec);
+    ErrorInfo e = co_await connect_tcp(*c.tcp_socket, step.host, step.port, step.tcp_endpoints, op);
+    if (e.kind != ErrorKind::kNone) co_return e;
     c.tcp_socket->non_blocking(true, ec);
     c.open = true;
     co_return ErrorInfo{};
   }
 
   // Sends the payload and reads the reply the step expects. Sets `ec` to the I/O error, if any.
-  net::awaitable<ErrorInfo> exchange(Conn& c, const Step& step, error_code& ec) {
+  net::awaitable<ErrorInfo> exchange(Conn& c, const Step& step, error_code& ec, const OpScope& op) {
     if (!step.payload.empty()) {
       if (step.udp) {
         ec = co_await send_udp(c, step.payload);
       } else {
         ec = co_await write_tcp(c, step.payload);
       }
-      if (ec) co_return classify_error(ec, c.op.expired, "send");
+      if (ec) co_return op.error(ec, "send");
       sent_ += step.payload.size();
     }
     if (!step.read) co_return ErrorInfo{};
@@ -181,7 +161,7 @@ class Session final : public engine::UserSession {
         co_await c.tcp_socket->async_wait(tcp::socket::wait_read,
                                           net::redirect_error(net::use_awaitable, ec));
       }
-      if (ec) co_return classify_error(ec, c.op.expired, "receive");
+      if (ec) co_return op.error(ec, "receive");
       // Drain what is there; the scratch buffer is valid until the next suspension only.
       for (;;) {
         std::size_t want = cap;
@@ -204,7 +184,7 @@ class Session final : public engine::UserSession {
           co_return ErrorInfo{ErrorKind::kAssertion,
                               "connection closed before expect_substring arrived", 0, false};
         }
-        if (ec) co_return classify_error(ec, c.op.expired, "receive");
+        if (ec) co_return op.error(ec, "receive");
         received_ += n;
         const bool seen = matcher_.feed(std::string_view(buf, n));
         if (step.expect_bytes > 0) {

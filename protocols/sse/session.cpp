@@ -8,12 +8,10 @@
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <array>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,7 +26,7 @@
 #include <limits>
 #include <optional>
 
-#include "common/net_util.hpp"
+#include "common/connect.hpp"
 #include "event_parser.hpp"
 #include "sse_impl.hpp"
 #include "stats/recorder.hpp"
@@ -109,16 +107,15 @@ class Session final : public engine::UserSession {
     if (state_ == State::kOpen) state_ = State::kEnded;
   }
 
-  bool aborted() const noexcept { return op_.expired && *w_.aborting; }
+  static constexpr ErrorInfo kOpenTimedOut{ErrorKind::kTimeout, "timed out opening the stream", 0,
+                                           false};
 
   // Connects and reads the response head; records the open. Returns true when the stream is
   // open.
   net::awaitable<bool> open_stream(std::size_t index, Nanos timeout, Nanos planned) {
     const Stream& st = tasks_.streams[index];
-    stats::Record rec;
-    rec.name_id = st.open_name;
-    rec.planned = planned;
-    rec.start = steady_now();
+    OpScope op(w_, st.open_name, planned, timeout, kOpenTimedOut);
+    stats::Record& rec = op.rec;
     const bool resume = state_ == State::kEnded && current_ == index;
     close_socket();
     if (!resume) {
@@ -127,15 +124,12 @@ class Session final : public engine::UserSession {
     }
     current_ = index;
     state_ = State::kEnded;
-    op_.arm(rec.start + timeout);
-    rec.error = co_await connect_and_request(st, resume, rec);
-    op_.disarm();
-    rec.end = steady_now();
-    if (aborted()) {
+    op.arm(op_);
+    rec.error = co_await connect_and_request(st, resume, op);
+    if (op.stop()) {
       close_socket();
       state_ = State::kEnded;
-      rec.error = engine::kAbortedError;
-      w_.record(rec);
+      op.record();
       co_return false;
     }
     if (rec.ok()) {
@@ -146,32 +140,23 @@ class Session final : public engine::UserSession {
       open_start_ = rec.start;
       bytes_ = body_len_;  // body bytes that came with the head
     } else {
-      if (op_.expired) rec.error = {ErrorKind::kTimeout, "timed out opening the stream", 0, false};
+      if (op.expired()) rec.error = op.timed_out();
       close_socket();
       state_ = State::kEnded;
     }
-    w_.record(rec);
+    op.record();
     co_return rec.ok();
   }
 
-  net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume, stats::Record& rec) {
+  net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume, OpScope& op) {
+    stats::Record& rec = op.rec;
     error_code ec;
     if (resume && retry_ms_ > 0) {
       // EventSource waits the server's reconnection time before reopening.
       if (!pause_) pause_.emplace(w_.io);
       pause_->expires_after(std::chrono::milliseconds(retry_ms_));
       co_await pause_->async_wait(net::redirect_error(net::use_awaitable, ec));
-      if (op_.expired) co_return ErrorInfo{ErrorKind::kTimeout, "timed out", 0, false};
-    }
-    std::vector<tcp::endpoint> resolved;
-    const std::vector<tcp::endpoint>* eps = &st.endpoints;
-    if (eps->empty()) {
-      tcp::resolver r(w_.io);
-      auto results = co_await r.async_resolve(st.url.host, std::to_string(st.url.port),
-                                              net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify_error(ec, op_.expired, "DNS lookup failed");
-      for (const auto& e : results) resolved.push_back(e.endpoint());
-      eps = &resolved;
+      if (op.expired()) co_return op.timed_out();
     }
     tls_.reset();
     plain_.reset();
@@ -181,25 +166,9 @@ class Session final : public engine::UserSession {
       plain_.emplace(w_.io);
     }
     tcp::socket& sock = tls_ ? tls_->next_layer() : *plain_;
-    co_await net::async_connect(sock, *eps, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return classify_error(ec, op_.expired, "connect");
-    sock.set_option(tcp::no_delay(true), ec);
-    if (tls_) {
-      SSL_set_tlsext_host_name(tls_->native_handle(), st.url.host.c_str());
-      if (SSL_CTX_get_verify_mode(st.ssl->native_handle()) & SSL_VERIFY_PEER) {
-        tls_->set_verify_callback(net::ssl::host_name_verification(st.url.host), ec);
-      }
-      co_await tls_->async_handshake(net::ssl::stream_base::client,
-                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) {
-        if (!op_.expired && ec.category() == net::error::get_ssl_category() &&
-            ec != net::ssl::error::stream_truncated) {
-          co_return tls_handshake_error(tls_->native_handle(),
-                                        static_cast<unsigned long>(ec.value()));
-        }
-        co_return classify_error(ec, op_.expired, "TLS handshake failed");
-      }
-    }
+    ErrorInfo e = co_await connect_tcp(sock, st.url.host, st.url.port, st.endpoints, op);
+    if (e.kind == ErrorKind::kNone && tls_) e = co_await tls_handshake(*tls_, st.url.host, op);
+    if (e.kind != ErrorKind::kNone) co_return e;
     // The request: the compiled head, Last-Event-ID when resuming, the final CRLF.
     tail_.clear();
     if (resume && !resume_id_.empty()) tail_ = "Last-Event-ID: " + resume_id_ + "\r\n";
@@ -211,7 +180,7 @@ class Session final : public engine::UserSession {
     } else {
       co_await net::async_write(*plain_, request, net::redirect_error(net::use_awaitable, ec));
     }
-    if (ec) co_return classify_error(ec, op_.expired, "send");
+    if (ec) co_return op.error(ec, "send");
     http_.emplace();
     // A stream has no end. (Not boost::none: Boost 1.74 compares a Content-Length against an
     // empty limit as "exceeded".)
@@ -241,7 +210,7 @@ class Session final : public engine::UserSession {
       if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
         co_return ErrorInfo{ErrorKind::kReset, "connection closed by peer", 0, false};
       }
-      co_return classify_error(ec, op_.expired, "I/O error");
+      co_return op.error(ec, "I/O error");
     }
     const auto& head = http_->get();
     rec.status = head.result_int();
@@ -283,11 +252,8 @@ class Session final : public engine::UserSession {
   }
 
   net::awaitable<void> wait_events(const Step& step, Nanos planned) {
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
-    op_.arm(rec.start + step.timeout);
+    OpScope op(w_, op_, step.name_id, planned, step.timeout);
+    stats::Record& rec = op.rec;
     std::uint32_t matched = 0;
     bool unmatched = false;  // events arrived that did not contain `expect`
     std::uint64_t bytes_at_start = bytes_;
@@ -328,7 +294,7 @@ class Session final : public engine::UserSession {
         continue;
       }
       if (body_pos_ < body_len_) continue;  // (the parser stopped at an event boundary)
-      if (op_.expired) {
+      if (op.expired()) {
         rec.error =
             unmatched
                 ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
@@ -343,7 +309,7 @@ class Session final : public engine::UserSession {
         break;
       }
       if (ec) {
-        if (op_.expired) {
+        if (op.expired()) {
           rec.error =
               unmatched
                   ? ErrorInfo{ErrorKind::kAssertion, "no event matched 'expect' in time", 0, false}
@@ -357,18 +323,16 @@ class Session final : public engine::UserSession {
           rec.error = {ErrorKind::kProtocol, "malformed HTTP body", 0, false};
           close_socket();
         } else {
-          rec.error = classify_error(ec, false, "I/O error");
+          rec.error = classify_error(ec, "I/O error");
           close_socket();
         }
         break;
       }
     }
-    op_.disarm();
-    if (matched == step.count) co_return;
-    if (aborted()) rec.error = engine::kAbortedError;
-    rec.end = steady_now();
+    op.stop();
+    if (matched == step.count) co_return;  // every event was recorded as it came
     rec.bytes_in = bytes_ - bytes_at_start;
-    w_.record(rec);
+    op.record();
   }
 
   // Keeps what a reconnect needs (the parser is reset per connection).

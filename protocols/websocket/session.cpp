@@ -7,12 +7,10 @@
 // buffer sized to the largest payload) and the receive buffer.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,7 +19,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include "common/net_util.hpp"
+#include "common/connect.hpp"
 #include "stats/recorder.hpp"
 #include "ws_impl.hpp"
 
@@ -104,10 +102,8 @@ class Session final : public engine::UserSession {
     open_ = false;
   }
 
-  bool aborted() const noexcept { return op_.expired && *w_.aborting; }
-
-  ErrorInfo failure(const error_code& ec, const char* stage) const {
-    if (op_.expired) return {ErrorKind::kTimeout, "timed out", 0, false};
+  ErrorInfo failure(const error_code& ec, const char* stage, const OpScope& op) const {
+    if (op.expired()) return op.timed_out();
     // A close frame from the server: Beast answers it and tears the connection down; the
     // error it reports may come from that teardown (ENOTCONN, EOF), so the reason decides.
     int code = 0;
@@ -124,7 +120,7 @@ class Session final : public engine::UserSession {
     }
     if (is_websocket_error(ec)) return {ErrorKind::kProtocol, "bad WebSocket frame", 0, false};
     if (is_http_error(ec)) return {ErrorKind::kProtocol, "bad handshake response", 0, false};
-    return classify_error(ec, false, stage);
+    return classify_error(ec, stage);
   }
 
   template <class Stream>
@@ -139,82 +135,52 @@ class Session final : public engine::UserSession {
 
   net::awaitable<bool> connect(const Step& step, std::uint32_t name_id, Nanos planned) {
     const Endpoint& ep = tasks_.endpoints[step.endpoint];
-    stats::Record rec;
-    rec.name_id = name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
     drop();
     current_ = step.endpoint;
-    op_.arm(rec.start + step.timeout);
-    rec.error = co_await open_connection(ep, rec);
-    op_.disarm();
-    rec.end = steady_now();
-    if (aborted()) rec.error = engine::kAbortedError;
-    if (rec.ok()) {
+    OpScope op(w_, op_, name_id, planned, step.timeout);
+    op.rec.error = co_await open_connection(ep, op);
+    op.stop();
+    if (op.rec.ok()) {
       open_ = true;
     } else {
       drop();
     }
-    w_.record(rec);
-    co_return rec.ok();
+    op.record();
+    co_return op.rec.ok();
   }
 
-  net::awaitable<ErrorInfo> open_connection(const Endpoint& ep, stats::Record& rec) {
+  net::awaitable<ErrorInfo> open_connection(const Endpoint& ep, OpScope& op) {
     error_code ec;
-    std::vector<tcp::endpoint> resolved;
-    const std::vector<tcp::endpoint>* eps = &ep.endpoints;
-    if (eps->empty()) {
-      tcp::resolver r(w_.io);
-      auto results = co_await r.async_resolve(ep.url.host, std::to_string(ep.url.port),
-                                              net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify_error(ec, op_.expired, "DNS lookup failed");
-      for (const auto& e : results) resolved.push_back(e.endpoint());
-      eps = &resolved;
-    }
     ws::response_type res;
     if (ep.ssl) {
       tls_ = std::make_unique<TlsStream>(w_.io, *ep.ssl);
-      co_await net::async_connect(lowest(*tls_), *eps, net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify_error(ec, op_.expired, "connect");
-      lowest(*tls_).set_option(tcp::no_delay(true), ec);
-      auto& tls = tls_->next_layer();
-      SSL_set_tlsext_host_name(tls.native_handle(), ep.url.host.c_str());
-      if (SSL_CTX_get_verify_mode(ep.ssl->native_handle()) & SSL_VERIFY_PEER) {
-        tls.set_verify_callback(net::ssl::host_name_verification(ep.url.host), ec);
-      }
-      co_await tls.async_handshake(net::ssl::stream_base::client,
-                                   net::redirect_error(net::use_awaitable, ec));
-      if (ec) {
-        if (!op_.expired && ec.category() == net::error::get_ssl_category() &&
-            ec != net::ssl::error::stream_truncated) {
-          co_return tls_handshake_error(tls.native_handle(),
-                                        static_cast<unsigned long>(ec.value()));
-        }
-        co_return classify_error(ec, op_.expired, "TLS handshake failed");
-      }
+      ErrorInfo e = co_await connect_tcp(lowest(*tls_), ep.url.host, ep.url.port, ep.endpoints, op);
+      if (e.kind == ErrorKind::kNone)
+        e = co_await tls_handshake(tls_->next_layer(), ep.url.host, op);
+      if (e.kind != ErrorKind::kNone) co_return e;
       configure(*tls_, ep);
       co_await tls_->async_handshake(res, ep.url.host_header, ep.url.target,
                                      net::redirect_error(net::use_awaitable, ec));
     } else {
       plain_ = std::make_unique<PlainStream>(w_.io);
-      co_await net::async_connect(lowest(*plain_), *eps,
-                                  net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return classify_error(ec, op_.expired, "connect");
-      lowest(*plain_).set_option(tcp::no_delay(true), ec);
+      ErrorInfo e =
+          co_await connect_tcp(lowest(*plain_), ep.url.host, ep.url.port, ep.endpoints, op);
+      if (e.kind != ErrorKind::kNone) co_return e;
       configure(*plain_, ep);
       co_await plain_->async_handshake(res, ep.url.host_header, ep.url.target,
                                        net::redirect_error(net::use_awaitable, ec));
     }
+    stats::Record& rec = op.rec;
     rec.status = res.result_int();
-    if (ec == ws::error::upgrade_declined && !op_.expired) {
+    if (ec == ws::error::upgrade_declined && !op.expired()) {
       co_return ErrorInfo{ErrorKind::kHttpStatus, "WebSocket upgrade declined: HTTP",
                           static_cast<int>(rec.status), false};
     }
     if (ec) {
-      if (is_websocket_error(ec) && !op_.expired) {
+      if (is_websocket_error(ec) && !op.expired()) {
         co_return ErrorInfo{ErrorKind::kProtocol, "WebSocket handshake failed", 0, false};
       }
-      co_return failure(ec, "WebSocket handshake failed");
+      co_return failure(ec, "WebSocket handshake failed", op);
     }
     co_return ErrorInfo{};
   }
@@ -235,11 +201,8 @@ class Session final : public engine::UserSession {
   }
 
   net::awaitable<void> message(const Step& step, Nanos planned) {
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
-    op_.arm(rec.start + step.timeout);
+    OpScope op(w_, op_, step.name_id, planned, step.timeout);
+    stats::Record& rec = op.rec;
     error_code ec;
     if (step.op != Op::kRecv) {
       if (plain_) {
@@ -248,7 +211,7 @@ class Session final : public engine::UserSession {
         ec = co_await send_on(*tls_, step);
       }
       if (ec) {
-        rec.error = failure(ec, "send");
+        rec.error = failure(ec, "send", op);
       } else {
         rec.bytes_out = step.payload.size();  // only bytes actually written count
       }
@@ -261,7 +224,7 @@ class Session final : public engine::UserSession {
         ec = co_await receive_on(*tls_);
       }
       if (ec) {
-        rec.error = failure(ec, "receive");
+        rec.error = failure(ec, "receive", op);
       } else {
         rec.bytes_in = rx_.size();
         const std::string_view got(static_cast<const char*>(rx_.data().data()), rx_.size());
@@ -277,19 +240,13 @@ class Session final : public engine::UserSession {
       rx_.clear();
       if (rx_.capacity() > kKeepReceiveBuffer) rx_.shrink_to_fit();
     }
-    op_.disarm();
-    rec.end = steady_now();
-    if (aborted()) rec.error = engine::kAbortedError;
+    op.stop();
     if (ec) drop();
-    w_.record(rec);
+    op.record();
   }
 
   net::awaitable<void> close(const Step& step, Nanos planned) {
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
-    rec.start = steady_now();
-    op_.arm(rec.start + step.timeout);
+    OpScope op(w_, op_, step.name_id, planned, step.timeout);
     error_code ec;
     // Sends a close frame, reads until the server's close frame, then closes TCP.
     if (plain_) {
@@ -299,14 +256,12 @@ class Session final : public engine::UserSession {
       co_await tls_->async_close(ws::close_code::normal,
                                  net::redirect_error(net::use_awaitable, ec));
     }
-    op_.disarm();
-    rec.end = steady_now();
     if (ec && ec != net::error::eof && ec != net::ssl::error::stream_truncated) {
-      rec.error = failure(ec, "close");
+      op.rec.error = failure(ec, "close", op);
     }
-    if (aborted()) rec.error = engine::kAbortedError;
+    op.stop();
     drop();
-    w_.record(rec);
+    op.record();
   }
 
   const Tasks& tasks_;

@@ -1,8 +1,13 @@
 #pragma once
-// Completion from other threads, for clients that own threads or block (gRPC completion
-// queues, Paho and librdkafka callbacks, blocking drivers). Three tools, all resuming the
-// virtual user on its own worker thread:
+// Completion for coroutines of a virtual user: from other threads, for clients that own threads
+// or block (gRPC completion queues, Paho and librdkafka callbacks, blocking drivers), and on the
+// worker itself. Four tools, all resuming the virtual user on its own worker thread:
 //
+//   Park        the single-thread case: a coroutine waits until code on the same worker (a
+//               reader that decoded its answer, the DeadlineSweeper) resumes it, later from
+//               the event loop (wake) or at once on the caller's stack (resume_now). No
+//               atomics, no lock; the HTTP/2 lanes wait on their streams with it, and OneShot
+//               and Inbox park their waiter in one.
 //   OneShot<T>  a result that any thread may deliver once; the waiting user gives up at its
 //               deadline (the worker's DeadlineSweeper expires it) and a late delivery is
 //               dropped: it never resumes a coroutine that has moved on.
@@ -57,13 +62,34 @@ inline auto park(std::optional<Waiter>& slot) {
                                                                     net::use_awaitable);
 }
 
-inline void resume_later(net::io_context& io, std::optional<Waiter>& slot) {
-  if (!slot) return;
-  net::post(io, [h = std::move(*slot)]() mutable { h(); });
-  slot.reset();
-}
-
 }  // namespace detail
+
+// One parked coroutine, resumed by code on its own worker thread. Not thread-safe: every call
+// happens on the worker (another thread hands over through OneShot or Inbox instead).
+class Park {
+ public:
+  // Suspends the calling coroutine until wake() or resume_now(). One waiter at a time.
+  auto wait() { return detail::park(waiter_); }
+  bool parked() const noexcept { return waiter_.has_value(); }
+  // Resumes the waiter later, from `io`'s event loop: safe from callbacks that must not run the
+  // coroutine on their stack (a codec callback, the sweeper). Nothing when none is parked.
+  void wake(net::io_context& io) {
+    if (!waiter_) return;
+    net::post(io, [h = std::move(*waiter_)]() mutable { h(); });
+    waiter_.reset();
+  }
+  // Resumes the waiter now, on this stack; it runs until it suspends again (a batch of finished
+  // streams is resumed this way, without a post each). Nothing when none is parked.
+  void resume_now() {
+    if (!waiter_) return;
+    detail::Waiter h = std::move(*waiter_);
+    waiter_.reset();
+    h();
+  }
+
+ private:
+  std::optional<detail::Waiter> waiter_;
+};
 
 template <class T>
 class OneShot {
@@ -74,7 +100,7 @@ class OneShot {
     net::io_context& io;
     std::atomic<int> phase{kPending};
     std::optional<T> value;
-    std::optional<detail::Waiter> waiter;  // worker thread only
+    Park waiter;                          // worker thread only
     TimedOp op;                           // worker thread only
     bool delivered = false;               // worker thread only
   };
@@ -97,7 +123,7 @@ class OneShot {
       state_->phase.store(kReady, std::memory_order_release);
       net::post(state_->io, [s = state_] {
         s->delivered = true;
-        detail::resume_later(s->io, s->waiter);
+        s->waiter.wake(s->io);
       });
       return true;
     }
@@ -130,7 +156,7 @@ class OneShot {
       s.op.arm(deadline);
       // Parks until the completer's post or the sweeper resumes it.
       while (s.phase.load(std::memory_order_acquire) != kExpired && !s.delivered) {
-        co_await detail::park(s.waiter);
+        co_await s.waiter.wait();
       }
       s.op.disarm();
     }
@@ -150,7 +176,7 @@ class OneShot {
     int expected = kPending;
     // A completion that already claimed the slot wins; its post resumes the waiter.
     if (s->phase.compare_exchange_strong(expected, kExpired, std::memory_order_acq_rel)) {
-      detail::resume_later(s->io, s->waiter);
+      s->waiter.wake(s->io);
     }
   }
 
@@ -169,7 +195,7 @@ class Inbox {
     bool waiting = false;                 // guarded by mu: a consumer is parked
     bool closed = false;                  // guarded by mu
     std::uint64_t dropped = 0;            // guarded by mu: pushes refused because full
-    std::optional<detail::Waiter> waiter;  // worker thread only
+    Park waiter;                          // worker thread only
     TimedOp op;                           // worker thread only
   };
 
@@ -190,7 +216,7 @@ class Inbox {
       if (!state_->waiting) return true;
       state_->waiting = false;
       lock.unlock();
-      net::post(state_->io, [s = state_] { detail::resume_later(s->io, s->waiter); });
+      net::post(state_->io, [s = state_] { s->waiter.wake(s->io); });
       return true;
     }
 
@@ -236,7 +262,7 @@ class Inbox {
         }
         s.waiting = true;
       }
-      co_await detail::park(s.waiter);
+      co_await s.waiter.wait();
     }
   }
 
@@ -260,7 +286,7 @@ class Inbox {
       std::lock_guard<std::mutex> lock(s->mu);
       s->waiting = false;
     }
-    detail::resume_later(s->io, s->waiter);
+    s->waiter.wake(s->io);
   }
 
   WorkerContext& w_;

@@ -99,6 +99,38 @@ TEST(OneShotTest, ExpiresAtItsDeadlineAndDropsALateCompletion) {
   EXPECT_EQ(w.io.poll(), 0u);
 }
 
+TEST(ParkTest, SingleThreadWakeLaterOrResumeNow) {
+  Worker w;
+  Park park;
+  std::vector<int> steps;
+  net::co_spawn(
+      w.io,
+      [&]() -> net::awaitable<void> {
+        steps.push_back(1);
+        co_await park.wait();
+        steps.push_back(2);
+        co_await park.wait();
+        steps.push_back(3);
+      },
+      net::detached);
+  w.io.poll();
+  EXPECT_TRUE(park.parked());
+  EXPECT_EQ(steps, std::vector<int>({1}));
+  park.wake(w.io);  // from a callback: resumes later, from the event loop
+  EXPECT_FALSE(park.parked());
+  EXPECT_EQ(steps, std::vector<int>({1})) << "wake does not run the coroutine on this stack";
+  w.io.poll();
+  EXPECT_EQ(steps, std::vector<int>({1, 2}));
+  EXPECT_TRUE(park.parked());
+  park.resume_now();  // runs it here, until it suspends or ends
+  EXPECT_EQ(steps, std::vector<int>({1, 2, 3}));
+  EXPECT_FALSE(park.parked());
+  park.resume_now();  // nothing parked: nothing happens
+  park.wake(w.io);
+  w.io.poll();
+  EXPECT_EQ(steps, std::vector<int>({1, 2, 3}));
+}
+
 TEST(InboxTest, MessagesFromAnotherThreadInOrderWithOverflowCounted) {
   Worker w;
   std::vector<int> got;

@@ -6,8 +6,6 @@
 
 #include <string>
 
-#include "core/url.hpp"
-
 using ld::proto::http1::ResponseParser;
 using Result = ResponseParser::Result;
 
@@ -142,73 +140,6 @@ TEST(ResponseParser, BytesThatCannotBeHttpFailAtOnce) {
   std::size_t used = 0;
   EXPECT_EQ(p.feed(interim.data(), interim.size(), used), Result::kError);
   EXPECT_STREQ(p.error(), ResponseParser::kNotHttp);
-}
-
-TEST(Url, TargetsArePercentEncodedAsCurlDoes) {
-  using namespace ld;
-  Url u;
-  std::string err;
-  ASSERT_TRUE(parse_url("http://h/a b/\xC3\xA9?q=x y&c=\x01\x7f\t&k=%41/?:@!$'()*+,;=~", u, err));
-  EXPECT_EQ(u.target, "/a%20b/%C3%A9?q=x%20y&c=%01%7F%09&k=%41/?:@!$'()*+,;=~");
-  ASSERT_TRUE(parse_url("http://h?a b", u, err));
-  EXPECT_EQ(u.target, "/?a%20b");
-  std::string out = "GET ";
-  EXPECT_TRUE(append_target(out, "/%zz 100%"));
-  EXPECT_EQ(out, "GET /%zz%20100%") << "existing % signs are kept as they are";
-}
-
-TEST(Url, LineBreaksNulAndBadHostsAreRejected) {
-  using namespace ld;
-  Url u;
-  std::string err;
-  EXPECT_FALSE(parse_url("http://h/get?x=1 HTTP/1.1\r\nInjected: url\r\n\r\n", u, err));
-  EXPECT_NE(err.find("line break"), std::string::npos) << err;
-  EXPECT_FALSE(parse_url(std::string("http://h/a\0b", 12), u, err));
-  EXPECT_FALSE(parse_url("http://h\n/", u, err));
-  EXPECT_FALSE(parse_url("http://a b/", u, err));
-  EXPECT_FALSE(
-      parse_url("http://a\x01"
-                "b/",
-                u, err));
-  for (std::string_view bad :
-       {std::string_view("a\rb"), std::string_view("a\nb"), std::string_view("a\0b", 3)}) {
-    std::string out;
-    EXPECT_FALSE(append_target(out, bad)) << bad;
-  }
-  EXPECT_TRUE(has_line_break_or_nul(std::string_view("x\0", 2)));
-  EXPECT_FALSE(has_line_break_or_nul("x\t\x01 y"));
-  // Redirect locations: encoded the same way; a NUL is a bad location.
-  Url base, next;
-  ASSERT_TRUE(parse_url("http://h:1/dir/page?q", base, err));
-  ASSERT_TRUE(resolve_location(base, "/new place?\xC3\xA9#frag", next, err));
-  EXPECT_EQ(next.target, "/new%20place?%C3%A9");
-  ASSERT_TRUE(resolve_location(base, "rel ative", next, err));
-  EXPECT_EQ(next.target, "/dir/rel%20ative");
-  EXPECT_FALSE(resolve_location(base, std::string_view("/a\0", 3), next, err));
-}
-
-TEST(Url, ParsesAndResolvesRedirects) {
-  using namespace ld;
-  Url u;
-  std::string err;
-  ASSERT_TRUE(parse_url("https://example.test:8443/a/b?x=1#frag", u, err));
-  EXPECT_TRUE(u.tls);
-  EXPECT_EQ(u.port, 8443);
-  EXPECT_EQ(u.target, "/a/b?x=1");
-  EXPECT_EQ(u.host_header, "example.test:8443");
-  ASSERT_TRUE(parse_url("http://[::1]:81", u, err));
-  EXPECT_EQ(u.host, "::1");
-  EXPECT_EQ(u.target, "/");
-  EXPECT_FALSE(parse_url("ftp://x/", u, err));
-  EXPECT_FALSE(parse_url("/relative", u, err));
-  EXPECT_FALSE(parse_url("http://h:99999/", u, err));
-  Url base, next;
-  ASSERT_TRUE(parse_url("http://h:1/dir/page?q", base, err));
-  ASSERT_TRUE(resolve_location(base, "other", next, err));
-  EXPECT_EQ(next.target, "/dir/other");
-  ASSERT_TRUE(resolve_location(base, "https://k/z", next, err));
-  EXPECT_EQ(next.host, "k");
-  EXPECT_TRUE(next.tls);
 }
 
 TEST(ResponseParser, SetCookieValuesAndContentEncodingAreSurfaced) {
