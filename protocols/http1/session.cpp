@@ -95,6 +95,7 @@ class Session final : public engine::UserSession {
     const char* method = step.method.c_str();
     bool head = step.head;
     const bool capture = step.checks != nullptr;
+    const bool keep = w_.keep_bodies != 0;  // record_bodies: successes keep body and headers
     const Url* first = url;
     Conn* conn = nullptr;
     written_ = 0;
@@ -105,8 +106,8 @@ class Session final : public engine::UserSession {
       const std::string* sending =
           step.use_jar && !jar_.empty() ? with_cookies(*request, *url) : request;
       rec.error = co_await exchange(*conn, *url, *endpoints, *sending, head,
-                                    capture && step.checks->needs_body(),
-                                    capture && step.checks->needs_headers(), op);
+                                    keep || (capture && step.checks->needs_body()),
+                                    keep || (capture && step.checks->needs_headers()), op);
       if (rec.error.kind != ErrorKind::kNone) break;
       if (!parser_.set_cookies().empty()) store_cookies(*url);
       const int status = parser_.status();
@@ -159,7 +160,7 @@ class Session final : public engine::UserSession {
     rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
     if (rec.error.kind == ErrorKind::kNone) {
       proto::judge_http_response(step.checks.get(), parser_.content_coding(), body_,
-                                 header_block_, decoder_, *w_.scope, rec);
+                                 header_block_, decoder_, *w_.scope, rec, w_.keep_bodies);
     }
     op.record();
   }

@@ -375,12 +375,14 @@ class Session final : public engine::UserSession {
         slot.result.body = body;
         slot.result.body_sink = nullptr;
         slot.result.header_sink = nullptr;
-        if (step.checks) {
-          // Only the last hop's answer is checked; each hop starts the capture again.
+        if (step.checks || w_.keep_bodies) {
+          // Only the last hop's answer is checked (or kept, with record_bodies); each hop
+          // starts the capture again.
+          const bool keep = w_.keep_bodies != 0;
           slot.body.clear();
           slot.headers.assign("HTTP/2\r\n");  // checks skip the first (status) line
-          if (step.checks->needs_body()) slot.result.body_sink = &slot.body;
-          if (step.checks->needs_headers()) slot.result.header_sink = &slot.headers;
+          if (keep || step.checks->needs_body()) slot.result.body_sink = &slot.body;
+          if (keep || step.checks->needs_headers()) slot.result.header_sink = &slot.headers;
         }
         // A user without cookies for this URL submits the prebuilt header block.
         const nghttp2_nv* sent_nva = nva;
@@ -456,7 +458,7 @@ class Session final : public engine::UserSession {
     }
     if (rec.error.kind == ErrorKind::kNone) {
       proto::judge_http_response(step.checks.get(), slot.result.coding, slot.body, slot.headers,
-                                 decoder_, *w_.scope, rec);
+                                 decoder_, *w_.scope, rec, w_.keep_bodies);
     }
     if (w_.stats.logging() && (step.record_url || url != &step.url)) {
       // Only with a record log: the URL requested (a redirect's end, or a shared name's).
