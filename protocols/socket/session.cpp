@@ -160,16 +160,32 @@ class Session final : public engine::UserSession {
 
   // Sends the payload and reads the reply the step expects. Sets `ec` to the I/O error, if any.
   net::awaitable<ErrorInfo> exchange(Conn& c, const Step& step, error_code& ec) {
-    if (!step.payload.empty()) {
+    const char* bad = nullptr;
+    const std::string_view payload = step.payload.render(*w_.scope, text_, decoded_, bad);
+    if (bad) co_return ErrorInfo{ErrorKind::kInvalidRequest, bad, 0, false};
+    if (!payload.empty()) {
       if (step.udp) {
-        ec = co_await send_udp(c, step.payload);
+        ec = co_await send_udp(c, payload);
       } else {
-        ec = co_await write_tcp(c, step.payload);
+        ec = co_await write_tcp(c, payload);
       }
       if (ec) co_return classify_error(ec, c.op.expired, "send");
-      sent_ += step.payload.size();
+      sent_ += payload.size();
     }
     if (!step.read) co_return ErrorInfo{};
+    ErrorInfo e = co_await read_reply(c, step, ec);
+    if (e.kind != ErrorKind::kNone || !step.checks) co_return e;
+    if (const char* failed = step.checks->apply(checks::ResponseView{0, reply_, {}}, *w_.scope)) {
+      co_return ErrorInfo{ErrorKind::kAssertion, failed, 0, false};
+    }
+    co_return ErrorInfo{};
+  }
+
+  // Reads the reply the step expects (expect_bytes, expect_substring; with neither, one read's
+  // bytes or one datagram). The bytes are kept in reply_ only when checks read them.
+  net::awaitable<ErrorInfo> read_reply(Conn& c, const Step& step, error_code& ec) {
+    const bool once = step.expect_bytes == 0 && step.expect_substring.empty();
+    reply_.clear();
     matcher_.reset(step.expect_substring);
     const char* buf = w_.scratch.data();
     const std::size_t cap = w_.scratch.size();
@@ -201,11 +217,19 @@ class Session final : public engine::UserSession {
             co_return ErrorInfo{ErrorKind::kReset, "connection closed before expect_bytes arrived",
                                 0, false};
           }
+          if (once) {
+            co_return ErrorInfo{ErrorKind::kReset, "connection closed before a reply arrived", 0,
+                                false};
+          }
           co_return ErrorInfo{ErrorKind::kAssertion,
                               "connection closed before expect_substring arrived", 0, false};
         }
         if (ec) co_return classify_error(ec, c.op.expired, "receive");
         received_ += n;
+        if (step.checks && reply_.size() < kMaxReply) {
+          reply_.append(buf, std::min(n, kMaxReply - reply_.size()));
+        }
+        if (once) co_return ErrorInfo{};
         const bool seen = matcher_.feed(std::string_view(buf, n));
         if (step.expect_bytes > 0) {
           if (received_ < step.expect_bytes) continue;
@@ -220,7 +244,7 @@ class Session final : public engine::UserSession {
     }
   }
 
-  net::awaitable<error_code> write_tcp(Conn& c, const std::string& data) {
+  net::awaitable<error_code> write_tcp(Conn& c, std::string_view data) {
     error_code ec;
     std::size_t done = 0;
     while (done < data.size()) {
@@ -235,10 +259,10 @@ class Session final : public engine::UserSession {
     co_return ec;
   }
 
-  net::awaitable<error_code> send_udp(Conn& c, const std::string& data) {
+  net::awaitable<error_code> send_udp(Conn& c, std::string_view data) {
     error_code ec;
     for (;;) {
-      c.udp_socket->send(net::buffer(data), 0, ec);
+      c.udp_socket->send(net::buffer(data.data(), data.size()), 0, ec);
       if (!would_block(ec)) co_return ec;
       ec.clear();
       co_await c.udp_socket->async_wait(udp::socket::wait_write,
@@ -253,6 +277,9 @@ class Session final : public engine::UserSession {
   std::vector<std::unique_ptr<Conn>> conns_;
   SubstringMatcher matcher_;
   std::size_t received_ = 0;  // reply bytes of the current step
+  // Per-request rendering and checks (reused): payload text, its "hex:" bytes, the reply.
+  std::string text_, decoded_, reply_;
+  static constexpr std::size_t kMaxReply = 1 << 20;  // reply bytes kept for checks
 };
 
 }  // namespace
