@@ -11,18 +11,82 @@ void field_error(std::string_view field, const std::string& msg) {
   throw ConfigError("task field '" + std::string(field) + "': " + msg, pointer_key(field));
 }
 
-void check_known_fields(const Json& task, const std::vector<std::string>& known,
-                        std::string_view user) {
+void check_task_fields(const Json& task, const std::vector<action::Param>& fields,
+                       std::string_view user) {
   if (!task.is_object()) {
     throw ConfigError("a task must be an object, got " + std::string(json_type_name(task)), "");
   }
   for (auto it = task.begin(); it != task.end(); ++it) {
-    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-    std::string msg = "unknown task field '" + it.key() + "' for " + std::string(user);
-    const std::string s = text::closest(it.key(), known);
-    if (!s.empty()) msg += " (did you mean '" + s + "'?)";
-    throw ConfigError(msg, pointer_key(it.key()));
+    const action::Param* declared = nullptr;
+    for (const auto& f : fields) {
+      if (f.name == it.key()) declared = &f;
+    }
+    if (!declared) {
+      std::vector<std::string> names;
+      for (const auto& f : fields) names.push_back(f.name);
+      std::string msg = "unknown task field '" + it.key() + "' for " + std::string(user);
+      const std::string s = text::closest(it.key(), names);
+      if (!s.empty()) msg += " (did you mean '" + s + "'?)";
+      throw ConfigError(msg, pointer_key(it.key()));
+    }
+    if (!action::type_matches(it.value(), declared->types)) {
+      field_error(it.key(), "must be " + action::type_mask_name(declared->types) + ", got " +
+                                json_type_name(it.value()) + " " + json_brief(it.value(), 60));
+    }
   }
+}
+
+action::Param field(std::string name, unsigned types, Json default_value, std::string help) {
+  return action::Param{std::move(name), types, false, std::move(default_value), std::move(help)};
+}
+
+void add_result_fields(std::vector<action::Param>& f, std::string_view name_default,
+                       std::string_view reply, bool http) {
+  const std::string r(reply);
+  const std::string types = http ? "status_code | contains | not_contains | json_path | header"
+                                 : "contains | not_contains | json_path";
+  const std::string from = http ? "json_path | header | status_code" : "json_path";
+  const std::string where = http ? "path | name" : "path";
+  f.push_back(
+      field("name", action::kString, nullptr,
+            "the name results are grouped by (default: " + std::string(name_default) + ")"));
+  f.push_back(field("weight", action::kNumber, 1, "relative pick weight in the weighted mode"));
+  f.push_back(field("assertions", action::kArray, nullptr,
+                    "checks on " + r + ", in order ({type: " + types + ", value, " + where +
+                        "}); the first that fails fails the task (kind assertion)"));
+  f.push_back(field("extract", action::kArray, nullptr,
+                    "per-user variables taken from " + r + " once every assertion passed " +
+                        "({var, from: " + from + ", " + where + "}), for ${NAME} in later tasks"));
+}
+
+std::vector<action::Param> http_task_fields(bool files) {
+  using namespace action;
+  std::vector<Param> f = {
+      {"method", kString, true, nullptr, "the HTTP method (get, post, put, patch, delete, ...)"},
+      field("request_url", kString, nullptr,
+            "absolute URL, or a path joined to LD_start_test 'host'; placeholders render per "
+            "request"),
+      field("url", kString, nullptr, "same as request_url"),
+      field("params", kObject | kString, nullptr,
+            "query parameters ({name: value or [values]}) or a query string"),
+      field("headers", kObject, nullptr, "request headers {name: value}"),
+      field("cookies", kObject, nullptr, "cookies {name: value}, sent before the jar's"),
+      field("json", kAny, nullptr, "JSON body (Content-Type: application/json)"),
+      field("data", kString | kObject, nullptr, "body text, or form fields {name: value}"),
+      field("timeout", kNumber | kArray, nullptr, "seconds, or [connect, read]"),
+      field("allow_redirects", kBool, true, "follow 3xx redirects"),
+      field("follow_redirects", kBool, true, "same as allow_redirects"),
+      field("verify", kBool | kString, true, "verify TLS certificates, or a CA bundle path"),
+      field("auth", kArray | kObject, nullptr,
+            "[user, password], {type: basic, username, password} or {type: bearer, token}"),
+      field("cert", kString | kArray, nullptr, "client certificate: PEM path or [cert, key]"),
+  };
+  if (files) {
+    f.push_back(field("files", kObject, nullptr,
+                      "multipart upload {field: file path}, with 'data' as form fields"));
+  }
+  add_result_fields(f, "the URL", "the response", /*http=*/true);
+  return f;
 }
 
 void expect_type(const Json& task, std::string_view field, bool ok, std::string_view want) {
@@ -139,6 +203,90 @@ std::string compile_payload_field(const Json& task, std::string_view field, bool
   }
   if (binary) *binary = is_binary;
   return out;
+}
+
+void append_query(params::Template& t, bool has_query, const Json& p,
+                  const params::ParseContext& ctx) {
+  if (p.is_string()) {
+    const std::string q = p.get<std::string>();
+    if (q.empty()) return;
+    t.append_literal(has_query ? "&" : "?");
+    t.append(params::Template::parse(q, ctx), params::Escape::kNone);
+    return;
+  }
+  for (auto it = p.begin(); it != p.end(); ++it) {
+    auto add = [&](const Json& v) {
+      std::string key;
+      text::url_encode(it.key(), key);
+      t.append_literal(has_query ? "&" : "?");
+      has_query = true;
+      t.append_literal(key + "=");
+      t.append(params::Template::parse(json_display(v), ctx), params::Escape::kUrl);
+    };
+    if (it.value().is_array()) {
+      for (const auto& v : it.value()) add(v);
+    } else if (!it.value().is_null()) {
+      add(it.value());
+    }
+  }
+}
+
+std::size_t line_breaks(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (const char c : s) n += c == '\r' || c == '\n' || c == '\0';
+  return n;
+}
+
+void check_fixed_authority(std::string_view field, std::string_view url) {
+  const std::size_t sep = url.find("://");
+  const std::size_t start = sep == std::string_view::npos ? 0 : sep + 3;
+  const std::size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  if (has_placeholder(url.substr(0, end))) {
+    field_error(field, "'" + std::string(url) +
+                           "': a per-request placeholder can go in the path, query or headers, "
+                           "not in the scheme, host or port (the connection target is fixed for "
+                           "the run)");
+  }
+}
+
+PayloadTemplate compile_payload_template(const Json& task, std::string_view field,
+                                         const params::ParseContext& ctx) {
+  PayloadTemplate p;
+  const std::string key(field);
+  if (!task.contains(key) || task[key].is_null()) return p;
+  const Json& v = task[key];
+  p.tpl = v.is_string() ? params::Template::parse(v.get_ref<const std::string&>(), ctx)
+                        : params::json_template(v, ctx);
+  p.dynamic = !p.tpl.is_static();
+  const std::string& text = p.tpl.text();  // static: the text; dynamic: ${...} still verbatim
+  p.binary = v.is_string() && text.starts_with("hex:");
+  if (!p.dynamic) {
+    std::string error;
+    bool binary = false;
+    if (!v.is_string()) {
+      p.bytes = text;
+    } else if (!decode_payload(text, p.bytes, binary, error)) {
+      field_error(field, error);
+    }
+    p.tpl = params::Template{};
+  }
+  return p;
+}
+
+std::string_view PayloadTemplate::render(params::UserScope& scope, std::string& text,
+                                         std::string& decoded, const char*& error) const {
+  error = nullptr;
+  if (!dynamic) return bytes;
+  text.clear();
+  tpl.render(text, scope);
+  if (!binary) return text;
+  std::string why;  // failure path only
+  bool is_binary = false;
+  if (!decode_payload(text, decoded, is_binary, why)) {
+    error = "payload is not valid hex once its placeholders were rendered";
+    return {};
+  }
+  return decoded;
 }
 
 void check_timeout_field(const Json& task) {

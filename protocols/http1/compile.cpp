@@ -20,11 +20,6 @@ namespace ld::proto::http1 {
 
 namespace {
 
-const std::vector<std::string> kFields = {
-    "method", "request_url", "url",     "params",          "headers",          "cookies",
-    "json",   "data",        "timeout", "allow_redirects", "follow_redirects", "verify",
-    "auth",   "name",        "cert",    "files",           "weight",           "assertions",
-    "extract"};
 const std::vector<std::string> kMethods = {"get",    "post", "put",    "patch",
                                            "delete", "head", "options"};
 
@@ -61,8 +56,10 @@ class Http1Protocol final : public engine::Protocol {
  public:
   std::vector<std::string> user_types() const override { return {"fast_http_user", "http_user"}; }
 
+  std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
+
   void validate_task(const Json& task) const override {
-    proto::check_known_fields(task, kFields, "an HTTP user");
+    proto::check_task_fields(task, fields_, "an HTTP user");
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
     expect_type(task, "method", task["method"].is_string(), "a string");
     method_of(task);
@@ -92,32 +89,7 @@ class Http1Protocol final : public engine::Protocol {
   }
 
  private:
-  // Appends `params` to a target/URL template (a '?' already present continues with '&').
-  static void append_query(params::Template& t, bool has_query, const Json& p,
-                           const params::ParseContext& pc) {
-    if (p.is_string()) {
-      const std::string q = p.get<std::string>();
-      if (q.empty()) return;
-      t.append_literal(has_query ? "&" : "?");
-      t.append(params::Template::parse(q, pc), params::Escape::kNone);
-      return;
-    }
-    for (auto it = p.begin(); it != p.end(); ++it) {
-      auto add = [&](const Json& v) {
-        std::string key;
-        text::url_encode(it.key(), key);
-        t.append_literal(has_query ? "&" : "?");
-        has_query = true;
-        t.append_literal(key + "=");
-        t.append(params::Template::parse(json_display(v), pc), params::Escape::kUrl);
-      };
-      if (it.value().is_array()) {
-        for (const auto& v : it.value()) add(v);
-      } else if (!it.value().is_null()) {
-        add(it.value());
-      }
-    }
-  }
+  const std::vector<action::Param> fields_ = proto::http_task_fields(/*files=*/true);
 
   static Step compile_one(const Json& task, engine::CompileContext& ctx, Tasks& tasks,
                           std::map<std::string, std::vector<tcp::endpoint>>& dns) {
@@ -159,7 +131,7 @@ class Http1Protocol final : public engine::Protocol {
     if (s.dynamic_authority) {
       s.url_tpl = params::Template::parse(skeleton, pc);
       has_query = skeleton.find('?') != std::string::npos;
-      if (task.contains("params")) append_query(s.url_tpl, has_query, task["params"], pc);
+      if (task.contains("params")) proto::append_query(s.url_tpl, has_query, task["params"], pc);
       s.dynamic = true;
     } else {
       std::string error;
@@ -170,7 +142,7 @@ class Http1Protocol final : public engine::Protocol {
       if (rest.front() == '?') rest.insert(rest.begin(), '/');
       s.target_tpl = params::Template::parse(rest, pc);
       has_query = rest.find('?') != std::string::npos;
-      if (task.contains("params")) append_query(s.target_tpl, has_query, task["params"], pc);
+      if (task.contains("params")) proto::append_query(s.target_tpl, has_query, task["params"], pc);
       s.dynamic = !s.target_tpl.is_static();
       // Static targets are percent-encoded once here; dynamic ones per request (session.cpp).
       s.url.target.clear();

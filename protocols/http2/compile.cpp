@@ -18,12 +18,6 @@ namespace ld::proto::http2 {
 
 namespace {
 
-const std::vector<std::string> kFields = {
-    "method",  "request_url", "url",    "params",          "headers",
-    "cookies", "json",        "data",   "timeout",         "verify",
-    "auth",    "name",        "cert",   "allow_redirects", "follow_redirects",
-    "weight",  "assertions",  "extract"};
-
 // Connection-specific header fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
 const std::vector<std::string> kConnectionHeaders = {"connection", "keep-alive", "proxy-connection",
                                                      "transfer-encoding", "upgrade"};
@@ -62,6 +56,8 @@ class Http2Protocol final : public engine::Protocol {
 
   std::vector<std::string> user_types() const override { return {"async_http_user", "http2_user"}; }
 
+  std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
+
   std::vector<action::Param> options() const override {
     return {{"max_streams", action::kInteger | action::kNull, false, nullptr,
              "concurrent requests per user connection, 1 to " +
@@ -90,7 +86,7 @@ class Http2Protocol final : public engine::Protocol {
   }
 
   void validate_task(const Json& task) const override {
-    proto::check_known_fields(task, kFields, "an HTTP/2 user");
+    proto::check_task_fields(task, fields_, "an HTTP/2 user");
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
     expect_type(task, "method", task["method"].is_string(), "a string");
     if (!is_token(task["method"].get<std::string>())) {
@@ -137,8 +133,9 @@ class Http2Protocol final : public engine::Protocol {
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       try {
         validate_task(tasks[i]);
-        const Json task = params::resolve_json(tasks[i], ctx.resolver);
-        out->steps.push_back(compile_one(task, resolved_ctx, *out, dns));
+        // Fixed placeholders folded; per-request ones stay ${...} and become templates.
+        const Json task = params::resolve_json(tasks[i], ctx.parse_context());
+        out->steps.push_back(compile_one(task, tasks[i], resolved_ctx, *out, dns));
       } catch (const ConfigError& e) {
         throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
                           pointer_index(i) + e.pointer());
@@ -153,33 +150,8 @@ class Http2Protocol final : public engine::Protocol {
     return args.contains("http2") && args["http2"].is_boolean() && !args["http2"].get<bool>();
   }
 
-  static void append_query(std::string& target, const Json& params) {
-    if (params.is_string()) {
-      const std::string q = params.get<std::string>();
-      if (q.empty()) return;
-      target += target.find('?') == std::string::npos ? '?' : '&';
-      if (!append_target(target, q)) {
-        fail("params", "contains a line break or NUL byte (it would split the request)");
-      }
-      return;
-    }
-    for (auto it = params.begin(); it != params.end(); ++it) {
-      auto add = [&](const Json& v) {
-        target += target.find('?') == std::string::npos ? '?' : '&';
-        text::url_encode(it.key(), target);
-        target += '=';
-        text::url_encode(json_display(v), target);
-      };
-      if (it.value().is_array()) {
-        for (const auto& v : it.value()) add(v);
-      } else if (!it.value().is_null()) {
-        add(it.value());
-      }
-    }
-  }
-
-  static Step compile_one(const Json& task, engine::CompileContext& ctx, Tasks& tasks,
-                          std::map<std::string, std::vector<tcp::endpoint>>& dns) {
+  static Step compile_one(const Json& task, const Json& raw_task, engine::CompileContext& ctx,
+                          Tasks& tasks, std::map<std::string, std::vector<tcp::endpoint>>& dns) {
     Step s;
     s.method = upper(task["method"].get<std::string>());
     const char* url_key = task.contains("request_url") ? "request_url" : "url";
@@ -195,11 +167,28 @@ class Http2Protocol final : public engine::Protocol {
       }
       url_text = base + url_text;
     }
+    proto::check_fixed_authority(url_key, url_text);
     std::string error;
     if (!parse_url(url_text, s.url, error)) fail(url_key, "'" + url_text + "': " + error);
     s.scheme = s.url.tls ? "https" : "http";
     const std::string display_url = url_text;
-    if (task.contains("params")) append_query(s.url.target, task["params"]);
+    const params::ParseContext pc = ctx.parse_context();
+    // :path with the task's params; per-request parts are rendered and percent-encoded per
+    // request (session.cpp), fixed ones once here.
+    s.path_tpl = params::Template::parse(s.url.target, pc);
+    if (task.contains("params")) {
+      proto::append_query(s.path_tpl, s.url.target.find('?') != std::string::npos, task["params"],
+                          pc);
+    }
+    if (s.path_tpl.is_static()) {
+      s.url.target.clear();
+      if (!append_target(s.url.target, s.path_tpl.text())) {
+        fail("params", "contains a line break or NUL byte (it would split the request)");
+      }
+      s.path_tpl = params::Template{};
+    } else {
+      s.dynamic = true;
+    }
 
     // Results are grouped by (method, name); the name defaults to the URL.
     const std::string name = task.contains("name") ? task["name"].get<std::string>() : display_url;
@@ -228,6 +217,11 @@ class Http2Protocol final : public engine::Protocol {
         std::string key = text::lower(it.key());
         std::string v = json_display(it.value());
         proto::check_header_value("headers", it.key(), v);  // static placeholders folded
+        if (key == "host" && proto::has_placeholder(v)) {
+          proto::entry_error("headers", it.key(),
+                             "cannot hold a per-request placeholder: it is the connection's "
+                             ":authority, fixed for the run");
+        }
         if (key == "host") {
           // HTTP/2 carries the host in :authority (RFC 9113 8.3.1: a Host header must not
           // differ from it), so the task's Host replaces the URL's authority, as curl does.
@@ -274,35 +268,64 @@ class Http2Protocol final : public engine::Protocol {
       }
       proto::check_header_value("auth", a.is_object() && a.contains("token") ? "token" : "username",
                                 value);
+      if (value.starts_with("Basic ")) {  // the credentials as written, for per-request ones
+        const std::string user =
+            a.is_array() ? a[0].get<std::string>() : a["username"].get<std::string>();
+        const std::string pass =
+            a.is_array() ? a[1].get<std::string>() : a["password"].get<std::string>();
+        params::Template t = params::Template::parse(user + ":" + pass, pc);
+        if (!t.is_static()) {
+          s.dyn_headers.push_back({s.headers.size(), std::move(t), /*basic=*/true});
+        }
+      }
       s.headers.emplace_back("authorization", value);
     }
+    // Header values with per-request placeholders (cookies, bearer tokens included).
+    for (std::size_t i = 0; i < s.headers.size(); ++i) {
+      bool basic = false;
+      for (const auto& d : s.dyn_headers) basic = basic || d.index == i;
+      if (basic) continue;
+      params::Template t = params::Template::parse(s.headers[i].second, pc);
+      if (!t.is_static()) s.dyn_headers.push_back({i, std::move(t), /*basic=*/false});
+    }
+    s.dynamic = s.dynamic || !s.dyn_headers.empty();
 
     if (task.contains("json")) {
-      s.body = task["json"].dump();
+      s.body_tpl = params::json_template(task["json"], pc);
       s.content_type = "application/json";
     } else if (task.contains("data")) {
       const Json& d = task["data"];
       if (d.is_string()) {
-        s.body = d.get<std::string>();
+        s.body_tpl = params::Template::parse(d.get<std::string>(), pc);
       } else {
+        bool first = true;
         for (auto it = d.begin(); it != d.end(); ++it) {
-          if (!s.body.empty()) s.body += '&';
-          text::url_encode(it.key(), s.body);
-          s.body += '=';
-          text::url_encode(json_display(it.value()), s.body);
+          std::string key;
+          text::url_encode(it.key(), key);
+          s.body_tpl.append_literal((first ? "" : "&") + key + "=");
+          s.body_tpl.append(params::Template::parse(json_display(it.value()), pc),
+                            params::Escape::kUrl);
+          first = false;
         }
         s.content_type = "application/x-www-form-urlencoded";
       }
     }
+    if (s.body_tpl.is_static()) {
+      s.body = s.body_tpl.text();
+      s.body_tpl = params::Template{};
+    } else {
+      s.dynamic = s.dynamic_body = true;
+    }
     if (has_header("content-type")) s.content_type.clear();
     // content-length is advisory in HTTP/2 but servers (nginx) use it to accept bodies early.
     // A task's own Content-Length was rejected by check_http_request_fields.
-    if (!s.body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH") {
-      s.content_length = std::to_string(s.body.size());
+    if (!s.body.empty() || s.dynamic_body || s.method == "POST" || s.method == "PUT" ||
+        s.method == "PATCH") {
+      s.content_length = std::to_string(s.body.size());  // a dynamic body's: per request
     }
 
     if (task.contains("assertions") || task.contains("extract")) {
-      s.checks = checks::Checks::compile(task, ctx.parse_context());
+      s.checks = checks::Checks::compile(raw_task, pc);
       if (s.checks->empty()) s.checks.reset();
     }
 
@@ -320,6 +343,7 @@ class Http2Protocol final : public engine::Protocol {
   }
 
   std::shared_ptr<engine::Protocol> http1_;
+  const std::vector<action::Param> fields_ = proto::http_task_fields(/*files=*/false);
 };
 
 nghttp2_nv nv(const std::string& name, const std::string& value) {
@@ -343,6 +367,7 @@ void finalize(Step& s) {
   for (const auto& [k, v] : s.headers) s.nva.push_back(nv(k, v));
   s.common_end = s.nva.size();
   if (!s.content_type.empty()) s.nva.push_back(nv(kContentType, s.content_type));
+  s.content_length_at = s.content_length.empty() ? s.nva.size() + 1 : s.nva.size();
   if (!s.content_length.empty()) s.nva.push_back(nv(kContentLength, s.content_length));
   s.request_bytes = s.body.size();
   for (const auto& h : s.nva) s.request_bytes += h.namelen + h.valuelen + 4;

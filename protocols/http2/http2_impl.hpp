@@ -49,6 +49,20 @@ struct Step {
   std::size_t common_begin = 0;            // nva[common_begin, common_end): headers kept on
   std::size_t common_end = 0;              // redirects (no pseudo, no content-* headers)
   std::uint64_t request_bytes = 0;         // header block ("name: value\r\n") + body, for stats
+  std::size_t content_length_at = 0;       // index of content-length in nva (> size: none)
+
+  // Per-request parts (placeholders that change per request), rendered by the session into
+  // the lane's buffers: `dynamic` is false when the prebuilt block and body are sent as they are.
+  struct DynHeader {
+    std::size_t index;  // into `headers`
+    params::Template value;
+    bool basic = false;  // `value` is "user:password", sent as "Basic " + base64
+  };
+  bool dynamic = false;
+  params::Template path_tpl;  // set when :path has per-request parts (before percent-encoding)
+  std::vector<DynHeader> dyn_headers;
+  bool dynamic_body = false;
+  params::Template body_tpl;
 };
 
 // Fills step.nva from the Step's strings. Call once the Step is at its final address.

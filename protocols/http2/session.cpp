@@ -23,6 +23,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -31,6 +32,7 @@
 #include "common/connect.hpp"
 #include "common/cookie_jar.hpp"
 #include "common/http_response.hpp"
+#include "core/text.hpp"
 #include "http2_impl.hpp"
 #include "loaddensity/protocol/completion.hpp"
 #include "stats/recorder.hpp"
@@ -65,6 +67,10 @@ struct Slot {
   std::vector<nghttp2_nv> cookie_nva;
   // The final response's body and header lines, captured only for checks that read them.
   std::string body, headers;
+  // A dynamic step's request as rendered for this lane (reused; valid while its stream lives).
+  std::vector<nghttp2_nv> nva;
+  std::string path, scratch, request_body, content_length;
+  std::vector<std::string> header_values;  // parallel to Step::dyn_headers
 };
 
 // Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
@@ -355,8 +361,24 @@ class Session final : public engine::UserSession {
     const nghttp2_nv* nva = step.nva.data();
     std::size_t nvlen = step.nva.size();
     const std::string* body = &step.body;
-    const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    const std::vector<nghttp2_nv>* base_nva = &step.nva;  // what a redirect copies headers from
     std::uint64_t request_bytes = step.request_bytes;
+    if (step.dynamic) {
+      if (const char* bad = render(step, slot, request_bytes)) {
+        rec.error = {ErrorKind::kInvalidRequest, bad, 0, false};
+        rec.end = steady_now();
+        slot.op.disarm();
+        free_.push_back(&slot);
+        w_.record(rec);
+        co_return;
+      }
+      base_nva = &slot.nva;
+      nva = slot.nva.data();
+      nvlen = slot.nva.size();
+      if (step.dynamic_body) body = &slot.request_body;
+    }
+    const std::string* const request_body = body;  // what a 307/308 redirect sends again
+    const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
     for (int hop = 0;; ++hop) {
       // One request, retried once on a fresh connection if the server refused it unprocessed
       // (GOAWAY, REFUSED_STREAM).
@@ -442,10 +464,10 @@ class Session final : public engine::UserSession {
       url = &slot.redirect_url;
       // 307/308 keep the method and body; others become GET (as browsers and httpx do).
       const bool keep = status == 307 || status == 308;
-      build_redirect(step, slot, keep);
+      build_redirect(step, *base_nva, slot, keep);
       nva = slot.redirect_nva.data();
       nvlen = slot.redirect_nva.size();
-      body = keep ? &step.body : &kNoBody;
+      body = keep ? request_body : &kNoBody;
       request_bytes = body->size();
       for (const auto& h : slot.redirect_nva) request_bytes += h.namelen + h.valuelen + 4;
       endpoints = (url->host == step.url.host && url->port == step.url.port) ? &step.endpoints
@@ -460,9 +482,11 @@ class Session final : public engine::UserSession {
       proto::judge_http_response(step.checks.get(), slot.result.coding, slot.body, slot.headers,
                                  decoder_, *w_.scope, rec, w_.keep_bodies);
     }
-    if (w_.stats.logging() && (step.record_url || url != &step.url)) {
-      // Only with a record log: the URL requested (a redirect's end, or a shared name's).
-      proto::url_text(*url, url->target, url_text_);
+    if (w_.stats.logging() && (step.record_url || url != &step.url || step.dynamic)) {
+      // Only with a record log: the URL requested (a redirect's end, a shared name's, or one
+      // rendered per request).
+      const bool rendered = url == &step.url && !step.path_tpl.is_static();
+      proto::url_text(*url, rendered ? std::string_view(slot.path) : url->target, url_text_);
       rec.url = url_text_;
     }
     free_.push_back(&slot);
@@ -612,7 +636,60 @@ class Session final : public engine::UserSession {
     co_return ErrorInfo{};
   }
 
-  static void build_redirect(const Step& step, Slot& s, bool keep) {
+  // Renders a dynamic step's per-request parts into the lane's buffers and points a copy of
+  // the step's header block at them. Returns why the request cannot be sent, or null. No
+  // allocation once the buffers have grown (basic auth with placeholders excepted).
+  const char* render(const Step& step, Slot& slot, std::uint64_t& request_bytes) {
+    params::UserScope& scope = *w_.scope;
+    slot.nva.assign(step.nva.begin(), step.nva.end());
+    auto point = [&](std::size_t i, const std::string& value) {
+      slot.nva[i].value = reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data()));
+      slot.nva[i].valuelen = value.size();
+    };
+    if (!step.path_tpl.is_static()) {
+      slot.scratch.clear();
+      step.path_tpl.render(slot.scratch, scope);
+      slot.path.clear();
+      if (!append_target(slot.path, slot.scratch)) {
+        return "URL has a line break or NUL once placeholders resolved";
+      }
+      point(3, slot.path);  // :path
+    }
+    slot.header_values.resize(step.dyn_headers.size());
+    for (std::size_t i = 0; i < step.dyn_headers.size(); ++i) {
+      const Step::DynHeader& d = step.dyn_headers[i];
+      std::string& v = slot.header_values[i];
+      slot.scratch.clear();
+      d.value.render(slot.scratch, scope);
+      if (d.basic) {
+        v = "Basic " + text::base64_encode(slot.scratch);
+      } else {
+        v.swap(slot.scratch);
+      }
+      if (has_line_break_or_nul(v)) {
+        return "header value has a line break or NUL once placeholders resolved";
+      }
+      point(step.common_begin + d.index, v);
+    }
+    const std::string* body = &step.body;
+    if (step.dynamic_body) {
+      slot.request_body.clear();
+      step.body_tpl.render(slot.request_body, scope);
+      body = &slot.request_body;
+      if (step.content_length_at < slot.nva.size()) {
+        char digits[24];
+        const auto r = std::to_chars(digits, digits + sizeof digits, body->size());
+        slot.content_length.assign(digits, r.ptr);
+        point(step.content_length_at, slot.content_length);
+      }
+    }
+    request_bytes = body->size();
+    for (const auto& h : slot.nva) request_bytes += h.namelen + h.valuelen + 4;
+    return nullptr;
+  }
+
+  static void build_redirect(const Step& step, const std::vector<nghttp2_nv>& base, Slot& s,
+                             bool keep) {
     s.redirect_method = keep || step.method == "HEAD" ? step.method : "GET";
     s.redirect_scheme = s.redirect_url.tls ? "https" : "http";
     auto nv = [](const std::string& name, const std::string& value) {
@@ -628,11 +705,10 @@ class Session final : public engine::UserSession {
     s.redirect_nva.push_back(nv(kScheme, s.redirect_scheme));
     s.redirect_nva.push_back(nv(kAuthority, s.redirect_url.host_header));
     s.redirect_nva.push_back(nv(kPath, s.redirect_url.target));
-    s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_begin,
-                          step.nva.begin() + step.common_end);
+    s.redirect_nva.insert(s.redirect_nva.end(), base.begin() + step.common_begin,
+                          base.begin() + step.common_end);
     if (keep)
-      s.redirect_nva.insert(s.redirect_nva.end(), step.nva.begin() + step.common_end,
-                            step.nva.end());
+      s.redirect_nva.insert(s.redirect_nva.end(), base.begin() + step.common_end, base.end());
   }
 
   // TimedOp callback (from the sweeper): give up on whatever the slot waits for.

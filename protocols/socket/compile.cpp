@@ -1,10 +1,11 @@
 // socket_user task checking and compilation: payloads are decoded and targets resolved once.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
-#include "params/resolver.hpp"
+#include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
 #include "core/text.hpp"
+#include "params/resolver.hpp"
 #include "socket.hpp"
 #include "socket_impl.hpp"
 
@@ -12,15 +13,30 @@ namespace ld::proto::socket {
 
 namespace {
 
-const std::vector<std::string> kFields = {"protocol", "target",       "host",
-                                          "payload",  "expect_bytes", "expect_substring",
-                                          "timeout",  "name",         "weight"};
+std::vector<action::Param> declared_fields() {
+  using namespace action;
+  std::vector<Param> f = {
+      field("protocol", kString, "tcp", "tcp or udp"),
+      field("target", kString, nullptr,
+            "\"host:port\" (\"[v6]:port\"); default: LD_start_test 'host'"),
+      field("host", kString, nullptr, "same as target"),
+      field("payload", kAny & ~kNull, nullptr,
+            "bytes to send: text, \"hex:...\" or a JSON value sent as JSON; placeholders "
+            "render per request"),
+      field("expect_bytes", kInteger, nullptr, "read until this many reply bytes arrived"),
+      field("expect_substring", kAny & ~kNull, nullptr,
+            "read until the reply contains this (text or \"hex:...\")"),
+      field("timeout", kNumber, kDefaultTimeoutS, "seconds for connect, send and the reply"),
+  };
+  add_result_fields(f, "protocol:target", "the reply bytes", /*http=*/false);
+  return f;
+}
 constexpr std::string_view kUser = "a socket_user";
 constexpr const char* kNoTarget =
     "task needs 'target' (\"host:port\"), or LD_start_test needs a 'host' to default to";
 constexpr const char* kNothing =
-    "task sends nothing and reads nothing: give a 'payload', 'expect_bytes' or "
-    "'expect_substring'";
+    "task sends nothing and reads nothing: give a 'payload', 'expect_bytes', 'expect_substring' "
+    "or 'assertions'";
 constexpr const char* kUdpSends =
     "a UDP task must send a datagram (a UDP server cannot know the client before it sends)";
 
@@ -41,8 +57,10 @@ class SocketProtocol final : public engine::Protocol {
  public:
   std::vector<std::string> user_types() const override { return {"socket_user"}; }
 
+  std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
+
   void validate_task(const Json& task) const override {
-    check_known_fields(task, kFields, kUser);
+    check_task_fields(task, fields_, kUser);
     protocol_of(task);
     const char* key = target_key(task);
     if (task.contains(key)) {
@@ -65,11 +83,14 @@ class SocketProtocol final : public engine::Protocol {
     }
     check_timeout_field(task);
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
+    checks::Checks::validate(task, /*http=*/false);
     const bool sends = task.contains("payload") && !payload_text(task["payload"]).empty() &&
                        payload_text(task["payload"]) != "hex:";
     const bool reads =
         (task.contains("expect_bytes") && task["expect_bytes"] != 0) ||
-        (task.contains("expect_substring") && !payload_text(task["expect_substring"]).empty());
+        (task.contains("expect_substring") && !payload_text(task["expect_substring"]).empty()) ||
+        (task.contains("assertions") && !task["assertions"].empty()) ||
+        (task.contains("extract") && !task["extract"].empty());
     if (!sends && !reads) throw ConfigError(kNothing, "");
     if (!sends && protocol_of(task) == "udp") field_error("payload", kUdpSends);
   }
@@ -85,7 +106,8 @@ class SocketProtocol final : public engine::Protocol {
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& raw_tasks,
                                                  engine::CompileContext& raw_ctx) const override {
     // Placeholders fixed for the run are folded here; per-request ones stay as written.
-    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, raw_ctx.resolver);
+    const params::ParseContext pc = raw_ctx.parse_context();
+    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, pc);
     engine::CompileContext ctx = raw_ctx;
     ctx.host = params::resolve_static(raw_ctx.host, raw_ctx.resolver);
     auto out = std::make_unique<Tasks>();
@@ -100,6 +122,11 @@ class SocketProtocol final : public engine::Protocol {
       if (target.empty()) {
         throw ConfigError(kNoTarget, "");
       }
+      if (has_placeholder(target)) {
+        field_error(key, "'" + target +
+                             "': a per-request placeholder can go in the payload, not in the "
+                             "target (the connection target is fixed for the run)");
+      }
       std::string error;
       if (!parse_host_port(target, s.host, s.port, error)) {
         if (!task.contains(key)) {
@@ -108,14 +135,19 @@ class SocketProtocol final : public engine::Protocol {
         }
         field_error(key, "'" + target + "' " + error);
       }
-      s.payload = compile_payload_field(task, "payload");
+      s.payload = compile_payload_template(raw_tasks[i], "payload", pc);
       s.expect_substring = compile_payload_field(task, "expect_substring");
       if (task.contains("expect_bytes")) {
         s.expect_bytes = static_cast<std::size_t>(task["expect_bytes"].get<std::int64_t>());
       }
-      s.read = s.expect_bytes > 0 || !s.expect_substring.empty();
-      if (!s.read && s.payload.empty()) throw ConfigError(kNothing, "");
-      if (s.udp && s.payload.empty()) field_error("payload", kUdpSends);
+      if (task.contains("assertions") || task.contains("extract")) {
+        s.checks = checks::Checks::compile(raw_tasks[i], pc, /*http=*/false);
+        if (s.checks->empty()) s.checks.reset();
+      }
+      s.read = s.expect_bytes > 0 || !s.expect_substring.empty() || s.checks;
+      const bool sends = s.payload.dynamic || !s.payload.bytes.empty();
+      if (!s.read && !sends) throw ConfigError(kNothing, "");
+      if (s.udp && !sends) field_error("payload", kUdpSends);
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));
       const std::string name =
           task.contains("name") ? task["name"].get<std::string>() : protocol + ":" + target;
@@ -130,6 +162,9 @@ class SocketProtocol final : public engine::Protocol {
     });
     return out;
   }
+
+ private:
+  const std::vector<action::Param> fields_ = declared_fields();
 };
 
 }  // namespace

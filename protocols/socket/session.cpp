@@ -67,6 +67,7 @@ class Session final : public engine::UserSession {
     OpScope op(w_, conn.op, step.name_id, planned, step.timeout);
     stats::Record& rec = op.rec;
     sent_ = 0;
+    reply_.clear();
     for (int attempt = 0;; ++attempt) {
       const bool reused = conn.open;
       received_ = 0;
@@ -89,6 +90,8 @@ class Session final : public engine::UserSession {
     if (!op.stop() && !rec.ok() && op.expired()) rec.error = op.timed_out();
     rec.bytes_out = sent_;  // bytes actually written, over every attempt
     rec.bytes_in = received_;
+    // The record log keeps the reply a check read (a failure), or every reply with record_bodies.
+    if (!reply_.empty() && (!rec.ok() || w_.keep_bodies)) rec.text = reply_;
     op.record();
   }
 
@@ -140,16 +143,34 @@ class Session final : public engine::UserSession {
 
   // Sends the payload and reads the reply the step expects. Sets `ec` to the I/O error, if any.
   net::awaitable<ErrorInfo> exchange(Conn& c, const Step& step, error_code& ec, const OpScope& op) {
-    if (!step.payload.empty()) {
+    const char* bad = nullptr;
+    const std::string_view payload = step.payload.render(*w_.scope, text_, decoded_, bad);
+    if (bad) co_return ErrorInfo{ErrorKind::kInvalidRequest, bad, 0, false};
+    if (!payload.empty()) {
       if (step.udp) {
-        ec = co_await send_udp(c, step.payload);
+        ec = co_await send_udp(c, payload);
       } else {
-        ec = co_await write_tcp(c, step.payload);
+        ec = co_await write_tcp(c, payload);
       }
       if (ec) co_return op.error(ec, "send");
-      sent_ += step.payload.size();
+      sent_ += payload.size();
     }
     if (!step.read) co_return ErrorInfo{};
+    ErrorInfo e = co_await read_reply(c, step, ec, op);
+    if (e.kind != ErrorKind::kNone || !step.checks) co_return e;
+    if (const char* failed = step.checks->apply(checks::ResponseView{0, reply_, {}}, *w_.scope)) {
+      co_return ErrorInfo{ErrorKind::kAssertion, failed, 0, false};
+    }
+    co_return ErrorInfo{};
+  }
+
+  // Reads the reply the step expects (expect_bytes, expect_substring; with neither, one read's
+  // bytes or one datagram). The bytes are kept in reply_ only when checks read them (up to
+  // kMaxReply) or the test keeps bodies (up to WorkerContext::keep_bodies).
+  net::awaitable<ErrorInfo> read_reply(Conn& c, const Step& step, error_code& ec,
+                                       const OpScope& op) {
+    const bool once = step.expect_bytes == 0 && step.expect_substring.empty();
+    reply_.clear();
     matcher_.reset(step.expect_substring);
     const char* buf = w_.scratch.data();
     const std::size_t cap = w_.scratch.size();
@@ -181,11 +202,18 @@ class Session final : public engine::UserSession {
             co_return ErrorInfo{ErrorKind::kReset, "connection closed before expect_bytes arrived",
                                 0, false};
           }
+          if (once) {
+            co_return ErrorInfo{ErrorKind::kReset, "connection closed before a reply arrived", 0,
+                                false};
+          }
           co_return ErrorInfo{ErrorKind::kAssertion,
                               "connection closed before expect_substring arrived", 0, false};
         }
         if (ec) co_return op.error(ec, "receive");
         received_ += n;
+        const std::size_t keep = step.checks ? kMaxReply : w_.keep_bodies;
+        if (reply_.size() < keep) reply_.append(buf, std::min(n, keep - reply_.size()));
+        if (once) co_return ErrorInfo{};
         const bool seen = matcher_.feed(std::string_view(buf, n));
         if (step.expect_bytes > 0) {
           if (received_ < step.expect_bytes) continue;
@@ -200,7 +228,7 @@ class Session final : public engine::UserSession {
     }
   }
 
-  net::awaitable<error_code> write_tcp(Conn& c, const std::string& data) {
+  net::awaitable<error_code> write_tcp(Conn& c, std::string_view data) {
     error_code ec;
     std::size_t done = 0;
     while (done < data.size()) {
@@ -215,10 +243,10 @@ class Session final : public engine::UserSession {
     co_return ec;
   }
 
-  net::awaitable<error_code> send_udp(Conn& c, const std::string& data) {
+  net::awaitable<error_code> send_udp(Conn& c, std::string_view data) {
     error_code ec;
     for (;;) {
-      c.udp_socket->send(net::buffer(data), 0, ec);
+      c.udp_socket->send(net::buffer(data.data(), data.size()), 0, ec);
       if (!would_block(ec)) co_return ec;
       ec.clear();
       co_await c.udp_socket->async_wait(udp::socket::wait_write,
@@ -233,6 +261,9 @@ class Session final : public engine::UserSession {
   std::vector<std::unique_ptr<Conn>> conns_;
   SubstringMatcher matcher_;
   std::size_t received_ = 0;  // reply bytes of the current step
+  // Per-request rendering and checks (reused): payload text, its "hex:" bytes, the reply.
+  std::string text_, decoded_, reply_;
+  static constexpr std::size_t kMaxReply = 1 << 20;  // reply bytes kept for checks
 };
 
 }  // namespace

@@ -4,10 +4,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "action/registry.hpp"
+#include "checks/checks.hpp"
+#include "common/task_fields.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
@@ -24,10 +27,13 @@ struct Step {
   bool udp = false;
   std::string host;
   std::uint16_t port = 0;
-  std::string payload;           // bytes to send (may be empty: read only)
-  std::size_t expect_bytes = 0;  // read until this many bytes arrived (0 = no count)
-  std::string expect_substring;  // read until these bytes were seen (empty = none)
-  bool read = false;             // expect_bytes > 0 or expect_substring given
+  proto::PayloadTemplate payload;  // bytes to send (may be empty: read only)
+  std::size_t expect_bytes = 0;    // read until this many bytes arrived (0 = no count)
+  std::string expect_substring;    // read until these bytes were seen (empty = none)
+  bool read = false;               // expect_bytes > 0, expect_substring or checks given
+  // On the reply bytes (what the read gathered; with no expect_*, the first read's bytes or
+  // datagram); may be null.
+  std::unique_ptr<checks::Checks> checks;
   Nanos timeout = 0;             // covers connect, send and the reply
   std::vector<net::ip::tcp::endpoint> tcp_endpoints;  // resolved at compile time (may be empty)
   std::vector<net::ip::udp::endpoint> udp_endpoints;

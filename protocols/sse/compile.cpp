@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <optional>
 
-#include "params/resolver.hpp"
+#include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
 #include "core/text.hpp"
+#include "params/resolver.hpp"
 #include "sse.hpp"
 #include "sse_impl.hpp"
 
@@ -17,8 +18,24 @@ namespace ld::proto::sse {
 
 namespace {
 
-const std::vector<std::string> kFields = {"method", "request_url", "url",   "headers", "timeout",
-                                          "expect", "name",        "count", "verify",  "weight"};
+std::vector<action::Param> declared_fields() {
+  using namespace action;
+  std::vector<Param> f = {
+      field("method", kString, "wait", "open (or connect), wait or close"),
+      field("request_url", kString, nullptr,
+            "http:// or https:// URL of the event stream (or a path joined to LD_start_test "
+            "'host'); wait and close use the stream of the open before them"),
+      field("url", kString, nullptr, "same as request_url"),
+      field("headers", kObject, nullptr, "request headers {name: value}"),
+      field("timeout", kNumber, kDefaultTimeoutS,
+            "seconds: open until the response head, wait for all its events"),
+      field("expect", kString, nullptr, "wait: text an event's data must contain to count"),
+      field("count", kInteger, 1, "wait: events to wait for (1 to 1000000)"),
+      field("verify", kBool | kString, true, "https: verify certificates, or a CA bundle path"),
+  };
+  add_result_fields(f, "URL + event", "the data of each event a wait counts", /*http=*/false);
+  return f;
+}
 const std::vector<std::string> kMethods = {"open", "connect", "wait", "close"};
 constexpr std::string_view kUser = "an sse_user";
 const std::vector<Scheme> kSchemes = {{"http", 80, false}, {"https", 443, true}};
@@ -48,8 +65,10 @@ class SseProtocol final : public engine::Protocol {
  public:
   std::vector<std::string> user_types() const override { return {"sse_user"}; }
 
+  std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
+
   void validate_task(const Json& task) const override {
-    check_known_fields(task, kFields, kUser);
+    check_task_fields(task, fields_, kUser);
     const Op op = op_of(method_of(task, kMethods, "wait", "sse_user"));
     const char* key = url_key(task);
     if (task.contains(key)) {
@@ -84,6 +103,11 @@ class SseProtocol final : public engine::Protocol {
           "a whole number of events from 1 to 1000000");
       if (op != Op::kWait) field_error("count", "only a wait task takes 'count'");
     }
+    checks::Checks::validate(task, /*http=*/false);
+    for (const char* f : {"assertions", "extract"}) {
+      if (task.contains(f) && op != Op::kWait)
+        field_error(f, "only a wait task has events to check");
+    }
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
     check_verify_field(task);
   }
@@ -105,7 +129,8 @@ class SseProtocol final : public engine::Protocol {
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& raw_tasks,
                                                  engine::CompileContext& raw_ctx) const override {
     // Placeholders fixed for the run are folded here; per-request ones stay as written.
-    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, raw_ctx.resolver);
+    const params::ParseContext pc = raw_ctx.parse_context();
+    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, pc);
     engine::CompileContext ctx = raw_ctx;
     ctx.host = params::resolve_static(raw_ctx.host, raw_ctx.resolver);
     auto out = std::make_unique<Tasks>();
@@ -145,6 +170,10 @@ class SseProtocol final : public engine::Protocol {
       if (task.contains("expect")) s.expect = task["expect"].get<std::string>();
       if (task.contains("count"))
         s.count = static_cast<std::uint32_t>(task["count"].get<std::int64_t>());
+      if (task.contains("assertions") || task.contains("extract")) {
+        s.checks = checks::Checks::compile(raw_tasks[i], pc, /*http=*/false);
+        if (s.checks->empty()) s.checks.reset();
+      }
       const Stream& st = out->streams[s.stream];
       if (s.op == Op::kWait) {
         const std::string name =
@@ -170,10 +199,13 @@ class SseProtocol final : public engine::Protocol {
   }
 
  private:
+  const std::vector<action::Param> fields_ = declared_fields();
+
   static std::size_t stream_for(const Json& task, engine::CompileContext& ctx, TlsContexts& tls,
                                 Tasks& out, std::vector<bool>& named) {
     const char* key = url_key(task);
     std::string text = task.contains(key) ? task[key].get<std::string>() : ctx.host;
+    check_fixed_authority(key, text);
     if (text.find("://") == std::string::npos && !ctx.host.empty()) {
       std::string base = ctx.host;
       if (!base.empty() && base.back() == '/' && !text.empty() && text.front() == '/')
@@ -213,6 +245,11 @@ class SseProtocol final : public engine::Protocol {
     if (!has_accept) st.request += "Accept: text/event-stream\r\n";
     if (!has_agent) st.request += "User-Agent: loaddensity/" LD_SSE_VERSION "\r\n";
     st.request += "Cache-Control: no-cache\r\n" + headers;
+    // Folded text: what is still ${...} (target, header values) is rendered at each open.
+    st.head_tpl = params::Template::parse(st.request, ctx.parse_context());
+    st.dynamic = !st.head_tpl.is_static();
+    st.head_breaks = line_breaks(st.head_tpl.text());
+    if (!st.dynamic) st.head_tpl = params::Template{};
     if (st.url.tls) st.ssl = tls.get(task);
     st.endpoints = resolve_tcp(st.url.host, st.url.port);
     st.open_name = ctx.names.intern("SSE", st.url.text);

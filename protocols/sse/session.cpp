@@ -151,6 +151,16 @@ class Session final : public engine::UserSession {
   net::awaitable<ErrorInfo> connect_and_request(const Stream& st, bool resume, OpScope& op) {
     stats::Record& rec = op.rec;
     error_code ec;
+    std::string_view request_head = st.request;
+    if (st.dynamic) {  // per-request parts of the URL or headers, rendered at each open
+      head_.clear();
+      st.head_tpl.render(head_, *w_.scope);
+      if (line_breaks(head_) != st.head_breaks) {
+        co_return ErrorInfo{ErrorKind::kInvalidRequest,
+                            "a placeholder put a line break or NUL into the request", 0, false};
+      }
+      request_head = head_;
+    }
     if (resume && retry_ms_ > 0) {
       // EventSource waits the server's reconnection time before reopening.
       if (!pause_) pause_.emplace(w_.io);
@@ -173,8 +183,9 @@ class Session final : public engine::UserSession {
     tail_.clear();
     if (resume && !resume_id_.empty()) tail_ = "Last-Event-ID: " + resume_id_ + "\r\n";
     tail_ += "\r\n";
-    const std::array<net::const_buffer, 2> request{net::buffer(st.request), net::buffer(tail_)};
-    rec.bytes_out = st.request.size() + tail_.size();
+    const std::array<net::const_buffer, 2> request{
+        net::buffer(request_head.data(), request_head.size()), net::buffer(tail_)};
+    rec.bytes_out = request_head.size() + tail_.size();
     if (tls_) {
       co_await net::async_write(*tls_, request, net::redirect_error(net::use_awaitable, ec));
     } else {
@@ -256,6 +267,7 @@ class Session final : public engine::UserSession {
     stats::Record& rec = op.rec;
     std::uint32_t matched = 0;
     bool unmatched = false;  // events arrived that did not contain `expect`
+    bool recorded = false;   // a check failed on a counted event (recorded then)
     std::uint64_t bytes_at_start = bytes_;
     while (matched < step.count) {
       bool ready = false;
@@ -283,7 +295,19 @@ class Session final : public engine::UserSession {
         if (step.expect.empty() || events_.data().find(step.expect) != std::string_view::npos) {
           rec.end = now;
           rec.bytes_in = bytes_ - bytes_at_start;
+          if (step.checks) {  // on the data of the event the wait counts
+            const checks::ResponseView reply{0, events_.data(), {}};
+            if (const char* failed = step.checks->apply(reply, *w_.scope)) {
+              rec.error = {ErrorKind::kAssertion, failed, 0, false};
+              rec.text = events_.data();  // the record log keeps its start
+              w_.record(rec);
+              recorded = true;
+              break;  // the wait failed; the stream stays open
+            }
+          }
+          if (w_.keep_bodies) rec.text = events_.data();  // record_bodies: the event data
           w_.record(rec);
+          rec.text = {};
           ++matched;
           bytes_at_start = bytes_;
           rec.planned = rec.start = now;  // the next event of this wait is timed from here
@@ -330,7 +354,8 @@ class Session final : public engine::UserSession {
       }
     }
     op.stop();
-    if (matched == step.count) co_return;  // every event was recorded as it came
+    // Every counted event was recorded as it came, and so was a check that failed on one.
+    if (matched == step.count || recorded) co_return;
     rec.bytes_in = bytes_ - bytes_at_start;
     op.record();
   }
@@ -356,6 +381,7 @@ class Session final : public engine::UserSession {
   std::string resume_id_;       // last event id, sent as Last-Event-ID on a resume
   std::int64_t retry_ms_ = -1;  // server's reconnection time, -1 = none
   std::string tail_;            // request tail (Last-Event-ID + CRLF)
+  std::string head_;            // a dynamic stream's rendered request head
   bool first_event_pending_ = false;
   Nanos open_planned_ = 0;
   Nanos open_start_ = 0;

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "common/task_fields.hpp"
 #include "action/registry.hpp"
+#include "checks/checks.hpp"
+#include "common/task_fields.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
@@ -24,6 +25,10 @@ constexpr double kDefaultTimeoutS = 30.0;  // the original's default
 struct Stream {
   Url url;
   std::string request;  // "GET ... HTTP/1.1" head without the final CRLF (Last-Event-ID goes last)
+  // Per-request parts of the URL or header values: the head is rendered at each open.
+  bool dynamic = false;
+  params::Template head_tpl;
+  std::size_t head_breaks = 0;                    // CR/LF/NUL in the head's literal text
   std::shared_ptr<net::ssl::context> ssl;         // https only
   std::vector<net::ip::tcp::endpoint> endpoints;  // resolved at compile time (may be empty)
   std::uint32_t open_name = 0;                    // record of the open (time to the response head)
@@ -39,6 +44,7 @@ struct Step {
   std::uint32_t name_id = 0;  // wait: one record per matching event
   std::string expect;         // wait: substring of the event's data ("" = any event)
   std::uint32_t count = 1;    // wait: events to wait for
+  std::unique_ptr<checks::Checks> checks;  // wait: on each counted event's data; may be null
   Nanos timeout = 0;          // open: connect + response head; wait: the whole wait
 };
 

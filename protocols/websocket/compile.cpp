@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <optional>
 
-#include "params/resolver.hpp"
+#include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
 #include "core/text.hpp"
+#include "params/resolver.hpp"
 #include "websocket.hpp"
 #include "ws_impl.hpp"
 
@@ -18,8 +19,26 @@ namespace ld::proto::websocket {
 
 namespace {
 
-const std::vector<std::string> kFields = {"method",  "request_url", "url",     "payload", "expect",
-                                          "timeout", "name",        "headers", "verify",  "weight"};
+std::vector<action::Param> declared_fields() {
+  using namespace action;
+  std::vector<Param> f = {
+      field("method", kString, "send", "connect, send, recv, sendrecv or close"),
+      field("request_url", kString, nullptr,
+            "ws:// or wss:// URL (or a path joined to LD_start_test 'host'); a task without one "
+            "uses the connection of the task before it"),
+      field("url", kString, nullptr, "same as request_url"),
+      field("payload", kAny & ~kNull, nullptr,
+            "send, sendrecv: the message (text, \"hex:...\" for a binary frame, or a JSON value "
+            "sent as JSON); placeholders render per message"),
+      field("expect", kString, nullptr,
+            "recv, sendrecv: text (or \"hex:...\") the reply message must contain"),
+      field("headers", kObject, nullptr, "handshake headers {name: value}"),
+      field("timeout", kNumber, kDefaultTimeoutS, "seconds for the whole task"),
+      field("verify", kBool | kString, true, "wss: verify certificates, or a CA bundle path"),
+  };
+  add_result_fields(f, "method + URL", "the reply message (recv, sendrecv)", /*http=*/false);
+  return f;
+}
 const std::vector<std::string> kMethods = {"connect", "send", "recv", "sendrecv", "close"};
 constexpr std::string_view kUser = "a websocket_user";
 const std::vector<Scheme> kSchemes = {{"ws", 80, false}, {"wss", 443, true}};
@@ -46,8 +65,10 @@ class WebSocketProtocol final : public engine::Protocol {
  public:
   std::vector<std::string> user_types() const override { return {"websocket_user"}; }
 
+  std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
+
   void validate_task(const Json& task) const override {
-    check_known_fields(task, kFields, kUser);
+    check_task_fields(task, fields_, kUser);
     const Op op = op_of(method_of(task, kMethods, "send", "websocket_user"));
     const char* key = url_key(task);
     if (task.contains(key)) {
@@ -67,6 +88,12 @@ class WebSocketProtocol final : public engine::Protocol {
       expect_type(task, "expect", task["expect"].is_string(), "a string (text or \"hex:...\")");
       check_payload_field(task, "expect");
       if (!receives(op)) field_error("expect", "only recv and sendrecv tasks take 'expect'");
+    }
+    checks::Checks::validate(task, /*http=*/false);
+    for (const char* f : {"assertions", "extract"}) {
+      if (task.contains(f) && !receives(op)) {
+        field_error(f, "only recv and sendrecv tasks have a reply to check");
+      }
     }
     if (task.contains("headers")) {
       expect_type(task, "headers", task["headers"].is_object(), "an object");
@@ -94,7 +121,8 @@ class WebSocketProtocol final : public engine::Protocol {
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& raw_tasks,
                                                  engine::CompileContext& raw_ctx) const override {
     // Placeholders fixed for the run are folded here; per-request ones stay as written.
-    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, raw_ctx.resolver);
+    const params::ParseContext pc = raw_ctx.parse_context();
+    const std::vector<Json> tasks = params::resolve_json_list(raw_tasks, pc);
     engine::CompileContext ctx = raw_ctx;
     ctx.host = params::resolve_static(raw_ctx.host, raw_ctx.resolver);
     auto out = std::make_unique<Tasks>();
@@ -136,9 +164,15 @@ class WebSocketProtocol final : public engine::Protocol {
       s.endpoint = *current;
       s.own_url = own[i].has_value();
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));
-      if (sends(s.op)) s.payload = compile_payload_field(task, "payload", &s.binary);
-      if (receives(s.op)) s.expect = compile_payload_field(task, "expect");
-      max_payload = std::max(max_payload, s.payload.size());
+      if (sends(s.op)) s.payload = compile_payload_template(raw_tasks[i], "payload", pc);
+      if (receives(s.op)) {
+        s.expect = compile_payload_field(task, "expect");
+        if (task.contains("assertions") || task.contains("extract")) {
+          s.checks = checks::Checks::compile(raw_tasks[i], pc, /*http=*/false);
+          if (s.checks->empty()) s.checks.reset();
+        }
+      }
+      max_payload = std::max(max_payload, s.payload.static_size());
       static constexpr const char* kNames[] = {"connect", "send", "recv", "sendrecv", "close"};
       Endpoint& ep = out->endpoints[s.endpoint];
       const std::string name =
@@ -157,10 +191,13 @@ class WebSocketProtocol final : public engine::Protocol {
   }
 
  private:
+  const std::vector<action::Param> fields_ = declared_fields();
+
   static std::size_t endpoint_for(const Json& task, engine::CompileContext& ctx, TlsContexts& tls,
                                   Tasks& out, std::vector<bool>& named) {
     const char* key = url_key(task);
     std::string text = task.contains(key) ? task[key].get<std::string>() : ctx.host;
+    check_fixed_authority(key, text);
     if (text.find("://") == std::string::npos && !ctx.host.empty() &&
         ctx.host.find("://") != std::string::npos) {
       std::string base = ctx.host;
@@ -184,6 +221,14 @@ class WebSocketProtocol final : public engine::Protocol {
         ep.headers.emplace_back(it.key(), v);
         header_key += it.key() + ": " + v + "\n";
       }
+    }
+    // Folded text: what is still ${...} is per request, rendered at each connect.
+    const params::ParseContext pc = ctx.parse_context();
+    ep.target_tpl = params::Template::parse(ep.url.target, pc);
+    ep.dynamic = !ep.target_tpl.is_static();
+    for (const auto& [name, value] : ep.headers) {
+      ep.header_tpls.push_back(params::Template::parse(value, pc));
+      ep.dynamic = ep.dynamic || !ep.header_tpls.back().is_static();
     }
     ep.key = ep.url.text + "\n" + header_key + "\n" +
              (task.contains("verify") ? task["verify"].dump() : std::string("true"));

@@ -127,10 +127,28 @@ class Session final : public engine::UserSession {
   void configure(Stream& s, const Endpoint& ep) {
     s.auto_fragment(false);
     s.write_buffer_bytes(tasks_.write_buffer);
-    s.set_option(ws::stream_base::decorator([&ep](ws::request_type& req) {
+    s.set_option(ws::stream_base::decorator([&ep, this](ws::request_type& req) {
       req.set(beast::http::field::user_agent, "loaddensity/" LD_WS_VERSION);
-      for (const auto& [k, v] : ep.headers) req.set(k, v);
+      for (std::size_t i = 0; i < ep.headers.size(); ++i) {
+        req.set(ep.headers[i].first, ep.dynamic ? rendered_headers_[i] : ep.headers[i].second);
+      }
     }));
+  }
+
+  // Renders the endpoint's per-request parts (target, header values) for this connect; false
+  // when a rendered value would split the handshake request.
+  bool render_endpoint(const Endpoint& ep) {
+    target_.clear();
+    ep.target_tpl.render(target_, *w_.scope);
+    bool ok = target_.find_first_of(std::string_view("\r\n\0 ", 4)) == std::string::npos;
+    rendered_headers_.resize(ep.headers.size());
+    for (std::size_t i = 0; i < ep.headers.size(); ++i) {
+      rendered_headers_[i].clear();
+      ep.header_tpls[i].render(rendered_headers_[i], *w_.scope);
+      ok = ok &&
+           rendered_headers_[i].find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos;
+    }
+    return ok;
   }
 
   net::awaitable<bool> connect(const Step& step, std::uint32_t name_id, Nanos planned) {
@@ -151,6 +169,12 @@ class Session final : public engine::UserSession {
 
   net::awaitable<ErrorInfo> open_connection(const Endpoint& ep, OpScope& op) {
     error_code ec;
+    if (ep.dynamic && !render_endpoint(ep)) {
+      co_return ErrorInfo{ErrorKind::kInvalidRequest,
+                          "a placeholder put a space, line break or NUL into the handshake", 0,
+                          false};
+    }
+    const std::string_view target = ep.dynamic ? std::string_view(target_) : ep.url.target;
     ws::response_type res;
     if (ep.ssl) {
       tls_ = std::make_unique<TlsStream>(w_.io, *ep.ssl);
@@ -159,7 +183,7 @@ class Session final : public engine::UserSession {
         e = co_await tls_handshake(tls_->next_layer(), ep.url.host, op);
       if (e.kind != ErrorKind::kNone) co_return e;
       configure(*tls_, ep);
-      co_await tls_->async_handshake(res, ep.url.host_header, ep.url.target,
+      co_await tls_->async_handshake(res, ep.url.host_header, target,
                                      net::redirect_error(net::use_awaitable, ec));
     } else {
       plain_ = std::make_unique<PlainStream>(w_.io);
@@ -167,7 +191,7 @@ class Session final : public engine::UserSession {
           co_await connect_tcp(lowest(*plain_), ep.url.host, ep.url.port, ep.endpoints, op);
       if (e.kind != ErrorKind::kNone) co_return e;
       configure(*plain_, ep);
-      co_await plain_->async_handshake(res, ep.url.host_header, ep.url.target,
+      co_await plain_->async_handshake(res, ep.url.host_header, target,
                                        net::redirect_error(net::use_awaitable, ec));
     }
     stats::Record& rec = op.rec;
@@ -186,10 +210,11 @@ class Session final : public engine::UserSession {
   }
 
   template <class Stream>
-  net::awaitable<error_code> send_on(Stream& s, const Step& step) {
+  net::awaitable<error_code> send_on(Stream& s, const Step& step, std::string_view payload) {
     error_code ec;
-    s.binary(step.binary);
-    co_await s.async_write(net::buffer(step.payload), net::redirect_error(net::use_awaitable, ec));
+    s.binary(step.payload.binary);
+    co_await s.async_write(net::buffer(payload.data(), payload.size()),
+                           net::redirect_error(net::use_awaitable, ec));
     co_return ec;
   }
 
@@ -205,18 +230,22 @@ class Session final : public engine::UserSession {
     stats::Record& rec = op.rec;
     error_code ec;
     if (step.op != Op::kRecv) {
-      if (plain_) {
-        ec = co_await send_on(*plain_, step);
+      const char* bad = nullptr;
+      const std::string_view payload = step.payload.render(*w_.scope, text_, decoded_, bad);
+      if (bad) {
+        rec.error = {ErrorKind::kInvalidRequest, bad, 0, false};
+      } else if (plain_) {
+        ec = co_await send_on(*plain_, step, payload);
       } else {
-        ec = co_await send_on(*tls_, step);
+        ec = co_await send_on(*tls_, step, payload);
       }
       if (ec) {
         rec.error = failure(ec, "send", op);
-      } else {
-        rec.bytes_out = step.payload.size();  // only bytes actually written count
+      } else if (!bad) {
+        rec.bytes_out = payload.size();  // only bytes actually written count
       }
     }
-    if (!ec && step.op != Op::kSend) {
+    if (!ec && rec.ok() && step.op != Op::kSend) {
       rx_.clear();
       if (plain_) {
         ec = co_await receive_on(*plain_);
@@ -230,11 +259,17 @@ class Session final : public engine::UserSession {
         const std::string_view got(static_cast<const char*>(rx_.data().data()), rx_.size());
         if (!step.expect.empty() && got.find(step.expect) == std::string_view::npos) {
           rec.error = {ErrorKind::kAssertion, "expect not in the message", 0, false};
-          if (w_.stats.logging()) {
-            // The record log keeps the start of the message that failed (rx_ is reused).
-            fail_text_.assign(got.substr(0, stats::kRecordTextMax));
-            rec.text = fail_text_;
+        } else if (step.checks) {
+          if (const char* failed =
+                  step.checks->apply(checks::ResponseView{0, got, {}}, *w_.scope)) {
+            rec.error = {ErrorKind::kAssertion, failed, 0, false};
           }
+        }
+        if ((!rec.ok() || w_.keep_bodies) && w_.stats.logging()) {
+          // The record log keeps the start of the message that failed, or with record_bodies
+          // of every message (rx_ is reused).
+          fail_text_.assign(got.substr(0, rec.ok() ? w_.keep_bodies : stats::kRecordTextMax));
+          rec.text = fail_text_;
         }
       }
       rx_.clear();
@@ -272,6 +307,10 @@ class Session final : public engine::UserSession {
   std::size_t current_ = 0;  // endpoint of the open connection
   beast::flat_buffer rx_;    // the message being received
   std::string fail_text_;    // a failed message's start, for the record log
+  // Per-request rendering (reused): payload text, its "hex:" bytes, the handshake target and
+  // header values.
+  std::string text_, decoded_, target_;
+  std::vector<std::string> rendered_headers_;
   engine::TimedOp op_;
 };
 

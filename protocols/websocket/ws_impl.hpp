@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "common/task_fields.hpp"
 #include "action/registry.hpp"
+#include "checks/checks.hpp"
+#include "common/task_fields.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
@@ -24,6 +25,10 @@ constexpr double kDefaultTimeoutS = 5.0;  // the original's default
 struct Endpoint {
   Url url;
   std::vector<std::pair<std::string, std::string>> headers;  // extra handshake headers
+  // Per-request parts: the target and header values are rendered at each connect when set.
+  bool dynamic = false;
+  params::Template target_tpl;
+  std::vector<params::Template> header_tpls;                 // parallel to `headers`
   std::shared_ptr<net::ssl::context> ssl;                    // wss only
   std::vector<net::ip::tcp::endpoint> endpoints;  // resolved at compile time (may be empty)
   std::uint32_t connect_name = 0;                 // records of connects (explicit or automatic)
@@ -37,9 +42,9 @@ struct Step {
   std::size_t endpoint = 0;  // index into Tasks::endpoints
   bool own_url = false;      // the task named a URL: a connection elsewhere is replaced
   std::uint32_t name_id = 0;
-  std::string payload;  // send / sendrecv
-  bool binary = false;  // payload given as "hex:..." -> binary frame
-  std::string expect;   // recv / sendrecv: bytes the message must contain
+  PayloadTemplate payload;                 // send / sendrecv ("hex:..." -> binary frame)
+  std::string expect;                      // recv / sendrecv: bytes the message must contain
+  std::unique_ptr<checks::Checks> checks;  // recv / sendrecv: on the reply message; may be null
   Nanos timeout = 0;
 };
 

@@ -48,6 +48,7 @@ class App {
   ~App();
 
   action::CommandRegistry& registry() noexcept { return registry_; }
+  const engine::ProtocolRegistry& protocols() const noexcept { return protocols_; }
   // Checks and runs a document. Throws ConfigError when the document does not pass the
   // static check (nothing ran).
   // `check_first` false: the caller checked it already (with check() or as part of its parent).

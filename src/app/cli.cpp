@@ -60,7 +60,8 @@ Examples:
   loaddensity run-str '[["LD_start_target"], ["LD_start_test", {"user_detail_dict": {"user": "fast_http_user"}, "user_count": 10, "test_time": 5, "tasks": [{"method": "get", "request_url": "${target}/get"}]}], ["LD_generate_summary_report", {"report_name": "smoke"}]]'
 
 An action file is a list of ["LD_command", {arguments}] (or {"load_density": [...]}).
-`loaddensity --list-commands` prints every command.
+`loaddensity --list-commands` prints every command and user type; `loaddensity describe NAME`
+shows a command's arguments or a user type's task fields.
 
 Exit codes: 0 every action succeeded; 1 an action failed; 2 bad input (invalid document,
 unknown command or argument: nothing ran); 3 a gate failed (LD_assert_sla, or `diff` found a
@@ -175,8 +176,10 @@ int run_cli(int argc, char** argv) {
   run_str_cmd->add_option("json", run_str, "The document")->required();
 
   std::string describe_name;
-  auto* describe = cli.add_subcommand("describe", "Show one LD_* command's arguments");
-  describe->add_option("command", describe_name, "e.g. LD_start_test")->required();
+  auto* describe = cli.add_subcommand(
+      "describe", "Show one LD_* command's arguments or a user type's task fields");
+  describe->add_option("command", describe_name, "e.g. LD_start_test or websocket_user")
+      ->required();
 
   std::string init_path;
   auto* init = cli.add_subcommand("init", "Scaffold a project that tests the embedded target");
@@ -242,24 +245,8 @@ int run_cli(int argc, char** argv) {
   install_signal_handlers(&app.interrupt_flag());
 
   try {
-    if (list_commands) {
-      for (const auto& n : app.registry().names()) {
-        const auto* c = app.registry().find(n);
-        std::cout << n << (c->summary.empty() ? "" : "  " + c->summary) << '\n';
-      }
-      return kExitOk;
-    }
-    if (*describe) {
-      const auto* c = app.registry().find(describe_name);
-      if (!c) {
-        std::cerr << "error: unknown command '" << describe_name << "'";
-        const std::string s = text::closest(describe_name, app.registry().names());
-        if (!s.empty()) std::cerr << " (did you mean '" << s << "'?)";
-        std::cerr << '\n';
-        return kExitBadInput;
-      }
-      std::cout << c->name << (c->summary.empty() ? "" : ": " + c->summary) << '\n';
-      for (const auto& p : c->params) {
+    auto print_params = [](const std::vector<action::Param>& params) {
+      for (const auto& p : params) {
         std::cout << "  " << p.name << "  ("
                   << (p.types == action::kAny ? "any" : action::type_mask_name(p.types));
         if (p.required) {
@@ -269,6 +256,45 @@ int run_cli(int argc, char** argv) {
         }
         std::cout << ')' << (p.help.empty() ? "" : "  " + p.help) << '\n';
       }
+    };
+    const engine::ProtocolRegistry& protocols = app.protocols();
+    if (list_commands) {
+      for (const auto& n : app.registry().names()) {
+        const auto* c = app.registry().find(n);
+        std::cout << n << (c->summary.empty() ? "" : "  " + c->summary) << '\n';
+      }
+      std::cout << "\nuser types (LD_start_test user_detail_dict.user; `loaddensity describe "
+                   "TYPE` lists its task fields):\n";
+      for (const auto& t : protocols.user_types()) {
+        std::cout << "  " << t << "  " << protocols.find(t)->task_fields(t).size()
+                  << " task fields\n";
+      }
+      return kExitOk;
+    }
+    if (*describe) {
+      if (const engine::Protocol* p = protocols.find(describe_name)) {
+        std::cout << describe_name << ": task fields\n";
+        print_params(p->task_fields(describe_name));
+        std::cout << "  (every user type also takes run_if, skip_if, think_time, throttle and "
+                     "retry: docs/scenarios.md)\n";
+        return kExitOk;
+      }
+      const auto* c = app.registry().find(describe_name);
+      if (!c) {
+        std::vector<std::string> names = app.registry().names();
+        for (const auto& t : protocols.user_types()) names.push_back(t);
+        std::cerr << "error: unknown command or user type '" << describe_name << "'";
+        const std::string s = text::closest(describe_name, names);
+        if (!s.empty()) std::cerr << " (did you mean '" << s << "'?)";
+        if (const std::string* why = protocols.unavailable(describe_name)) {
+          std::cerr << "; user type '" << describe_name << "' is not built into this binary ("
+                    << *why << ")";
+        }
+        std::cerr << '\n';
+        return kExitBadInput;
+      }
+      std::cout << c->name << (c->summary.empty() ? "" : ": " + c->summary) << '\n';
+      print_params(c->params);
       return kExitOk;
     }
     std::vector<action::Document> docs;

@@ -25,6 +25,9 @@ bool to_int(std::string_view s, std::int64_t& out) {
 const std::vector<std::string> kAssertionTypes = {"status_code", "contains", "not_contains",
                                                   "json_path", "header"};
 const std::vector<std::string> kFromTypes = {"json_path", "header", "status_code"};
+// A reply without status or headers (a WebSocket message, socket bytes, an SSE event's data).
+const std::vector<std::string> kBodyAssertionTypes = {"contains", "not_contains", "json_path"};
+const std::vector<std::string> kBodyFromTypes = {"json_path"};
 
 [[noreturn]] void fail(const std::string& ptr, const std::string& msg) {
   throw ConfigError(msg, ptr);
@@ -39,10 +42,19 @@ std::string type_of(const Json& a, const std::string& ptr, const std::vector<std
     if (!a[key].is_string()) fail(ptr + "/" + key, std::string(key) + " must be a string");
     t = text::lower(a[key].get<std::string>());
   } else if (std::string_view(what) != "extractor") {
-    fail(ptr, "assertion needs a \"type\" (status_code, contains, not_contains, json_path, header)");
+    std::string list;
+    for (const auto& x : allowed) list += (list.empty() ? "" : ", ") + x;
+    fail(ptr, "assertion needs a \"type\" (" + list + ")");
   }
   for (const auto& x : allowed) {
     if (x == t) return t;
+  }
+  if (t == "status_code" || t == "header") {  // known, but this reply has a body only
+    std::string list;
+    for (const auto& x : allowed) list += (list.empty() ? "" : ", ") + x;
+    fail(ptr + "/" + key, std::string(what) + " " + key + " '" + t +
+                              "' needs an HTTP response; this reply has a body only (use " + list +
+                              ")");
   }
   std::string msg = std::string("unknown ") + what + " " + key + " '" + t + "'";
   const std::string s = text::closest(t, allowed);
@@ -133,13 +145,15 @@ const Json* JsonPath::find(const Json& root) const {
   return cur;
 }
 
-void Checks::validate(const Json& task) {
+void Checks::validate(const Json& task, bool http) {
+  const auto& assertion_types = http ? kAssertionTypes : kBodyAssertionTypes;
+  const auto& from_types = http ? kFromTypes : kBodyFromTypes;
   if (task.contains("assertions")) {
     const Json& list = task["assertions"];
     if (!list.is_array()) fail("/assertions", "assertions must be a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string ptr = "/assertions" + pointer_index(i);
-      const std::string t = type_of(list[i], ptr, kAssertionTypes, "assertion");
+      const std::string t = type_of(list[i], ptr, assertion_types, "assertion");
       if (t == "json_path") need(list[i], "path", ptr, t);
       if (t == "header") need(list[i], "name", ptr, t);
       need(list[i], "value", ptr, t);
@@ -158,7 +172,7 @@ void Checks::validate(const Json& task) {
     if (!list.is_array()) fail("/extract", "extract must be a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string ptr = "/extract" + pointer_index(i);
-      const std::string from = type_of(list[i], ptr, kFromTypes, "extractor");
+      const std::string from = type_of(list[i], ptr, from_types, "extractor");
       if (!list[i].contains("var") || !list[i]["var"].is_string()) {
         fail(ptr + "/var", "extractor needs \"var\": the variable to set");
       }
@@ -175,8 +189,9 @@ void Checks::collect_extracted(const Json& task, std::set<std::string>& out) {
   }
 }
 
-std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseContext& ctx) {
-  validate(task);
+std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseContext& ctx,
+                                        bool http) {
+  validate(task, http);
   auto c = std::make_unique<Checks>();
   if (task.contains("assertions")) {
     for (const auto& a : task["assertions"]) {

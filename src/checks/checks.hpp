@@ -47,8 +47,12 @@ struct JsonPath {
 class Checks {
  public:
   // Throws ConfigError with a pointer relative to the task ("/assertions/1/value").
-  static std::unique_ptr<Checks> compile(const Json& task, const params::ParseContext& ctx);
-  static void validate(const Json& task);  // types only, before placeholders resolve
+  // `http` false: the reply is a body only (a WebSocket message, socket bytes, an SSE event's
+  // data), so status_code and header checks and extractors are refused.
+  static std::unique_ptr<Checks> compile(const Json& task, const params::ParseContext& ctx,
+                                         bool http = true);
+  // Types only, before placeholders resolve.
+  static void validate(const Json& task, bool http = true);
 
   bool empty() const noexcept { return assertions_.empty() && extractors_.empty(); }
   bool has_assertions() const noexcept { return !assertions_.empty(); }

@@ -19,6 +19,8 @@ params::ParseContext CompileContext::parse_context() const {
 
 std::vector<action::Param> Protocol::options() const { return {}; }
 
+std::vector<action::Param> Protocol::task_fields(const std::string&) const { return {}; }
+
 const char* WorkerContext::intern(std::string_view text) { return stats.intern_text(text); }
 
 std::uint32_t NameTable::intern(const std::string& request_type, const std::string& name) {

@@ -402,27 +402,31 @@ std::string resolve_static(std::string_view text, const Resolver& resolver) {
   return Template::parse(text, ParseContext{resolver}).text();
 }
 
-Json resolve_json(const Json& value, const Resolver& resolver) {
-  if (value.is_string()) return resolve_static(value.get_ref<const std::string&>(), resolver);
+Json resolve_json(const Json& value, const ParseContext& ctx) {
+  if (value.is_string()) return Template::parse(value.get_ref<const std::string&>(), ctx).text();
   if (value.is_array()) {
     Json out = Json::array();
-    for (const auto& v : value) out.push_back(resolve_json(v, resolver));
+    for (const auto& v : value) out.push_back(resolve_json(v, ctx));
     return out;
   }
   if (value.is_object()) {
     Json out = Json::object();
     for (auto it = value.begin(); it != value.end(); ++it) {
-      out[it.key()] = resolve_json(it.value(), resolver);
+      out[it.key()] = resolve_json(it.value(), ctx);
     }
     return out;
   }
   return value;
 }
 
-std::vector<Json> resolve_json_list(const std::vector<Json>& values, const Resolver& resolver) {
+Json resolve_json(const Json& value, const Resolver& resolver) {
+  return resolve_json(value, ParseContext{resolver});
+}
+
+std::vector<Json> resolve_json_list(const std::vector<Json>& values, const ParseContext& ctx) {
   std::vector<Json> out;
   out.reserve(values.size());
-  for (const auto& v : values) out.push_back(resolve_json(v, resolver));
+  for (const auto& v : values) out.push_back(resolve_json(v, ctx));
   return out;
 }
 

@@ -162,11 +162,14 @@ class Template {
   std::size_t dynamic_count_ = 0;
 };
 
-// Resolves every string inside `value` (object keys untouched), folding static placeholders.
+// Resolves every string inside `value` (object keys untouched), folding static placeholders;
+// with a ParseContext, variables some task extracts stay ${...} (they are per user), as every
+// per-request placeholder does: what a protocol compiles the fixed parts of a task from.
+Json resolve_json(const Json& value, const ParseContext& ctx);
 Json resolve_json(const Json& value, const Resolver& resolver);
 std::string resolve_static(std::string_view text, const Resolver& resolver);
-// Every task of a list resolved as above: for protocols that render no per-request values.
-std::vector<Json> resolve_json_list(const std::vector<Json>& values, const Resolver& resolver);
+// Every task of a list resolved as above.
+std::vector<Json> resolve_json_list(const std::vector<Json>& values, const ParseContext& ctx);
 // Resolves every string inside `value` for one user now (dynamic placeholders included).
 Json resolve_json_for(const Json& value, const ParseContext& ctx, UserScope& scope);
 

@@ -1,10 +1,12 @@
 """Small misbehaving servers for fault tests, each on a free 127.0.0.1 port, run in threads."""
 import base64
 import hashlib
+import json
 import re
 import socket
 import struct
 import threading
+import uuid
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -67,13 +69,21 @@ class TcpServer:
         self.close()
 
 
-def ws_handshake(conn):
+def read_head(conn):
+    """The request head (up to the blank line), or None when the client left first."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(4096)
         if not chunk:
-            raise OSError("peer closed")
+            return None
         data += chunk
+    return data
+
+
+def ws_handshake(conn):
+    data = read_head(conn)
+    if data is None:
+        raise OSError("peer closed")
     key = re.search(rb"Sec-WebSocket-Key:\s*(\S+)", data, re.I).group(1)
     accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -139,12 +149,30 @@ def tcp_reply_and_close(reply):
 def sse_close_delimited(conn):
     """An event stream without chunking or length: the body ends when the server closes. The
     events arrive in awkward pieces (a CRLF split across two sends)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
+    if read_head(conn) is None:
+        return
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
     for piece in [b": hello\r", b"\ndata: fir", b"st\r\n\r", b"\nid: 2\ndata: second\n", b"\n"]:
         conn.sendall(piece)
+
+
+class SseEcho:
+    """An event stream that answers every request with JSON events naming the request target
+    and a token made for that connection: {"token": "...", "path": "/..."} every 10 ms until the
+    client leaves. `paths` lists the request targets seen."""
+
+    def __init__(self):
+        self.paths = []
+
+    def __call__(self, conn):
+        data = read_head(conn)
+        if data is None:
+            return
+        path = data.split(b" ", 2)[1].decode()
+        self.paths.append(path)
+        event = json.dumps({"token": uuid.uuid4().hex, "path": path})
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close"
+                     b"\r\n\r\n")
+        while True:
+            conn.sendall(f"data: {event}\n\n".encode())
+            threading.Event().wait(0.01)

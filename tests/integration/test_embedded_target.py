@@ -189,6 +189,23 @@ class EmbeddedTargetTest(Case):
         self.assertEqual(r.code, 2)
         self.assertIn("did you mean 'LD_start_test'", r.err)
 
+    def test_describe_lists_a_user_types_task_fields(self):
+        r = self.run_ld("describe", "sse_user")
+        self.assertEqual(r.code, 0, r.err)
+        lines = {line.split()[0]: line for line in r.out.splitlines()[1:]}
+        self.assertIn("(integer, default 1)", lines["count"])
+        self.assertIn("(list)", lines["extract"])
+        self.assertIn("(string, default \"wait\")", lines["method"])
+        r = self.run_ld("describe", "http_user")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("(string, required)", r.out)
+        self.assertIn("files", r.out)
+        r = self.run_ld("--list-commands")
+        self.assertIn("  websocket_user  ", r.out)
+        r = self.run_ld("describe", "socket_usr")
+        self.assertEqual(r.code, 2)
+        self.assertIn("did you mean 'socket_user'", r.err)
+
 
 # What each example is meant to show: the failures it expects, by kind, per name (None: no
 # failure at all), and how its test ends. A new example must say what it expects here.

@@ -88,6 +88,31 @@ class NginxH2Test(Case):
         counts = [per[n]["requests"] for n in per]
         self.assertLessEqual(max(counts) - min(counts), 4, "tasks run in order per user")
 
+    def test_placeholders_render_per_request_on_every_stream(self):
+        url = self.need_env("LD_NGINX_H2C_URL")
+        log = self.need_env("LD_NGINX_H2_LOG")
+        marker = uuid.uuid4().hex
+        r = self.run_doc(doc(h2_test(
+            [{"method": "get", "request_url": f"{url}/hello?m={marker}&u=${{uuid()}}",
+              "params": {"r": "${randint(1,1000000000)}"}, "headers": {"X-Id": "${uuid()}"},
+              "name": "hello"}],
+            users=2, test_time=1, max_streams=4)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        requests = s["totals"]["requests"]
+        self.assertGreater(requests, 20)
+        uris = []
+        for _ in range(50):  # nginx writes a line once its response is done
+            with open(log) as f:
+                uris = [line.split()[3] for line in f if marker in line]
+            if len(uris) >= requests:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(uris), requests)
+        self.assertEqual(len(set(uris)), len(uris), "a fresh uuid per request")
+        self.assertFalse([u for u in uris if "${" in u or "%24%7B" in u], uris[:3])
+
     def test_max_streams_multiplexes_on_one_connection(self):
         url = self.need_env("LD_NGINX_H2C_URL")
         log = self.need_env("LD_NGINX_H2_LOG")
@@ -266,6 +291,30 @@ class EmbeddedTargetH2cTest(Case):
         self.assertEqual(per["h2 GET /status/404"]["failures"],
                          per["h2 GET /status/404"]["requests"])
         self.assertEqual(s["errors_by_kind"], {"http_status": per["h2 GET /status/404"]["requests"]})
+
+    def test_placeholders_render_per_request_and_checks_read_the_echo(self):
+        r = self.run_doc(doc(["LD_start_target"], h2_test([
+            {"method": "post", "request_url": "${target}/anything/${uuid()}?q=${uuid()}",
+             "headers": {"X-Id": "${uuid()}"}, "json": {"id": "${uuid()}", "n": 1},
+             "name": "first", "extract": [{"var": "prev", "path": "json.id"}],
+             "assertions": [{"type": "json_path", "path": "json.n", "value": 1},
+                            {"type": "not_contains", "value": "${"}]},
+            {"method": "post", "request_url": "${target}/post", "data": {"f": "${uuid()}"},
+             "name": "differs",
+             "assertions": [{"type": "not_contains", "value": "${prev}"},
+                            {"type": "contains", "value": "\"f\""},
+                            {"type": "not_contains", "value": "${"}]},
+            {"method": "get", "request_url": "${target}/get?x=${uuid()}", "name": "fails",
+             "assertions": [{"type": "contains", "value": "nope"}]},
+        ], users=2, test_time=1, max_streams=3)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        for name in ["first", "differs"]:
+            self.assertGreater(per[name]["requests"], 20, name)
+            self.assertEqual(per[name]["failures"], 0, s["errors"])
+        self.assertEqual(per["fails"]["failures"], per["fails"]["requests"])
+        self.assertEqual(s["errors_by_kind"], {"assertion": per["fails"]["requests"]})
 
     def test_target_answers_h2c_with_delays_and_redirects(self):
         r = self.run_doc(doc(["LD_start_target"], h2_test([

@@ -89,6 +89,54 @@ class WebSocketTest(Case):
         self.assertEqual(s["per_name"]["echo"]["failures"], s["per_name"]["echo"]["requests"])
         self.assertEqual(set(kinds(s)), {"assertion"})
 
+    def test_payload_placeholders_render_per_message_and_replies_are_checked(self):
+        # Each message carries a fresh uuid: the echo of the first is extracted, and the second
+        # (sent after it) must not contain it. A check that cannot hold fails every message.
+        uid = {"id": "${uuid()}", "user": "${faker.name}"}
+        r = self.run_doc(doc(["LD_start_target"], test_with("websocket_user", [
+            {"method": "connect", "request_url": "${target_ws}?c=${uuid()}"},
+            {"method": "sendrecv", "payload": uid, "name": "first",
+             "extract": [{"var": "prev", "from": "json_path", "path": "id"}],
+             "assertions": [{"type": "contains", "value": "\"id\""}]},
+            {"method": "sendrecv", "payload": uid, "name": "differs",
+             "assertions": [{"type": "not_contains", "value": "${prev}"},
+                            {"type": "contains", "value": "\"user\""}]},
+            {"method": "sendrecv", "payload": "abc", "name": "fails",
+             "assertions": [{"type": "contains", "value": "nope"}]},
+        ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        self.assertGreater(per["first"]["requests"], 10)
+        self.assertEqual(per["first"]["failures"], 0, s["errors"])
+        self.assertGreater(per["differs"]["requests"], 10)
+        self.assertEqual(per["differs"]["failures"], 0, s["errors"])
+        self.assertEqual(per["fails"]["failures"], per["fails"]["requests"])
+        self.assertEqual(kinds(s), {"assertion": per["fails"]["failures"]})
+        self.assertIn(("fails", "assertion", "assertion failed: body contains 'nope'"),
+                      {(e["name"], e["kind"], e["message"]) for e in s["errors"]})
+
+    def test_checks_on_the_python_websockets_echo(self):
+        ws_url = self.need_env("LD_WS_URL")
+        r = self.run_doc(doc(test_with("websocket_user", [
+            {"method": "sendrecv", "request_url": ws_url, "payload": {"n": "${randint(1,9)}"},
+             "name": "echo", "extract": [{"var": "n", "path": "n"}],
+             "assertions": [{"type": "contains", "value": "\"n\":\""}]},
+            {"method": "sendrecv", "payload": "got ${n}", "name": "uses",
+             "assertions": [{"type": "contains", "value": "got ${n}"},
+                            {"type": "not_contains", "value": "${"}]},
+            {"method": "sendrecv", "payload": "x", "name": "fails",
+             "assertions": [{"type": "json_path", "path": "a", "value": 1}]},
+        ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        self.assertEqual(per["echo"]["failures"], 0, s["errors"])
+        self.assertEqual(per["uses"]["failures"], 0, s["errors"])
+        self.assertGreater(per["uses"]["requests"], 10)
+        self.assertEqual(per["fails"]["failures"], per["fails"]["requests"])
+        self.assertEqual(kinds(s), {"assertion": per["fails"]["failures"]})
+
     def test_upgrade_declined_and_recv_timeout(self):
         r = self.run_doc(doc(["LD_start_target"], test_with("websocket_user", [
             {"method": "connect", "request_url": "${target_ws}", "name": "ok"},
@@ -265,6 +313,39 @@ class SseTest(Case):
         self.assertEqual(per["after the end"]["failures"], per["after the end"]["requests"])
         self.assertEqual(kinds(s), {"reset": per["after the end"]["failures"]})
 
+    def test_extract_from_an_event_feeds_a_later_open(self):
+        # The server's events name the request target and a token per connection: the first
+        # open's URL carries a fresh uuid each time; the token extracted from its event goes into
+        # the second open's URL, whose events must then name it.
+        echo = faultservers.SseEcho()
+        with faultservers.TcpServer(echo) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            r = self.run_doc(doc(test_with("sse_user", [
+                {"method": "open", "request_url": base + "/first?u=${uuid()}", "name": "first"},
+                {"method": "wait", "name": "token",
+                 "extract": [{"var": "token", "from": "json_path", "path": "token"}],
+                 "assertions": [{"type": "contains", "value": "/first?u="}]},
+                {"method": "open", "request_url": base + "/second?t=${token}", "name": "second"},
+                {"method": "wait", "name": "echoed",
+                 "assertions": [{"type": "json_path", "path": "path",
+                                 "value": "/second?t=${token}"}]},
+                {"method": "wait", "name": "fails",
+                 "assertions": [{"type": "contains", "value": "nope"}]},
+                {"method": "close"},
+            ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        for name in ["token", "echoed"]:
+            self.assertGreater(per[name]["requests"], 3, name)
+            self.assertEqual(per[name]["failures"], 0, s["errors"])
+        self.assertEqual(per["fails"]["failures"], per["fails"]["requests"])
+        self.assertEqual(kinds(s), {"assertion": per["fails"]["failures"]})
+        firsts = [p for p in echo.paths if p.startswith("/first?u=")]
+        self.assertGreater(len(firsts), 3)
+        self.assertEqual(len(set(firsts)), len(firsts), "a uuid per open")
+        self.assertNotIn("${", " ".join(echo.paths))
+
     def test_https_stream_from_nginx(self):
         base = self.need_env("LD_NGINX_TLS_URL")
         ca = self.need_env("LD_NGINX_TLS_CA")
@@ -294,6 +375,29 @@ class SocketTest(Case):
         self.assertEqual(s["totals"]["failures"], 0, s["errors"])
         for name in ["tcp", "tcp hex", "udp"]:
             self.assertGreater(s["per_name"][name]["requests"], 100, name)
+
+    def test_payload_placeholders_and_checks_on_replies(self):
+        # 45 bytes: {"id":"<36-character uuid>"}
+        payload = {"id": "${uuid()}"}
+        r = self.run_doc(doc(["LD_start_target"], test_with("socket_user", [
+            {"target": "${target_tcp}", "payload": payload, "expect_bytes": 45, "name": "first",
+             "extract": [{"var": "prev", "path": "id"}]},
+            {"target": "${target_tcp}", "payload": payload, "expect_bytes": 45, "name": "differs",
+             "assertions": [{"type": "not_contains", "value": "${prev}"},
+                            {"type": "contains", "value": "{\"id\":\""}]},
+            {"protocol": "udp", "target": "${target_udp}", "payload": "udp ${prev}",
+             "name": "udp", "assertions": [{"type": "contains", "value": "udp ${prev}"}]},
+            {"target": "${target_tcp}", "payload": "PING", "expect_bytes": 4, "name": "fails",
+             "assertions": [{"type": "contains", "value": "PONG"}]},
+        ], users=2, test_time=1)))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        per = s["per_name"]
+        for name in ["first", "differs", "udp"]:
+            self.assertGreater(per[name]["requests"], 10, name)
+            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
+        self.assertEqual(per["fails"]["failures"], per["fails"]["requests"])
+        self.assertEqual(kinds(s), {"assertion": per["fails"]["failures"]})
 
     def test_tcp_connections_are_reused(self):
         with faultservers.TcpServer(faultservers.tcp_echo) as server:

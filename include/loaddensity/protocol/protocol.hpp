@@ -156,6 +156,13 @@ class Protocol {
   // `loaddensity describe LD_start_test` lists them, and the schema, LSP and MCP tool
   // descriptions are meant to read the same list. Range checks stay in validate_options.
   virtual std::vector<action::Param> options() const;
+  // The task fields `user_type` (one of user_types()) accepts, declared as data the same way:
+  // name, accepted JSON types, default and one-line help. The declaration drives the field
+  // checks (an unknown field is rejected with the closest declared one as a suggestion, a
+  // value of an undeclared JSON type with a pointer to it; see proto::check_task_fields) and
+  // `loaddensity describe <user_type>`; the schema, LSP and MCP descriptions read it too.
+  // Range and shape checks stay in validate_task. Empty: the protocol declares none.
+  virtual std::vector<action::Param> task_fields(const std::string& user_type) const;
   // Static check of one task before anything runs; throws ConfigError with a pointer relative
   // to the task. Placeholders are not resolved yet.
   virtual void validate_task(const Json& task) const = 0;

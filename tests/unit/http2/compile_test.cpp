@@ -2,9 +2,11 @@
 // errors bad input gets (message and JSON pointer).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 
+#include "action/registry.hpp"
 #include "http2/http2.hpp"
 #include "http2/http2_impl.hpp"
 #include "loaddensity/core/error.hpp"
@@ -191,6 +193,55 @@ TEST(Http2Compile, BadTasksNameTheField) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.pointer(), "/0/url");
     EXPECT_NE(std::string(e.what()).find("no 'host'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Http2Compile, PerRequestPartsBecomeTemplatesAndFixedOnesStayPrebuilt) {
+  // Registered variables are folded; functions stay per request.
+  const Json fixed = Json::parse(R"([{"method": "post", "url": "http://h/a?x=1",
+      "headers": {"X-Id": "7"}, "json": {"id": 1}}])");
+  const Compiled cf = compile(fixed);
+  const Step& f = cf.tasks->steps.at(0);
+  EXPECT_FALSE(f.dynamic);
+  EXPECT_TRUE(f.dyn_headers.empty());
+  EXPECT_EQ(f.body, R"({"id":1})");
+  const Json per_request = Json::parse(R"([{"method": "post",
+      "url": "http://h/a/${uuid()}?x=1", "params": {"r": "${randint(1,9)}"},
+      "headers": {"X-Id": "${uuid()}", "X-Fixed": "1"}, "auth": ["u", "${uuid()}"],
+      "json": {"id": "${uuid()}"}}])");
+  const Compiled cd = compile(per_request);
+  const Step& d = cd.tasks->steps.at(0);
+  EXPECT_TRUE(d.dynamic);
+  EXPECT_FALSE(d.path_tpl.is_static());
+  EXPECT_TRUE(d.dynamic_body);
+  // x-id and authorization are rendered per request; x-fixed stays in the prebuilt block.
+  std::map<std::string, bool> dyn;  // header name -> basic auth
+  for (const auto& h : d.dyn_headers) dyn[d.headers.at(h.index).first] = h.basic;
+  EXPECT_EQ(dyn, (std::map<std::string, bool>{{"authorization", true}, {"x-id", false}}));
+  // The host is fixed for the run: one connection per origin.
+  try {
+    compile(Json::parse(R"([{"method": "get", "url": "http://${uuid()}.test/"}])"));
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.pointer(), "/0/url");
+    EXPECT_NE(std::string(e.what()).find("not in the scheme, host or port"), std::string::npos);
+  }
+}
+
+TEST(Http2Compile, TaskFieldsAreDeclared) {
+  auto p = proto::http2::make_protocol(nullptr);
+  std::vector<std::string> names;
+  for (const auto& f : p->task_fields("async_http_user")) names.push_back(f.name);
+  for (const char* want : {"method", "request_url", "headers", "json", "assertions", "extract"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+  }
+  EXPECT_EQ(std::find(names.begin(), names.end(), "files"), names.end());  // HTTP/1.1 only
+  try {
+    p->validate_task(Json::parse(R"({"method": "get", "url": "http://h/", "headers": "x"})"));
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.pointer(), "/headers");
+    EXPECT_STREQ(e.what(), "task field 'headers': must be object, got string \"x\"");
   }
 }
 

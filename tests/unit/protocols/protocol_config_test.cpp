@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "loaddensity/protocol/protocol.hpp"
+#include "action/registry.hpp"
 #include "loaddensity/core/error.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
 #include "websocket/websocket.hpp"
@@ -274,6 +275,121 @@ TEST(SocketConfig, DefaultNamesAndHostAsTarget) {
   EXPECT_EQ(c.name_list(),
             (std::vector<std::string>{"TCP tcp:127.0.0.1:9000", "UDP udp:127.0.0.1:7"}));
   EXPECT_EQ(c.tasks->max_timeout(), 5 * kNanosPerSecond);
+}
+
+// A JSON value of the first type `mask` accepts, and one of a type it does not.
+Json sample_of(unsigned mask) {
+  if (mask & action::kString) return "x";
+  if (mask & (action::kInteger | action::kNumber)) return 1;
+  if (mask & action::kBool) return true;
+  if (mask & action::kObject) return Json::object();
+  return Json::array();
+}
+Json wrong_for(unsigned mask) {
+  if (!(mask & action::kBool)) return true;
+  if (!(mask & action::kObject)) return Json::object();
+  if (!(mask & action::kString)) return "x";
+  return Json();  // null
+}
+
+TEST(TaskFieldDeclarations, DriveUnknownFieldAndTypeChecks) {
+  const std::vector<std::shared_ptr<engine::Protocol>> protocols = {
+      websocket::make_protocol(), sse::make_protocol(), socket::make_protocol()};
+  for (const auto& p : protocols) {
+    for (const auto& type : p->user_types()) {
+      const std::vector<action::Param> fields = p->task_fields(type);
+      ASSERT_FALSE(fields.empty()) << type;
+      for (const auto& f : fields) {
+        EXPECT_FALSE(f.help.empty()) << type << " " << f.name;
+        // A value of a declared type passes the declared-field check (later checks may still
+        // refuse the task for other reasons, e.g. a socket task that reads nothing).
+        try {
+          p->validate_task({{f.name, sample_of(f.types)}});
+        } catch (const ConfigError& e) {
+          const std::string what = e.what();
+          EXPECT_EQ(what.find("unknown task field"), std::string::npos) << type << ": " << what;
+          EXPECT_EQ(what.find("must be " + action::type_mask_name(f.types)), std::string::npos)
+              << type << ": " << what;
+        }
+        // A value of another type is refused with a pointer to the field.
+        if (f.types == action::kAny) continue;
+        expect_config_error(
+            [&] {
+              p->validate_task({{f.name, wrong_for(f.types)}});
+            },
+            "/" + f.name,
+            "task field '" + f.name + "': must be " + action::type_mask_name(f.types) + ", got ");
+      }
+      // A field nobody declared: rejected with the closest declared one.
+      expect_config_error(
+          [&] {
+            p->validate_task({{"nmae", "x"}});
+          },
+          "/nmae", "unknown task field 'nmae' for a");
+      expect_config_error(
+          [&] {
+            p->validate_task({{"nmae", "x"}});
+          },
+          "/nmae", "(did you mean 'name'?)");
+    }
+  }
+}
+
+TEST(StreamChecks, OnlyTasksWithAReplyTakeBodyChecks) {
+  auto ws = websocket::make_protocol();
+  const Json contains = Json::array({{{"type", "contains"}, {"value", "ok"}}});
+  ws->validate_task({{"method", "sendrecv"}, {"payload", "x"}, {"assertions", contains}});
+  expect_config_error(
+      [&] {
+        ws->validate_task({{"method", "send"}, {"payload", "x"}, {"assertions", contains}});
+      },
+      "/assertions", "only recv and sendrecv tasks have a reply to check");
+  expect_config_error(
+      [&] {
+        ws->validate_task(
+            {{"method", "recv"},
+             {"assertions", Json::array({{{"type", "status_code"}, {"value", 200}}})}});
+      },
+      "/assertions/0/type", "needs an HTTP response; this reply has a body only");
+  expect_config_error(
+      [&] {
+        ws->validate_task(
+            {{"method", "recv"},
+             {"extract", Json::array({{{"var", "v"}, {"from", "header"}, {"name", "X"}}})}});
+      },
+      "/extract/0/from", "needs an HTTP response");
+  auto sse = sse::make_protocol();
+  sse->validate_task(
+      {{"method", "wait"}, {"extract", Json::array({{{"var", "v"}, {"path", "id"}}})}});
+  expect_config_error(
+      [&] {
+        sse->validate_task({{"method", "open"}, {"assertions", contains}});
+      },
+      "/assertions", "only a wait task has events to check");
+  // Checks alone make a socket task read its reply.
+  auto sock = socket::make_protocol();
+  sock->validate_task({{"target", "h:1"}, {"assertions", contains}});
+}
+
+TEST(StreamPlaceholders, PerRequestPartsMustLeaveTheTargetFixed) {
+  expect_config_error(
+      [&] {
+        compile(*websocket::make_protocol(),
+                Json::array({{{"method", "connect"}, {"url", "ws://${randint(1,2)}.test/"}}}));
+      },
+      "/0/url", "not in the scheme, host or port");
+  expect_config_error(
+      [&] {
+        compile(*socket::make_protocol(),
+                Json::array({{{"target", "127.0.0.1:${randint(1,9)}"}, {"payload", "x"}}}));
+      },
+      "/0/target", "fixed for the run");
+  // Per-request parts in the path, query and headers compile.
+  compile(*websocket::make_protocol(), Json::array({{{"method", "connect"},
+                                                     {"url", "ws://127.0.0.1:1/chat?id=${uuid()}"},
+                                                     {"headers", {{"X-Id", "${uuid()}"}}}}}));
+  compile(*sse::make_protocol(),
+          Json::array({{{"method", "open"}, {"url", "http://127.0.0.1:1/sse?u=${uuid()}"}}}));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include <openssl/err.h>
@@ -168,6 +169,87 @@ TEST(TlsMessages, NameTheReasonInStaticStorage) {
   const auto e = tls_handshake_error(nullptr, wrong_version);
   EXPECT_EQ(e.kind, stats::ErrorKind::kTls);
   EXPECT_EQ(e.code, 0) << "no number after the text";
+}
+
+TEST(PayloadTemplate, StaticTextCostsNothingPerRequest) {
+  params::Resolver resolver;
+  resolver.set_variable("greeting", "hello");
+  const params::ParseContext ctx{resolver};
+  const PayloadTemplate p =
+      compile_payload_template(Json{{"payload", "${greeting} hex:"}}, "payload", ctx);
+  EXPECT_FALSE(p.dynamic);
+  EXPECT_EQ(p.bytes, "hello hex:");
+  params::UserScope scope(1);
+  std::string text, decoded;
+  const char* error = nullptr;
+  const std::string_view out = p.render(scope, text, decoded, error);
+  EXPECT_EQ(out.data(), p.bytes.data());  // the compiled bytes themselves: nothing rendered
+  EXPECT_TRUE(text.empty());
+  EXPECT_EQ(compile_payload_template(Json{{"payload", "hex:4142"}}, "payload", ctx).bytes, "AB");
+}
+
+TEST(PayloadTemplate, PerRequestPartsRenderEachTime) {
+  params::Resolver resolver;
+  const std::set<std::string> user_vars = {"id"};
+  const params::ParseContext ctx{resolver, &user_vars};
+  params::UserScope scope(7);
+  std::string text, decoded;
+  const char* error = nullptr;
+  const PayloadTemplate uuid =
+      compile_payload_template(Json{{"payload", "id=${uuid()}"}}, "payload", ctx);
+  ASSERT_TRUE(uuid.dynamic);
+  const std::string first(uuid.render(scope, text, decoded, error));
+  const std::string second(uuid.render(scope, text, decoded, error));
+  EXPECT_EQ(first.size(), 3u + 36u);
+  EXPECT_NE(first, second);
+  // "hex:" is decoded after rendering; a JSON value's strings are JSON-escaped.
+  scope.set("id", "4142");
+  const PayloadTemplate hex =
+      compile_payload_template(Json{{"payload", "hex:${id}"}}, "payload", ctx);
+  EXPECT_TRUE(hex.binary);
+  EXPECT_EQ(hex.render(scope, text, decoded, error), "AB");
+  scope.set("id", "zz");
+  EXPECT_TRUE(hex.render(scope, text, decoded, error).empty());
+  EXPECT_NE(error, nullptr);
+  scope.set("id", "say \"hi\"");
+  const PayloadTemplate json =
+      compile_payload_template(Json{{"payload", {{"id", "${id}"}, {"n", 1}}}}, "payload", ctx);
+  EXPECT_EQ(json.render(scope, text, decoded, error), R"({"id":"say \"hi\"","n":1})");
+  EXPECT_EQ(error, nullptr);
+}
+
+TEST(ResolveJson, FoldsFixedValuesAndKeepsPerUserOnes) {
+  params::Resolver resolver;
+  resolver.set_variable("host", "h.test");
+  resolver.set_variable("token", "registered");
+  const std::set<std::string> user_vars = {"token"};  // some task extracts it
+  const Json folded = params::resolve_json(
+      Json{{"url", "ws://${host}/a"}, {"headers", {{"T", "${token}"}}}, {"n", 3}},
+      params::ParseContext{resolver, &user_vars});
+  EXPECT_EQ(folded["url"], "ws://h.test/a");
+  EXPECT_EQ(folded["headers"]["T"], "${token}");
+  EXPECT_EQ(folded["n"], 3);
+}
+
+TEST(CheckTaskFields, UnknownFieldsAndTypesFollowTheDeclaration) {
+  const std::vector<action::Param> fields = {field("count", action::kInteger, 1, "events"),
+                                             field("name", action::kString, nullptr, "label")};
+  check_task_fields(Json{{"count", 2}, {"name", "n"}}, fields, "a test_user");
+  try {
+    check_task_fields(Json{{"cuont", 2}}, fields, "a test_user");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.pointer(), "/cuont");
+    EXPECT_STREQ(e.what(), "unknown task field 'cuont' for a test_user (did you mean 'count'?)");
+  }
+  try {
+    check_task_fields(Json{{"count", "2"}}, fields, "a test_user");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.pointer(), "/count");
+    EXPECT_STREQ(e.what(), "task field 'count': must be integer, got string \"2\"");
+  }
+  EXPECT_THROW(check_task_fields(Json::array(), fields, "a test_user"), ConfigError);
 }
 
 }  // namespace
