@@ -1,5 +1,7 @@
 #include "stats/record_log.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -117,10 +119,13 @@ void RecordLogWriter::close() noexcept {
 RecordLogRun::RecordLogRun(std::string dir, std::size_t index,
                            std::vector<std::uint32_t> global_ids, Nanos t0,
                            std::vector<std::string> urls, std::uint64_t max_bytes)
-    : dir_(std::move(dir)), index_(index), global_ids_(std::move(global_ids)), t0_(t0) {
-  budget_.max_bytes = max_bytes;
-  for (std::size_t local = 0; local < urls.size() && local < global_ids_.size(); ++local) {
-    const std::uint32_t g = global_ids_[local];
+    : dir_(std::move(dir)),
+      index_(index),
+      global_ids_(std::make_shared<const std::vector<std::uint32_t>>(std::move(global_ids))),
+      t0_(t0) {
+  budget_->max_bytes = max_bytes;
+  for (std::size_t local = 0; local < urls.size() && local < global_ids_->size(); ++local) {
+    const std::uint32_t g = (*global_ids_)[local];
     if (urls_.size() <= g) urls_.resize(g + 1);
     if (urls_[g].empty()) urls_[g] = std::move(urls[local]);
   }
@@ -135,9 +140,23 @@ RecordLogWriter& RecordLogRun::writer(unsigned thread) {
   while (writers_.size() <= thread) {
     const std::string path = dir_ + "/run" + std::to_string(index_) + "-thread" +
                              std::to_string(writers_.size()) + ".bin";
-    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_, &budget_));
+    writers_.push_back(std::make_unique<RecordLogWriter>(path, global_ids_.get(), budget_.get()));
   }
   return *writers_[thread];
+}
+
+std::shared_ptr<void> RecordLogRun::abandon(const RecordLogWriter& w) {
+  auto it =
+      std::find_if(writers_.begin(), writers_.end(), [&](const auto& p) { return p.get() == &w; });
+  if (it == writers_.end()) return nullptr;
+  struct Kept {  // the writer is destroyed first (members go in reverse order)
+    std::shared_ptr<const std::vector<std::uint32_t>> ids;
+    std::shared_ptr<RecordLogBudget> budget;
+    std::unique_ptr<RecordLogWriter> writer;
+  };
+  auto kept = std::make_shared<Kept>(Kept{global_ids_, budget_, std::move(*it)});
+  writers_.erase(it);
+  return kept;
 }
 
 void RecordLogRun::finish() noexcept {

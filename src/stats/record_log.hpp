@@ -198,6 +198,11 @@ class RecordLogRun {
   RecordLogWriter& writer(unsigned thread);
   // Flushes and closes every writer (control thread, after the worker threads joined).
   void finish() noexcept;
+  // Takes writer `w` out of the run, for a worker thread that was abandoned while
+  // blocked (it may still append when it wakes): finish, clear and the readers no longer see
+  // it, so its records are left out. The returned handle keeps the writer and what it uses
+  // alive; the worker holds it until it ends.
+  std::shared_ptr<void> abandon(const RecordLogWriter& w);
 
   Nanos t0() const noexcept { return t0_; }
   std::size_t index() const noexcept { return index_; }
@@ -206,18 +211,19 @@ class RecordLogRun {
   const std::string& url(std::uint32_t global_id) const noexcept;
   // 1 when every record was kept, else N of the last "1 in N" the disk cap imposed.
   std::uint64_t sample_every() const noexcept {
-    return std::uint64_t{1} << budget_.shift.load(std::memory_order_relaxed);
+    return std::uint64_t{1} << budget_->shift.load(std::memory_order_relaxed);
   }
   std::uint64_t sampled_out() const noexcept;  // records left out (after finish())
 
  private:
   std::string dir_;
   std::size_t index_;
-  std::vector<std::uint32_t> global_ids_;  // run-local name id -> RecordLog name id
+  // run-local name id -> RecordLog name id; shared with writers that were abandoned
+  std::shared_ptr<const std::vector<std::uint32_t>> global_ids_;
   Nanos t0_;
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
   std::vector<std::string> urls_;  // by RecordLog name id
-  RecordLogBudget budget_;
+  std::shared_ptr<RecordLogBudget> budget_ = std::make_shared<RecordLogBudget>();
 };
 
 // A decoded record, valid during the for_each callback.
