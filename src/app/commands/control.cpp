@@ -14,20 +14,34 @@ using action::Command;
 using action::Param;
 namespace A = action;
 
+namespace {
+
+// One more level of nested documents while it lives; refused past limits::kMaxActionNesting.
+class NestingLevel {
+ public:
+  NestingLevel(int& depth, const char* what) : depth_(depth) {
+    if (depth_ >= limits::kMaxActionNesting) {
+      throw ConfigError(std::string(what) + " nested more than " +
+                        std::to_string(limits::kMaxActionNesting) + " levels deep");
+    }
+    ++depth_;
+  }
+  ~NestingLevel() { --depth_; }
+  NestingLevel(const NestingLevel&) = delete;
+  NestingLevel& operator=(const NestingLevel&) = delete;
+
+ private:
+  int& depth_;
+};
+
+}  // namespace
+
 void register_control_commands(action::CommandRegistry& r, App& app) {
   r.add(Command{"LD_execute_action",
                 "Run a nested action list.",
                 {{"action_list", A::kArray | A::kObject, true, nullptr, "actions"}},
                 [&app](const Args& a) -> Json {
-                  if (app.depth_ >= limits::kMaxActionNesting) {
-                    throw ConfigError("actions nested more than " +
-                                      std::to_string(limits::kMaxActionNesting) + " levels deep");
-                  }
-                  ++app.depth_;
-                  struct Leave {
-                    int& d;
-                    ~Leave() { --d; }
-                  } leave{app.depth_};
+                  const NestingLevel level(app.depth_, "actions");
                   auto doc = action::parse_document_json(a["action_list"], "LD_execute_action");
                   auto rep = app.execute(doc, false);  // checked with its parent document
                   if (rep.failed) {
@@ -44,15 +58,7 @@ void register_control_commands(action::CommandRegistry& r, App& app) {
                 "Run action files in order.",
                 {{"execute_files_list", A::kArray, true, nullptr, "paths"}},
                 [&app](const Args& a) -> Json {
-                  if (app.depth_ >= limits::kMaxActionNesting) {
-                    throw ConfigError("actions nested more than " +
-                                      std::to_string(limits::kMaxActionNesting) + " levels deep");
-                  }
-                  ++app.depth_;
-                  struct Leave {
-                    int& d;
-                    ~Leave() { --d; }
-                  } leave{app.depth_};
+                  const NestingLevel level(app.depth_, "actions");
                   Json out = Json::array();
                   std::size_t failed = 0;
                   for (const auto& f : a["execute_files_list"]) {
@@ -75,18 +81,8 @@ void register_control_commands(action::CommandRegistry& r, App& app) {
                                             std::string(json_type_name(list[i])),
                                         ptr);
                     }
-                    if (app.check_depth_ >= limits::kMaxActionNesting) {
-                      throw ConfigError("action files nested more than " +
-                                            std::to_string(limits::kMaxActionNesting) +
-                                            " levels deep",
-                                        ptr);
-                    }
-                    ++app.check_depth_;
-                    struct Leave {
-                      int& d;
-                      ~Leave() { --d; }
-                    } leave{app.check_depth_};
                     try {
+                      const NestingLevel level(app.check_depth_, "action files");
                       app.check(action::load_document_file(list[i].get<std::string>()));
                     } catch (const ConfigError& e) {
                       throw ConfigError(e.what(), ptr);
