@@ -221,9 +221,10 @@ class RecordLogRun {
   // run-local name id -> RecordLog name id; shared with writers that were abandoned
   std::shared_ptr<const std::vector<std::uint32_t>> global_ids_;
   Nanos t0_;
+  std::shared_ptr<RecordLogBudget> budget_ = std::make_shared<RecordLogBudget>();
+  // Declared after what the writers use, so they are destroyed (and flushed) first.
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
   std::vector<std::string> urls_;  // by RecordLog name id
-  std::shared_ptr<RecordLogBudget> budget_ = std::make_shared<RecordLogBudget>();
 };
 
 // A decoded record, valid during the for_each callback.

@@ -122,19 +122,24 @@ TEST(ControlLoopTest, AnInterruptStopsAtTheNextTick) {
   EXPECT_EQ(r.ended_at, 3 * kS + ControlLoop::kTick);
 }
 
+// test_time at `end`, then a failure budget over a 2 s window of at least 50 requests.
+StopConditions budget_stops(double threshold, Nanos end) {
+  FailureBudget b;
+  b.threshold = threshold;
+  b.window_s = 2;
+  b.min_samples = 50;
+  StopConditions stops;
+  stops.push_back(stop_at(kT0 + end, "test_time"));
+  stops.push_back(stop_on_failure_budget(b));
+  return stops;
+}
+
 TEST(ControlLoopTest, FailureBudgetBreachesOverItsWindow) {
   ManualClock clock(kT0);
   FakeWorkers w;
   // Three clean seconds, then 60% failures: a 2 s window breaches on the second bad second.
   w.intervals = {{100, 0}, {100, 0}, {100, 0}, {100, 60}};
-  FailureBudget b;
-  b.threshold = 0.5;
-  b.window_s = 2;
-  b.min_samples = 50;
-  StopConditions stops;
-  stops.push_back(stop_at(kT0 + 60 * kS, "test_time"));
-  stops.push_back(stop_on_failure_budget(b));
-  const LoopEnd r = run_loop(clock, w, closed_users(4, 100), std::move(stops));
+  const LoopEnd r = run_loop(clock, w, closed_users(4, 100), budget_stops(0.5, 60 * kS));
   EXPECT_EQ(r.ended_at, 5 * kS);
   EXPECT_EQ(r.reason,
             "failure_budget: failure rate 0.600 > 0.500 over the last 2 s (200 requests)");
@@ -144,14 +149,8 @@ TEST(ControlLoopTest, FailureBudgetWaitsForItsMinimumSamples) {
   ManualClock clock(kT0);
   FakeWorkers w;
   w.intervals = {{10, 10}};  // all failing, but 20 requests per 2 s window < 50
-  FailureBudget b;
-  b.threshold = 0.1;
-  b.window_s = 2;
-  b.min_samples = 50;
-  StopConditions stops;
-  stops.push_back(stop_at(kT0 + 20 * kS, "test_time"));
-  stops.push_back(stop_on_failure_budget(b));
-  EXPECT_EQ(run_loop(clock, w, closed_users(4, 100), std::move(stops)).reason, "test_time");
+  EXPECT_EQ(run_loop(clock, w, closed_users(4, 100), budget_stops(0.1, 20 * kS)).reason,
+            "test_time");
 }
 
 TEST(ControlLoopTest, ShapeStagesChangeTheTargetAndEndTheTest) {
