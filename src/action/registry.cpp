@@ -47,6 +47,46 @@ bool type_matches(const Json& v, unsigned m) {
   }
 }
 
+const Json& Args::operator[](const std::string& name) const {
+  static const Json kNull;
+  const auto it = j_.find(name);
+  return it == j_.end() ? kNull : *it;
+}
+
+bool Args::has(const std::string& name) const { return !(*this)[name].is_null(); }
+
+std::string Args::str(const std::string& name, const std::string& fallback) const {
+  const Json& v = (*this)[name];
+  return v.is_string() ? v.get<std::string>() : fallback;
+}
+
+std::int64_t Args::integer(const std::string& name, std::int64_t fallback) const {
+  const Json& v = (*this)[name];
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_unsigned()) return static_cast<std::int64_t>(v.get<std::uint64_t>());
+  if (v.is_number_float()) return static_cast<std::int64_t>(v.get<double>());  // 5.0
+  return fallback;
+}
+
+double Args::number(const std::string& name, double fallback) const {
+  const Json& v = (*this)[name];
+  return v.is_number() ? v.get<double>() : fallback;
+}
+
+bool Args::flag(const std::string& name, bool fallback) const {
+  const Json& v = (*this)[name];
+  return v.is_boolean() ? v.get<bool>() : fallback;
+}
+
+bool Args::given(const std::string& name) const {
+  const Json& g = (*this)["_given"];
+  if (!g.is_array()) return has(name);
+  for (const auto& n : g) {
+    if (n.is_string() && n.get_ref<const std::string&>() == name) return true;
+  }
+  return false;
+}
+
 void CommandRegistry::add(Command c) {
   const std::string name = c.name;
   // Two modules registering one name is a programming error: found at start-up, not when a

@@ -2,7 +2,8 @@
 // The one dispatch point: every LD_* command is a named handler with a declared parameter list.
 // Binding checks arguments before the handler runs: unknown keys (with a suggestion), wrong
 // JSON types, missing required values, too many positional values. Handlers receive a
-// complete object with defaults filled in.
+// complete object with defaults filled in, through the typed view Args.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -34,8 +35,30 @@ struct Param {
   std::string help;
 };
 
-using Handler = std::function<Json(const Json& args)>;
-using Validator = std::function<void(const Json& args)>;  // throws ConfigError
+// A typed view of bound arguments. bind() checked each value's JSON type against its
+// parameter and filled in defaults, so the accessors only convert; an optional argument that
+// is absent or null gives the fallback. Converts to the raw object for code that walks it.
+class Args {
+ public:
+  Args(const Json& bound) noexcept : j_(bound) {}  // implicit: handlers are called with Json
+  operator const Json&() const noexcept { return j_; }
+  const Json& json() const noexcept { return j_; }
+
+  const Json& operator[](const std::string& name) const;  // null when absent
+  bool has(const std::string& name) const;                // present and not null
+  std::string str(const std::string& name, const std::string& fallback = "") const;
+  std::int64_t integer(const std::string& name, std::int64_t fallback = 0) const;
+  double number(const std::string& name, double fallback = 0) const;
+  bool flag(const std::string& name, bool fallback = false) const;
+  // Whether the action named the argument (a default filled in by bind is not "given").
+  bool given(const std::string& name) const;
+
+ private:
+  const Json& j_;
+};
+
+using Handler = std::function<Json(const Args& args)>;
+using Validator = std::function<void(const Args& args)>;  // throws ConfigError
 
 struct Command {
   std::string name;

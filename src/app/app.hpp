@@ -11,12 +11,11 @@
 
 #include "action/executor.hpp"
 #include "action/registry.hpp"
+#include "app/commands/commands.hpp"
 #include "app/test_runner.hpp"
-#include "action/registry.hpp"
 #include "core/json_util.hpp"
-#include "loaddensity/protocol/protocol.hpp"
-#include "params/resolver.hpp"
 #include "engine/scheduler.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 #include "loaddensity/stats/metrics.hpp"
 #include "params/resolver.hpp"
 
@@ -73,7 +72,16 @@ class App {
   std::vector<std::string> write_csv_option();
 
  private:
-  void register_commands();
+  // The command modules (src/app/commands/) work on the App's state.
+  friend void register_test_commands(action::CommandRegistry&, App&);
+  friend void register_variable_commands(action::CommandRegistry&, App&);
+  friend void register_source_commands(action::CommandRegistry&, App&);
+  friend void register_result_commands(action::CommandRegistry&, App&);
+  friend void register_control_commands(action::CommandRegistry&, App&);
+  friend void register_target_commands(action::CommandRegistry&, App&);
+  friend void register_reliability_commands(action::CommandRegistry&, App&);
+  friend void register_report_commands(action::CommandRegistry&, App&);
+
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
   void check_csv_list(const Json& list, const std::string& pointer);
@@ -86,10 +94,10 @@ class App {
   std::shared_ptr<params::DataSource> load_csv(const std::string& name, const std::string& path,
                                                bool cycle);
   Json register_db_source(const Json& args, const std::string& pointer);
-  void register_report_commands();
   bool needs_records(const action::Document& doc, int depth) const;
   // The record log of the next run (nullptr when the log is off).
-  stats::RecordLogRun* begin_record_run(const engine::NameTable& names, std::uint64_t max_bytes);
+  stats::RecordLogRun* begin_record_run(const engine::NameTable& names, std::uint64_t max_bytes,
+                                        std::size_t body_cap);
 
   std::ostream& out_;
   std::ostream& err_;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -98,7 +99,16 @@ int run_documents(App& app, const std::vector<action::Document>& docs) {
     std::cerr << "error: --csv: " << e.what() << '\n';
     ++failed;
   }
-  return exit_code_for(app, failed, config_failures, app.interrupt_flag().load());
+  const int code = exit_code_for(app, failed, config_failures, app.interrupt_flag().load());
+  if (engine::abandoned_workers() > 0) {
+    // A worker thread abandoned while blocked may still wake and reach this process's state
+    // (the resolver, the logger): end now, without destructors, once the output is out.
+    std::cout.flush();
+    std::cerr.flush();
+    cleanup::remove_registered_now();
+    std::_Exit(code);
+  }
+  return code;
 }
 
 std::vector<std::string> json_files_in(const std::string& dir) {

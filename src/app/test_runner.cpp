@@ -104,27 +104,39 @@ RunResult TestRunner::run(const Json& args, TestSession& session, const RunContr
   // Variables some task extracts are per user: placeholders naming them stay dynamic.
   std::set<std::string> user_vars;
   for (const auto& t : plan.tasks) checks::Checks::collect_extracted(t, user_vars);
-  engine::NameTable names;
-  engine::CompileContext cctx{resolver, names, plan.host, args, &user_vars};
-  std::unique_ptr<engine::CompiledTasks> compiled;
-  engine::FlowSet flows;
+  // The scheduler shares ownership of what the workers use (see engine::RunInputs).
+  auto names = std::make_shared<engine::NameTable>();
+  engine::CompileContext cctx{resolver, *names, plan.host, args, &user_vars};
+  std::shared_ptr<engine::CompiledTasks> compiled;
+  auto flows = std::make_shared<engine::FlowSet>();
   try {
     compiled = proto->compile(plan.tasks, cctx);
-    flows.compile(plan.flow, cctx.parse_context(), plan.task_pointers);
+    flows->compile(plan.flow, cctx.parse_context(), plan.task_pointers);
   } catch (const ConfigError& e) {
     // Protocol pointers are relative to the task list; flow pointers are absolute.
     const bool absolute = e.pointer().rfind("/tasks", 0) == 0;
     throw ConfigError(e.what(), absolute ? e.pointer() : task_base(args) + e.pointer());
   }
   resolver.rewind_sources();
-  engine::RunPolicies policies{session.failure_budget, session.conditioner};
-  engine::Scheduler scheduler(plan, *compiled, names, flows, policies, resolver.source_count());
+  engine::Scheduler scheduler(engine::RunInputs{plan,
+                                                compiled,
+                                                names,
+                                                flows,
+                                                {session.failure_budget, session.conditioner},
+                                                resolver.source_count()});
   const Json& cap = args.contains("record_log_max_mb") ? args["record_log_max_mb"] : Json();
   const std::uint64_t max_bytes = cap.is_number_integer()
                                       ? static_cast<std::uint64_t>(cap.get<std::int64_t>()) << 20
                                       : stats::RecordLog::kDefaultMaxBytes;
+  // record_bodies: true keeps kRecordBodiesDefault bytes, a number that many (checked before)
+  const Json& bodies = args.contains("record_bodies") ? args["record_bodies"] : Json();
+  const std::size_t body_cap = bodies.is_boolean()
+                                   ? (bodies.get<bool>() ? stats::kRecordBodiesDefault : 0)
+                                   : bodies.is_number_integer()
+                                         ? static_cast<std::size_t>(bodies.get<std::int64_t>())
+                                         : 0;
   stats::RecordLogRun* record_run =  // null unless a document asked for per-request records
-      session.begin_record_run ? session.begin_record_run(names, max_bytes) : nullptr;
+      session.begin_record_run ? session.begin_record_run(*names, max_bytes, body_cap) : nullptr;
   scheduler.set_record_log(record_run);
   scheduler.set_live_feed(controls.live);
   log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +

@@ -38,7 +38,9 @@ struct TestSession {
   std::optional<engine::NetworkConditioner> conditioner;
   // The record log of the next run (capped at `max_bytes` on disk, then sampled), or null when
   // nothing asked for per-request records.
-  std::function<stats::RecordLogRun*(const engine::NameTable&, std::uint64_t max_bytes)>
+  // `body_cap`: bytes of a success's body and headers each record keeps (record_bodies), 0 = none.
+  std::function<stats::RecordLogRun*(const engine::NameTable&, std::uint64_t max_bytes,
+                                     std::size_t body_cap)>
       begin_record_run;
 };
 

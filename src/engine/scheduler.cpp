@@ -49,12 +49,56 @@ struct UserSlot {
   Nanos next_planned = 0;
 };
 
+// The run context: the inputs and the run-wide state the worker functions read. The control
+// thread and every worker thread hold it by shared_ptr (see RunInputs).
+struct RunContext {
+  explicit RunContext(RunInputs inputs)
+      : in(std::move(inputs)),
+        plan(in.plan),
+        tasks(*in.tasks),
+        names(*in.names),
+        flows(*in.flows),
+        policies(in.policies),
+        sources(in.sources),
+        alive(plan.model == LoadModel::kOpen ? 0 : plan.users) {}
+  ~RunContext() {
+    if (end_run_deferred) tasks.end_run();  // the last abandoned worker has ended
+  }
+  RunContext(const RunContext&) = delete;
+  RunContext& operator=(const RunContext&) = delete;
+
+  RunInputs in;
+  const PlanConfig& plan;
+  CompiledTasks& tasks;
+  const NameTable& names;
+  const FlowSet& flows;
+  const RunPolicies& policies;
+  std::size_t sources;
+  unsigned nthreads = 1;
+  Nanos t0 = 0;
+  std::atomic<std::uint32_t> limit{0};           // closed model: users with id < limit run
+  std::vector<std::atomic<std::uint8_t>> alive;  // closed model: whether user id is running
+  bool end_run_deferred = false;  // set before the control thread lets go (a worker abandoned)
+  std::uint32_t keep_bodies = 0;  // record_bodies: bytes of a success's body the record log keeps
+};
+
 struct Worker {
   Worker(std::size_t names, std::uint32_t max_users, std::uint32_t max_backlog)
-      : stats(names), scratch(64 * 1024), dispatcher_timer(io), sequencer(max_users, max_backlog) {}
+      : stats(names),
+        scratch(64 * 1024),
+        dispatcher_timer(std::in_place, io),
+        sequencer(max_users, max_backlog) {}
+  // Handlers still queued (the frames of users that never ended: an overrun drain, an
+  // abandoned worker) are destroyed first, while everything they reference is still here.
+  ~Worker() {
+    dispatcher_timer.reset();
+    io_owner.reset();
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
-  net::io_context io{1};
-  const NameTable* names = nullptr;
+  std::unique_ptr<net::io_context> io_owner = std::make_unique<net::io_context>(1);
+  net::io_context& io = *io_owner;
   stats::WorkerStats stats;
   DeadlineSweeper sweeper;
   std::vector<char> scratch;
@@ -65,8 +109,15 @@ struct Worker {
   std::shared_ptr<void> state;              // the protocol's per-worker state (worker thread)
   std::atomic<bool> drained{false};         // the protocol's drain has returned
   std::vector<UserSlot*> slots;            // live users (worker thread only)
+  // Liveness, read by the control thread: the sweeper stores the time every tick, so a stale
+  // value means the thread is blocked; the task index a user last started (what a blocked
+  // worker is doing).
+  std::atomic<Nanos> heartbeat{0};
+  std::atomic<std::size_t> current_task{0};
+  std::atomic<bool> abandoned{false};  // the run ended without this worker
+  std::shared_ptr<void> log_keep;      // an abandoned worker's record-log writer
   // open model (worker thread only)
-  net::steady_timer dispatcher_timer;
+  std::optional<net::steady_timer> dispatcher_timer;
   Sequencer sequencer;
   std::vector<UserSlot*> open_slots;  // by sequencer user id
   bool dispatcher_done = false;
@@ -83,28 +134,28 @@ struct Worker {
   }
   void wake_all() {
     for (UserSlot* s : slots) s->timer.cancel();
-    dispatcher_timer.cancel();
+    dispatcher_timer->cancel();
   }
 };
 
 // Everything a user needs to run iterations; lives in the user's coroutine frame.
 class UserRun {
  public:
-  UserRun(Worker& w, const PlanConfig& plan, CompiledTasks& tasks, const FlowSet& flows,
-          const RunPolicies& policies, std::size_t sources, unsigned thread_index,
-          std::uint32_t user_id)
+  UserRun(RunContext& run, Worker& w, unsigned thread_index, std::uint32_t user_id)
       : w_(w),
-        plan_(plan),
-        tasks_(tasks),
-        names_(*w.names),
-        flows_(flows),
-        policies_(policies),
+        plan_(run.plan),
+        tasks_(run.tasks),
+        names_(run.names),
+        flows_(run.flows),
+        policies_(run.policies),
         slot_(w.io),
-        scope_(plan.seed + user_id + 1, sources),
-        ctx_{w.io,    w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, thread_index,
-             user_id, &scope_, &outcome_, w.state.get()} {
+        scope_(run.plan.seed + user_id + 1, run.sources),
+        ctx_{w.io,        w.stats,      w.sweeper, std::span<char>(w.scratch),
+             &w.aborting, thread_index, user_id,   &scope_,
+             &outcome_,   w.state.get()} {
+    ctx_.keep_bodies = run.keep_bodies;
     w_.add_slot(&slot_);
-    for (auto x : plan.weights) total_weight_ += x;
+    for (auto x : plan_.weights) total_weight_ += x;
   }
   ~UserRun() { w_.remove_slot(&slot_); }
 
@@ -145,6 +196,7 @@ class UserRun {
           // The common case costs no extra coroutine frame per request.
           scope_.begin_task();
           outcome_ = stats::ErrorKind::kNone;
+          w_.current_task.store(i, std::memory_order_relaxed);
           co_await session_->run_step(i, at);
         } else {
           co_await task(lane, i, at);
@@ -194,6 +246,7 @@ class UserRun {
     for (std::uint32_t attempt = 1;; ++attempt) {
       outcome_ = stats::ErrorKind::kNone;
       if (!co_await conditioned(lane, i, planned)) {
+        w_.current_task.store(i, std::memory_order_relaxed);
         co_await session_->run_step(i, planned);
       }
       if (outcome_ == stats::ErrorKind::kNone || !flow.retry || stopping()) break;
@@ -255,9 +308,10 @@ class UserRun {
 
 // One task loop of a closed-model user: until the test stops or the user's id falls outside
 // the user limit.
-net::awaitable<void> closed_lane(UserRun& u, UserSlot& lane, const PlanConfig& plan,
-                                 std::uint32_t uid, const std::atomic<std::uint32_t>& limit) {
-  while (!u.stopping() && uid < limit.load(std::memory_order_relaxed)) {
+net::awaitable<void> closed_lane(const RunContext& run, UserRun& u, UserSlot& lane,
+                                 std::uint32_t uid) {
+  const PlanConfig& plan = run.plan;
+  while (!u.stopping() && uid < run.limit.load(std::memory_order_relaxed)) {
     co_await u.iteration(lane, steady_now());
     if (plan.wait.enabled() && !u.stopping()) {
       const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) *
@@ -269,14 +323,14 @@ net::awaitable<void> closed_lane(UserRun& u, UserSlot& lane, const PlanConfig& p
 
 // An extra lane over a multiplexing session; wakes the user's main coroutine when the last
 // lane has ended.
-net::awaitable<void> extra_closed_lane(Worker& w, UserRun& u, const PlanConfig& plan,
-                                       std::uint32_t uid, const std::atomic<std::uint32_t>& limit,
-                                       std::size_t& running, net::steady_timer& all_done) {
+net::awaitable<void> extra_closed_lane(const RunContext& run, Worker& w, UserRun& u,
+                                       std::uint32_t uid, std::size_t& running,
+                                       net::steady_timer& all_done) {
   try {
     UserSlot lane(w.io);
     w.add_slot(&lane);
     try {
-      co_await closed_lane(u, lane, plan, uid, limit);
+      co_await closed_lane(run, u, lane, uid);
     } catch (...) {
     }
     w.remove_slot(&lane);
@@ -286,24 +340,19 @@ net::awaitable<void> extra_closed_lane(Worker& w, UserRun& u, const PlanConfig& 
 }
 
 // Closed model: a user and its lanes.
-net::awaitable<void> run_closed_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
-                                     const FlowSet& flows, const RunPolicies& policies,
-                                     std::size_t sources, unsigned ti, std::uint32_t uid,
-                                     const std::atomic<std::uint32_t>& limit,
-                                     std::atomic<std::uint8_t>& alive) {
+net::awaitable<void> run_closed_user(RunContext& run, Worker& w, unsigned ti, std::uint32_t uid) {
   try {
-    UserRun u(w, plan, tasks, flows, policies, sources, ti, uid);
+    UserRun u(run, w, ti, uid);
     u.start();
     // Lane state lives in this frame, which outlives every lane (it waits for them).
     const std::size_t lanes = u.lanes();
     std::size_t running = lanes;
     net::steady_timer all_done(w.io, SteadyTime::max());
     for (std::size_t lane = 1; lane < lanes; ++lane) {
-      net::co_spawn(w.io, extra_closed_lane(w, u, plan, uid, limit, running, all_done),
-                    net::detached);
+      net::co_spawn(w.io, extra_closed_lane(run, w, u, uid, running, all_done), net::detached);
     }
     try {
-      co_await closed_lane(u, u.slot(), plan, uid, limit);
+      co_await closed_lane(run, u, u.slot(), uid);
     } catch (...) {
     }
     if (--running > 0) {
@@ -315,18 +364,16 @@ net::awaitable<void> run_closed_user(Worker& w, const PlanConfig& plan, Compiled
   } catch (...) {
     // A session must never throw; if one does, the user ends and the run goes on.
   }
-  alive.store(0, std::memory_order_release);
+  run.alive[uid].store(0, std::memory_order_release);
   w.finished.fetch_add(1, std::memory_order_release);
 }
 
 // Open model: run the iteration handed over, then whatever the backlog holds, then idle until
 // the dispatcher hands over another one.
-net::awaitable<void> run_open_user(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
-                                   const FlowSet& flows, const RunPolicies& policies,
-                                   std::size_t sources, unsigned ti, std::uint32_t uid,
+net::awaitable<void> run_open_user(RunContext& run, Worker& w, unsigned ti, std::uint32_t uid,
                                    std::uint32_t global_id, Nanos planned) {
   try {
-    UserRun u(w, plan, tasks, flows, policies, sources, ti, global_id);
+    UserRun u(run, w, ti, global_id);
     if (w.open_slots.size() <= uid) w.open_slots.resize(uid + 1, nullptr);
     w.open_slots[uid] = &u.slot();
     u.start();
@@ -357,18 +404,17 @@ net::awaitable<void> run_open_user(Worker& w, const PlanConfig& plan, CompiledTa
 }
 
 // Open model dispatcher: this worker's share of the schedule (global iterations k*N + index).
-net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledTasks& tasks,
-                                    const FlowSet& flows, const RunPolicies& policies,
-                                    std::size_t sources, unsigned ti, unsigned nthreads, Nanos t0) {
+net::awaitable<void> run_dispatcher(RunContext& run, Worker& w, unsigned ti) {
+  const unsigned nthreads = run.nthreads;
   try {
     for (std::uint64_t k = 0;; ++k) {
-      const auto offset = plan.pacer->hit_time(k * nthreads + ti);
+      const auto offset = run.plan.pacer->hit_time(k * nthreads + ti);
       if (!offset || w.stopping.load(std::memory_order_relaxed)) break;
-      const Nanos planned = t0 + *offset;
+      const Nanos planned = run.t0 + *offset;
       if (planned > steady_now()) {
-        w.dispatcher_timer.expires_at(to_time_point(planned));
+        w.dispatcher_timer->expires_at(to_time_point(planned));
         boost::system::error_code ec;
-        co_await w.dispatcher_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        co_await w.dispatcher_timer->async_wait(net::redirect_error(net::use_awaitable, ec));
         if (w.stopping.load(std::memory_order_relaxed)) break;
       }
       ++w.stats.open_model().planned;
@@ -383,9 +429,7 @@ net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledT
         }
         case Sequencer::Kind::kSpawn:
           w.started.fetch_add(1, std::memory_order_release);
-          net::co_spawn(w.io,
-                        run_open_user(w, plan, tasks, flows, policies, sources, ti, d.user,
-                                      d.user * nthreads + ti, planned),
+          net::co_spawn(w.io, run_open_user(run, w, ti, d.user, d.user * nthreads + ti, planned),
                         net::detached);
           break;
         case Sequencer::Kind::kQueue:
@@ -407,11 +451,11 @@ net::awaitable<void> run_dispatcher(Worker& w, const PlanConfig& plan, CompiledT
 
 // The end of a worker's run, once its users have ended: the protocol's drain, bounded by
 // kDrainTimeout (the sweeper keeps expiring the drain's operations).
-net::awaitable<void> run_drain(Worker& w, CompiledTasks& tasks, unsigned ti) {
+net::awaitable<void> run_drain(RunContext& run, Worker& w, unsigned ti) {
   try {
     WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, ti};
     ctx.worker_state = w.state.get();
-    co_await tasks.drain_worker(ctx, steady_now() + kDrainTimeout);
+    co_await run.tasks.drain_worker(ctx, steady_now() + kDrainTimeout);
   } catch (...) {
     // A drain must not throw; if one does, the worker still ends.
   }
@@ -421,7 +465,7 @@ net::awaitable<void> run_drain(Worker& w, CompiledTasks& tasks, unsigned ti) {
 
 // Expires timed operations every tick; when the worker's users have all ended it starts the
 // drain, and it keeps ticking (the drain's deadlines need it) until the drain returned.
-net::awaitable<void> run_sweeper(Worker& w, CompiledTasks& tasks, unsigned ti) {
+net::awaitable<void> run_sweeper(RunContext& run, Worker& w, unsigned ti) {
   net::steady_timer timer(w.io);
   Nanos next = steady_now();
   bool drain_started = false;
@@ -430,91 +474,153 @@ net::awaitable<void> run_sweeper(Worker& w, CompiledTasks& tasks, unsigned ti) {
     timer.expires_at(to_time_point(next));
     boost::system::error_code ec;
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-    w.sweeper.sweep(steady_now(), w.aborting);
+    const Nanos now = steady_now();
+    w.heartbeat.store(now, std::memory_order_relaxed);
+    w.sweeper.sweep(now, w.aborting);
     if (w.drained.load(std::memory_order_acquire)) co_return;
     if (!drain_started && w.stopping.load(std::memory_order_relaxed) &&
         w.finished.load(std::memory_order_acquire) == w.started.load(std::memory_order_acquire) &&
         (w.dispatcher_done || !w.sequencer.users())) {
       drain_started = true;
-      net::co_spawn(w.io, run_drain(w, tasks, ti), net::detached);
+      net::co_spawn(w.io, run_drain(run, w, ti), net::detached);
     }
+  }
+}
+
+// Worker threads that were abandoned and have not ended yet (see abandoned_workers()).
+std::atomic<std::size_t> g_abandoned{0};
+
+// Worker lifecycle for abandonment: running until the control thread abandons it or its event
+// loop returns, whichever comes first (decided by one compare-exchange).
+constexpr int kRunning = 0, kAbandoned = 1, kEnded = 2;
+
+// An abandoned worker's results as its answered intervals reported them: counts and bytes are
+// exact; latencies come from the live histogram (3%), the fastest operations taken as the
+// successes. Its per-thread totals cannot be read (its thread may wake at any time).
+void fold_live_name(const stats::LiveName& live, stats::NameMetrics& m) {
+  m.requests += live.requests;
+  m.failures += live.failures;
+  m.bytes_in += live.bytes_in;
+  m.bytes_out += live.bytes_out;
+  for (std::size_t k = 0; k < stats::kErrorKindCount; ++k) m.by_kind[k] += live.by_kind[k];
+  std::uint64_t ok_left = live.requests - live.failures;
+  const auto& buckets = live.latency.buckets();
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    const std::uint64_t n = buckets[b];
+    if (n == 0) continue;
+    const auto v = static_cast<Nanos>(stats::LiveHistogram::bucket_value_us(b) * 1000);
+    const std::uint64_t ok = std::min(ok_left, n);
+    ok_left -= ok;
+    if (ok) m.ok_latency.record_n(v, ok);
+    if (n > ok) m.fail_latency.record_n(v, n - ok);
+    m.service.record_n(v, n);
   }
 }
 
 }  // namespace
 
+std::size_t abandoned_workers() noexcept { return g_abandoned.load(); }
+
+Scheduler::Scheduler(RunInputs inputs) : in_(std::move(inputs)) {}
+
+Scheduler::Scheduler(const PlanConfig& plan, CompiledTasks& tasks, const NameTable& names,
+                     const FlowSet& flows, const RunPolicies& policies, std::size_t source_count)
+    : owning_(false) {
+  // Not owned: aliasing pointers that keep nothing alive.
+  in_.plan = plan;
+  in_.tasks = std::shared_ptr<CompiledTasks>(std::shared_ptr<CompiledTasks>(), &tasks);
+  in_.names = std::shared_ptr<const NameTable>(std::shared_ptr<const NameTable>(), &names);
+  in_.flows = std::shared_ptr<const FlowSet>(std::shared_ptr<const FlowSet>(), &flows);
+  in_.policies = policies;
+  in_.sources = source_count;
+}
+
 RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* progress) {
   RunOutcome out;
-  const bool open = plan_.model == LoadModel::kOpen;
-  const unsigned nthreads = std::max(1u, plan_.threads);
-  tasks_.start_run(nthreads);  // per-run resources; throws before any thread starts
-  const std::uint32_t per_worker_users = (plan_.users + nthreads - 1) / nthreads;
-  std::vector<std::unique_ptr<Worker>> workers;
+  auto run = std::make_shared<RunContext>(in_);
+  const PlanConfig& plan = run->plan;
+  CompiledTasks& tasks = run->tasks;
+  const NameTable& names = run->names;
+  const bool open = plan.model == LoadModel::kOpen;
+  const unsigned nthreads = std::max(1u, plan.threads);
+  run->nthreads = nthreads;
+  run->limit.store(plan.users);
+  tasks.start_run(nthreads);  // per-run resources; throws before any thread starts
+  const std::uint32_t per_worker_users = (plan.users + nthreads - 1) / nthreads;
+  std::vector<std::shared_ptr<Worker>> workers;
+  // kRunning / kAbandoned / kEnded per worker; shared with the threads, which may outlive run()
+  auto fate = std::make_shared<std::vector<std::atomic<int>>>(nthreads);
   for (unsigned i = 0; i < nthreads; ++i) {
-    workers.push_back(std::make_unique<Worker>(names_.size(), per_worker_users,
-                                               (plan_.max_backlog + nthreads - 1) / nthreads));
-    workers.back()->names = &names_;
+    workers.push_back(std::make_shared<Worker>(names.size(), per_worker_users,
+                                               (plan.max_backlog + nthreads - 1) / nthreads));
   }
-  // Closed model: users with id < limit run; alive[id] says whether user id is running.
-  std::atomic<std::uint32_t> limit{plan_.users};
-  std::vector<std::atomic<std::uint8_t>> alive(open ? 0 : plan_.users);
+  std::vector<stats::RecordLogWriter*> log_writers(nthreads, nullptr);
   if (record_log_) {
-    for (unsigned i = 0; i < nthreads; ++i) workers[i]->stats.attach_log(&record_log_->writer(i));
+    run->keep_bodies = static_cast<std::uint32_t>(record_log_->body_cap());
+    for (unsigned i = 0; i < nthreads; ++i) {
+      log_writers[i] = &record_log_->writer(i);
+      workers[i]->stats.attach_log(log_writers[i]);
+    }
   }
 
   stats::RunInfo info;
   info.started_at = local_iso_now();
-  info.user = plan_.user_type;
-  info.users = plan_.users;
-  info.spawn_rate = plan_.spawn_rate;
-  info.test_time_s = plan_.test_time_s;
+  info.user = plan.user_type;
+  info.users = plan.users;
+  info.spawn_rate = plan.spawn_rate;
+  info.test_time_s = plan.test_time_s;
   info.threads = nthreads;
-  const std::string shape_name = plan_.load_shape.empty() ? "" : ":" + plan_.load_shape;
+  const std::string shape_name = plan.load_shape.empty() ? "" : ":" + plan.load_shape;
   info.load_model = (open ? "open" : "closed") + shape_name;
-  info.shape = plan_.load_shape;
+  info.shape = plan.load_shape;
 
   using Guard = net::executor_work_guard<net::io_context::executor_type>;
   std::vector<std::optional<Guard>> guards(nthreads);
-  const Nanos t0 = steady_now() + (open ? 20 * kNanosPerMilli : 0);  // let threads start first
+  run->t0 = steady_now() + (open ? 20 * kNanosPerMilli : 0);  // let threads start first
+  const Nanos t0 = run->t0;
   for (unsigned i = 0; i < nthreads; ++i) {
     Worker& w = *workers[i];
+    w.heartbeat.store(steady_now(), std::memory_order_relaxed);
     guards[i].emplace(w.io.get_executor());
     // The protocol's per-worker state exists before the first user of the worker.
-    net::post(w.io, [&w, i, this] {
+    net::post(w.io, [&w, i, &tasks] {
       WorkerContext ctx{w.io, w.stats, w.sweeper, std::span<char>(w.scratch), &w.aborting, i};
-      w.state = tasks_.new_worker_state(ctx);
+      w.state = tasks.new_worker_state(ctx);
     });
-    net::co_spawn(w.io, run_sweeper(w, tasks_, i), net::detached);
-    if (open) {
-      net::co_spawn(w.io,
-                    run_dispatcher(w, plan_, tasks_, flows_, policies_, sources_, i, nthreads, t0),
-                    net::detached);
-    }
-    w.thread = std::thread([&w] { w.io.run(); });
+    net::co_spawn(w.io, run_sweeper(*run, w, i), net::detached);
+    if (open) net::co_spawn(w.io, run_dispatcher(*run, w, i), net::detached);
+    // The thread shares the worker and the run context: abandoned, it ends on its own.
+    w.thread = std::thread([wp = workers[i], ctx = run, fate, i]() mutable {
+      wp->io.run();
+      int expected = kRunning;
+      const bool abandoned = !(*fate)[i].compare_exchange_strong(expected, kEnded);
+      wp.reset();  // an abandoned worker is destroyed here, by its own thread
+      ctx.reset();
+      fate.reset();
+      if (abandoned) g_abandoned.fetch_sub(1);
+    });
   }
 
-  Nanos end_at = plan_.test_time_s > 0 ? t0 + seconds_to_ns(plan_.test_time_s) : 0;
+  Nanos end_at = plan.test_time_s > 0 ? t0 + seconds_to_ns(plan.test_time_s) : 0;
   if (open) {
-    const Nanos pacer_end = t0 + seconds_to_ns(plan_.pacer->duration_s());
+    const Nanos pacer_end = t0 + seconds_to_ns(plan.pacer->duration_s());
     end_at = end_at ? std::min(end_at, pacer_end) : pacer_end;
   }
-  if (plan_.shape && !plan_.test_time_explicit) end_at = 0;  // the shape decides when to stop
-  const Nanos hard_at = plan_.hard_timeout_s > 0 ? t0 + seconds_to_ns(plan_.hard_timeout_s) : 0;
+  if (plan.shape && !plan.test_time_explicit) end_at = 0;  // the shape decides when to stop
+  const Nanos hard_at = plan.hard_timeout_s > 0 ? t0 + seconds_to_ns(plan.hard_timeout_s) : 0;
 
   std::uint32_t spawned = 0;  // closed model, control thread only
   std::uint32_t peak_users = 0;
-  double spawn_allowance = 1;  // the first user starts at once
-  Nanos last_tick = t0;
-  Nanos next_interval = t0 + kNanosPerSecond;
   Nanos last_interval = t0;
   std::uint64_t total_requests = 0, total_failures = 0;
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> window;  // failure budget: per-second
 
+  auto gone = [&](unsigned i) { return (*fate)[i].load(std::memory_order_relaxed) == kAbandoned; };
   auto running_users = [&] {
     std::uint32_t s = 0, f = 0;
-    for (auto& w : workers) {
-      s += w->started.load(std::memory_order_acquire);
-      f += w->finished.load(std::memory_order_acquire);
+    for (unsigned i = 0; i < nthreads; ++i) {
+      if (gone(i)) continue;
+      s += workers[i]->started.load(std::memory_order_acquire);
+      f += workers[i]->finished.load(std::memory_order_acquire);
     }
     return s - f;
   };
@@ -524,34 +630,38 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   stats::LiveFeed& feed = live_feed_ ? *live_feed_ : local_feed;
   if (progress) feed.add_observer(progress);
   auto live_names = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
-  for (std::uint32_t id = 0; id < names_.size(); ++id) live_names->push_back(names_.at(id));
-  std::vector<stats::LiveName> live_totals(names_.size());
+  for (std::uint32_t id = 0; id < names.size(); ++id) live_names->push_back(names.at(id));
+  std::vector<stats::LiveName> live_totals(names.size());
+  // Per worker, what its intervals reported: the results of a worker that gets abandoned.
+  std::vector<std::vector<stats::LiveName>> worker_totals(owning_ ? nthreads : 0);
+  for (auto& t : worker_totals) t.resize(names.size());
   std::uint64_t live_sequence = 0;
 
   // The interval hand-off is bounded: a worker that does not answer within kHandOffWait (a
   // protocol blocked its thread) keeps its hand-off outstanding and is folded in by a later
-  // interval, so the progress line, the failure budget and the watchdog keep running.
+  // interval, so the progress line, the failure budget and the watchdog keep running. The
+  // hand-off is shared with the posted handler, which may run after run() returned.
   struct HandOff {
     std::promise<stats::IntervalStats*> promise;
     std::future<stats::IntervalStats*> future;
     bool outstanding = false;
   };
-  std::vector<std::unique_ptr<HandOff>> hand_offs;
-  for (unsigned i = 0; i < nthreads; ++i) hand_offs.push_back(std::make_unique<HandOff>());
+  std::vector<std::shared_ptr<HandOff>> hand_offs;
+  for (unsigned i = 0; i < nthreads; ++i) hand_offs.push_back(std::make_shared<HandOff>());
   constexpr auto kHandOffWait = std::chrono::milliseconds(200);
 
   auto collect = [&](Nanos now, bool final) {
     stats::IntervalStats merged;
     auto snap = std::make_shared<stats::LiveSnapshot>();
-    snap->interval.resize(names_.size());
+    snap->interval.resize(names.size());
     auto request = [&](unsigned i) {
       Worker& w = *workers[i];
-      HandOff& h = *hand_offs[i];
-      if (h.outstanding) return;
-      h.promise = std::promise<stats::IntervalStats*>();
-      h.future = h.promise.get_future();
-      h.outstanding = true;
-      net::post(w.io, [&w, &h] { h.promise.set_value(&w.stats.retire_interval()); });
+      const std::shared_ptr<HandOff>& h = hand_offs[i];
+      if (h->outstanding) return;
+      h->promise = std::promise<stats::IntervalStats*>();
+      h->future = h->promise.get_future();
+      h->outstanding = true;
+      net::post(w.io, [&w, h] { h->promise.set_value(&w.stats.retire_interval()); });
     };
     auto take = [&](unsigned i) {
       HandOff& h = *hand_offs[i];
@@ -559,14 +669,17 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       h.outstanding = false;
       merged.merge(*retired);
       for (std::size_t id = 0; id < retired->names.size(); ++id) {
-        if (retired->names[id].requests) snap->interval[id].merge(retired->names[id]);
+        if (!retired->names[id].requests) continue;
+        snap->interval[id].merge(retired->names[id]);
+        if (owning_) worker_totals[i][id].merge(retired->names[id]);
       }
       retired->reset();
     };
     if (final) {
-      // Every user has ended: each worker answers. A hand-off still outstanding from an
-      // earlier interval is taken first, then the interval since it.
+      // Every user has ended: each worker still with the run answers. A hand-off still
+      // outstanding from an earlier interval is taken first, then the interval since it.
       for (unsigned i = 0; i < nthreads; ++i) {
+        if (gone(i)) continue;
         if (hand_offs[i]->outstanding) take(i);
         request(i);
         take(i);
@@ -596,14 +709,13 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     out.metrics.timeline.push_back(pt);
     total_requests += merged.requests;
     total_failures += merged.failures;
-    window.emplace_back(merged.requests, merged.failures);
     last_interval = now;
     snap->sequence = ++live_sequence;
     snap->elapsed_s = pt.t_s;
     snap->interval_s = pt.seconds;
     snap->test_time_s = end_at ? static_cast<double>(end_at - t0) / 1e9 : 0;
     snap->users = pt.users;
-    snap->target_users = open ? plan_.users : limit.load();
+    snap->target_users = open ? plan.users : run->limit.load();
     snap->final = final;
     snap->names = live_names;
     snap->total = live_totals;
@@ -613,96 +725,46 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     snap->total_requests = total_requests;
     snap->total_failures = total_failures;
     feed.publish(std::move(snap));
+    return IntervalCounts{pt.requests, pt.failures};
   };
 
-  // The failure budget over the last window_s seconds; returns the stop reason or "".
-  auto budget_breached = [&]() -> std::string {
-    const auto& b = policies_.failure_budget;
-    if (!b) return "";
-    while (window.size() > std::max<std::size_t>(1, static_cast<std::size_t>(b->window_s))) {
-      window.pop_front();
-    }
-    std::uint64_t req = 0, fail = 0;
-    for (const auto& [r, f] : window) {
-      req += r;
-      fail += f;
-    }
-    if (req < b->min_samples || req == 0) return "";
-    const double rate = static_cast<double>(fail) / static_cast<double>(req);
-    if (rate <= b->threshold) return "";
-    char buf[160];
-    std::snprintf(buf, sizeof buf,
-                  "failure_budget: failure rate %.3f > %.3f over the last %.0f s (%llu requests)",
-                  rate, b->threshold, b->window_s, static_cast<unsigned long long>(req));
-    return buf;
-  };
-
-  // --- the control loop
-  out.stop_reason = "test_time";
-  for (;;) {
-    const Nanos now = steady_now();
-    if (interrupt.load()) {
-      out.stop_reason = "interrupted";
-      break;
-    }
-    if (hard_at && now >= hard_at) {
-      out.stop_reason = "hard_timeout";
-      break;
-    }
-    if (end_at && now >= end_at) break;
-    if (!open) {
-      std::uint32_t target = plan_.users;
-      double rate = plan_.spawn_rate;
-      if (plan_.shape) {
-        const auto tick = plan_.shape->tick(static_cast<double>(now - t0) / 1e9);
-        if (!tick) {
-          out.stop_reason = "load_shape";
-          break;
-        }
-        target = std::min(tick->users, plan_.users);
-        rate = tick->spawn_rate;
-      } else if (external_) {
-        // Driven from outside (a Locust master through its worker): users and spawn rate
-        // may change while the test runs; user_count stays the ceiling.
-        target = std::min(external_->users.load(std::memory_order_relaxed), plan_.users);
-        rate = external_->spawn_rate.load(std::memory_order_relaxed);
-      }
-      limit.store(target, std::memory_order_relaxed);
-      spawn_allowance += static_cast<double>(now - last_tick) / 1e9 * rate;
-      spawn_allowance = std::min(spawn_allowance, static_cast<double>(plan_.users) + 1);
-      last_tick = now;
-      for (std::uint32_t id = 0; id < target && spawn_allowance >= 1; ++id) {
-        if (alive[id].load(std::memory_order_acquire)) continue;
-        alive[id].store(1, std::memory_order_release);
-        spawn_allowance -= 1;
-        const unsigned ti = id % nthreads;
-        Worker& w = *workers[ti];
-        w.started.fetch_add(1, std::memory_order_release);
-        ++spawned;
-        net::co_spawn(w.io,
-                      run_closed_user(w, plan_, tasks_, flows_, policies_, sources_, ti, id, limit,
-                                      alive[id]),
-                      net::detached);
-      }
-    }
-    if (now >= next_interval) {
-      collect(now, false);
-      next_interval += kNanosPerSecond;
-      if (next_interval <= now) next_interval = now + kNanosPerSecond;
-      if (std::string why = budget_breached(); !why.empty()) {
-        out.stop_reason = why;
-        break;
-      }
-    }
-    Nanos wake = std::min(next_interval, now + 20 * kNanosPerMilli);
-    if (end_at) wake = std::min(wake, end_at);
-    std::this_thread::sleep_until(to_time_point(std::max(wake, now)));
+  // --- the control loop: a user driver and a list of stop conditions, on the steady clock.
+  StopConditions stops;
+  stops.push_back(stop_on_interrupt(interrupt));
+  if (hard_at) stops.push_back(stop_at(hard_at, "hard_timeout"));
+  if (end_at) stops.push_back(stop_at(end_at, "test_time"));
+  if (run->policies.failure_budget) {
+    stops.push_back(stop_on_failure_budget(*run->policies.failure_budget));
   }
+  std::unique_ptr<UserDriver> driver = open         ? paced_users()
+                                       : plan.shape ? shaped_users(*plan.shape, plan.users)
+                                       : external_  ? external_users(*external_, plan.users)
+                                                    : closed_users(plan.users, plan.spawn_rate);
+  ControlHooks hooks;
+  hooks.spawn = [&](std::uint32_t target, std::uint32_t max_new) {
+    run->limit.store(target, std::memory_order_relaxed);
+    std::uint32_t n = 0;
+    for (std::uint32_t id = 0; id < target && n < max_new; ++id) {
+      if (run->alive[id].load(std::memory_order_acquire)) continue;
+      run->alive[id].store(1, std::memory_order_release);
+      const unsigned ti = id % nthreads;
+      Worker& w = *workers[ti];
+      w.started.fetch_add(1, std::memory_order_release);
+      ++n;
+      net::co_spawn(w.io, run_closed_user(*run, w, ti, id), net::detached);
+    }
+    spawned += n;
+    return n;
+  };
+  hooks.collect = [&](Nanos now) { return collect(now, false); };
+  const SteadyClock clock;
+  out.stop_reason =
+      ControlLoop(clock, t0, plan.users, std::move(driver), std::move(stops), hooks).run();
 
   // --- stop: users finish their current operation, for at most graceful_stop (and never
   // longer than the longest task timeout); what is still in flight then is abandoned and
   // recorded as `aborted`.
-  const Nanos stop_at = steady_now();
+  const Nanos stopped_at = steady_now();
   for (auto& wp : workers) {
     Worker& w = *wp;
     w.stopping.store(true);
@@ -711,7 +773,7 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   const bool abort_now = out.stop_reason == "interrupted" || out.stop_reason == "hard_timeout" ||
                          out.stop_reason.rfind("failure_budget", 0) == 0;
   const Nanos grace =
-      std::min(tasks_.max_timeout() + kNanosPerSecond, seconds_to_ns(plan_.graceful_stop_s));
+      std::min(tasks.max_timeout() + kNanosPerSecond, seconds_to_ns(plan.graceful_stop_s));
   bool aborted = false;
   auto abort_all = [&] {
     for (auto& wp : workers) {
@@ -725,6 +787,40 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     aborted = true;
   };
   if (abort_now) abort_all();
+
+  // A worker whose thread has not come back to its event loop for kStuckAfter once in-flight
+  // work is aborted is abandoned (when the inputs are shared): the run does not wait for it.
+  // Its users still running count as aborted operations of the task it was running; it gets
+  // its own record-log writer, stops at its next return to the event loop and frees itself.
+  struct Left {
+    std::uint32_t in_flight = 0;
+    std::size_t task = 0;
+    Nanos last_seen = 0;
+  };
+  std::vector<Left> left(nthreads);
+  std::size_t abandoned = 0;
+  auto stuck = [&](unsigned i, Nanos now) {
+    return owning_ && !gone(i) &&
+           now - workers[i]->heartbeat.load(std::memory_order_relaxed) > kStuckAfter;
+  };
+  auto abandon = [&](unsigned i) {
+    Worker& w = *workers[i];
+    g_abandoned.fetch_add(1);
+    int expected = kRunning;
+    if (!(*fate)[i].compare_exchange_strong(expected, kAbandoned)) {
+      g_abandoned.fetch_sub(1);  // its event loop returned just now: it is joined as usual
+      return;
+    }
+    left[i].in_flight = w.started.load() - w.finished.load();
+    left[i].task = w.current_task.load(std::memory_order_relaxed);
+    left[i].last_seen = w.heartbeat.load(std::memory_order_relaxed);
+    if (log_writers[i]) w.log_keep = record_log_->abandon(*log_writers[i]);
+    guards[i].reset();
+    w.io.stop();
+    w.thread.detach();
+    run->end_run_deferred = true;  // the last thread to let go of the run ends it
+    ++abandoned;
+  };
   while (running_users() > 0) {
     const Nanos now = steady_now();
     if (!aborted) {
@@ -735,43 +831,91 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       } else if (hard_at && now >= hard_at) {
         out.stop_reason = "hard_timeout";
         abort_all();
-      } else if (now - stop_at >= grace) {
+      } else if (now - stopped_at >= grace) {
         abort_all();
+      }
+    } else {
+      for (unsigned i = 0; i < nthreads; ++i) {
+        if (stuck(i, now) && workers[i]->started.load() != workers[i]->finished.load()) {
+          abandon(i);
+        }
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // The protocols' drain (flush, disconnect), bounded: a worker whose drain overran is stopped.
+  // The protocols' drain (flush, disconnect), bounded: a worker whose drain overran is stopped,
+  // one whose thread is blocked in it is abandoned.
   const Nanos drain_until = steady_now() + kDrainTimeout + kNanosPerSecond;
-  for (auto& wp : workers) {
-    while (!wp->drained.load(std::memory_order_acquire) && steady_now() < drain_until) {
+  for (unsigned i = 0; i < nthreads; ++i) {
+    while (!gone(i) && !workers[i]->drained.load(std::memory_order_acquire)) {
+      const Nanos now = steady_now();
+      if (now >= drain_until) break;
+      if (stuck(i, now)) {
+        abandon(i);
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
   const Nanos t_end = steady_now();
   collect(t_end, true);
   if (progress) feed.remove_observer(progress);
-  for (auto& g : guards) g.reset();
-  for (auto& w : workers) {
-    if (!w->drained.load(std::memory_order_acquire)) w->io.stop();  // its drain overran
-    w->thread.join();
+  for (unsigned i = 0; i < nthreads; ++i) {
+    if (gone(i)) continue;
+    Worker& w = *workers[i];
+    guards[i].reset();
+    if (!w.drained.load(std::memory_order_acquire)) w.io.stop();  // its drain overran
+    w.thread.join();
   }
-  tasks_.end_run();
+  if (abandoned == 0) tasks.end_run();
   if (progress) progress->finish();
 
   // --- fold the per-thread totals into this run's metrics (threads have joined: no races).
-  info.duration_s = static_cast<double>(stop_at - t0) / 1e9;
+  info.duration_s = static_cast<double>(stopped_at - t0) / 1e9;
   info.wall_s = static_cast<double>(t_end - t0) / 1e9;
   info.graceful_stop_s = static_cast<double>(grace) / 1e9;
   info.stop_reason = out.stop_reason;
-  info.users = std::max(peak_users, open ? 0u : std::min(spawned, plan_.users));
-  for (auto& wp : workers) {
-    const auto& names = wp->stats.names();
-    for (std::uint32_t id = 0; id < names.size(); ++id) {
-      if (names[id].requests == 0 && names[id].retries == 0) continue;
-      const auto& [type, name] = names_.at(id);
+  info.users = std::max(peak_users, open ? 0u : std::min(spawned, plan.users));
+  for (unsigned i = 0; i < nthreads; ++i) {
+    if (gone(i)) {
+      // What its intervals reported, then its in-flight operations as aborted.
+      static constexpr const char* kLost =
+          "details unavailable: the worker thread was abandoned while blocked";
+      for (std::uint32_t id = 0; id < worker_totals[i].size(); ++id) {
+        const stats::LiveName& live = worker_totals[i][id];
+        if (live.requests == 0) continue;
+        const auto& [type, name] = names.at(id);
+        fold_live_name(live, out.metrics.name_slot(type, name));
+        for (std::size_t k = 1; k < stats::kErrorKindCount; ++k) {
+          if (live.by_kind[k]) {
+            out.metrics.add_error(
+                {type, name, static_cast<stats::ErrorKind>(k), kLost, live.by_kind[k]});
+          }
+        }
+        info.aborted += live.by_kind[static_cast<std::size_t>(stats::ErrorKind::kAborted)];
+      }
+      if (const std::uint32_t n = left[i].in_flight; n > 0 && tasks.size() > 0) {
+        const auto& [type, name] = names.at(tasks.name_id(left[i].task % tasks.size()));
+        stats::NameMetrics& m = out.metrics.name_slot(type, name);
+        const Nanos elapsed = std::max<Nanos>(0, t_end - left[i].last_seen);
+        m.requests += n;
+        m.failures += n;
+        m.by_kind[static_cast<std::size_t>(stats::ErrorKind::kAborted)] += n;
+        m.fail_latency.record_n(elapsed, n);
+        m.service.record_n(elapsed, n);
+        out.metrics.add_error({type, name, stats::ErrorKind::kAborted,
+                               std::string(kAbortedError.what) + " (worker thread blocked)", n});
+        info.aborted += n;
+      }
+      continue;
+    }
+    Worker& w = *workers[i];
+    const auto& wnames = w.stats.names();
+    for (std::uint32_t id = 0; id < wnames.size(); ++id) {
+      if (wnames[id].requests == 0 && wnames[id].retries == 0) continue;
+      const auto& [type, name] = names.at(id);
       stats::NameMetrics& m = out.metrics.name_slot(type, name);
-      const stats::NameStats& s = names[id];
+      const stats::NameStats& s = wnames[id];
       m.requests += s.requests;
       m.failures += s.failures;
       m.bytes_in += s.bytes_in;
@@ -783,28 +927,28 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       for (std::size_t k = 0; k < stats::kErrorKindCount; ++k) m.by_kind[k] += s.by_kind[k];
       info.aborted += s.by_kind[static_cast<std::size_t>(stats::ErrorKind::kAborted)];
     }
-    for (const auto& [key, count] : wp->stats.errors()) {
-      const auto& [type, name] = names_.at(key.name_id);
+    for (const auto& [key, count] : w.stats.errors()) {
+      const auto& [type, name] = names.at(key.name_id);
       out.metrics.add_error({type, name, key.kind, stats::error_message(key), count});
     }
-    out.metrics.errors_dropped += wp->stats.errors_dropped();
-    out.metrics.conditioner_delayed += wp->stats.conditioner_delayed;
-    out.metrics.conditioner_dropped += wp->stats.conditioner_dropped;
+    out.metrics.errors_dropped += w.stats.errors_dropped();
+    out.metrics.conditioner_delayed += w.stats.conditioner_delayed;
+    out.metrics.conditioner_dropped += w.stats.conditioner_dropped;
     if (open) {
-      const auto& om = wp->stats.open_model();
+      const auto& om = w.stats.open_model();
       auto& m = out.metrics.open_model;
       m.planned += om.planned;
       m.started += om.started;
       m.queued += om.queued;
       // Iterations still waiting in the backlog when the test ended never started.
-      m.dropped += om.dropped + wp->sequencer.backlog();
+      m.dropped += om.dropped + w.sequencer.backlog();
       m.blocked.merge(om.blocked);
     }
   }
   if (open) {
     auto& m = out.metrics.open_model;
     m.duration_s = info.duration_s;
-    m.planned_rate = plan_.pacer->total_hits() / std::max(plan_.pacer->duration_s(), 1e-9);
+    m.planned_rate = plan.pacer->total_hits() / std::max(plan.pacer->duration_s(), 1e-9);
   }
   out.metrics.sort_errors();
   out.metrics.runs.push_back(info);

@@ -1,5 +1,7 @@
 #include "stats/record_log.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -125,12 +127,12 @@ RecordLogRun::RecordLogRun(std::string dir, std::size_t index,
                            std::size_t body_cap)
     : dir_(std::move(dir)),
       index_(index),
-      global_ids_(std::move(global_ids)),
+      global_ids_(std::make_shared<const std::vector<std::uint32_t>>(std::move(global_ids))),
       t0_(t0),
       body_cap_(body_cap < kRecordBodiesMax ? body_cap : kRecordBodiesMax) {
-  budget_.max_bytes = max_bytes;
-  for (std::size_t local = 0; local < urls.size() && local < global_ids_.size(); ++local) {
-    const std::uint32_t g = global_ids_[local];
+  budget_->max_bytes = max_bytes;
+  for (std::size_t local = 0; local < urls.size() && local < global_ids_->size(); ++local) {
+    const std::uint32_t g = (*global_ids_)[local];
     if (urls_.size() <= g) urls_.resize(g + 1);
     if (urls_[g].empty()) urls_[g] = std::move(urls[local]);
   }
@@ -145,10 +147,24 @@ RecordLogWriter& RecordLogRun::writer(unsigned thread) {
   while (writers_.size() <= thread) {
     const std::string path = dir_ + "/run" + std::to_string(index_) + "-thread" +
                              std::to_string(writers_.size()) + ".bin";
-    writers_.push_back(std::make_unique<RecordLogWriter>(path, &global_ids_, &budget_));
+    writers_.push_back(std::make_unique<RecordLogWriter>(path, global_ids_.get(), budget_.get()));
     writers_.back()->set_body_cap(body_cap_);
   }
   return *writers_[thread];
+}
+
+std::shared_ptr<void> RecordLogRun::abandon(const RecordLogWriter& w) {
+  auto it =
+      std::find_if(writers_.begin(), writers_.end(), [&](const auto& p) { return p.get() == &w; });
+  if (it == writers_.end()) return nullptr;
+  struct Kept {  // the writer is destroyed first (members go in reverse order)
+    std::shared_ptr<const std::vector<std::uint32_t>> ids;
+    std::shared_ptr<RecordLogBudget> budget;
+    std::unique_ptr<RecordLogWriter> writer;
+  };
+  auto kept = std::make_shared<Kept>(Kept{global_ids_, budget_, std::move(*it)});
+  writers_.erase(it);
+  return kept;
 }
 
 void RecordLogRun::finish() noexcept {

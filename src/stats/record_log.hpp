@@ -212,6 +212,11 @@ class RecordLogRun {
   RecordLogWriter& writer(unsigned thread);
   // Flushes and closes every writer (control thread, after the worker threads joined).
   void finish() noexcept;
+  // Takes writer `w` out of the run, for a worker thread that was abandoned while
+  // blocked (it may still append when it wakes): finish, clear and the readers no longer see
+  // it, so its records are left out. The returned handle keeps the writer and what it uses
+  // alive; the worker holds it until it ends.
+  std::shared_ptr<void> abandon(const RecordLogWriter& w);
 
   Nanos t0() const noexcept { return t0_; }
   // Bytes of a success's body and headers kept per record (`record_bodies`), 0 = none.
@@ -222,18 +227,20 @@ class RecordLogRun {
   const std::string& url(std::uint32_t global_id) const noexcept;
   // 1 when every record was kept, else N of the last "1 in N" the disk cap imposed.
   std::uint64_t sample_every() const noexcept {
-    return std::uint64_t{1} << budget_.shift.load(std::memory_order_relaxed);
+    return std::uint64_t{1} << budget_->shift.load(std::memory_order_relaxed);
   }
   std::uint64_t sampled_out() const noexcept;  // records left out (after finish())
 
  private:
   std::string dir_;
   std::size_t index_;
-  std::vector<std::uint32_t> global_ids_;  // run-local name id -> RecordLog name id
+  // run-local name id -> RecordLog name id; shared with writers that were abandoned
+  std::shared_ptr<const std::vector<std::uint32_t>> global_ids_;
   Nanos t0_;
+  std::shared_ptr<RecordLogBudget> budget_ = std::make_shared<RecordLogBudget>();
+  // Declared after what the writers use, so they are destroyed (and flushed) first.
   std::vector<std::unique_ptr<RecordLogWriter>> writers_;
   std::vector<std::string> urls_;  // by RecordLog name id
-  RecordLogBudget budget_;
   std::size_t body_cap_ = 0;
 };
 

@@ -3,6 +3,7 @@
 // used only for report headers.
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 namespace ld {
 
@@ -27,16 +28,39 @@ inline Nanos seconds_to_ns(double s) noexcept {
 }
 inline double ns_to_ms(Nanos ns) noexcept { return static_cast<double>(ns) / 1e6; }
 
-// Injected time source: engine code takes a Clock so tests can use a fake one.
+// Injected time source: engine code takes a Clock so tests can use a fake one. The control
+// loop also waits through it, so a simulated clock makes a whole run take no real time.
 class Clock {
  public:
   virtual ~Clock() = default;
   virtual Nanos now() const noexcept = 0;
+  // Returns at `t` or later (now() >= t afterwards).
+  virtual void sleep_until(Nanos t) const = 0;
 };
 
 class SteadyClock final : public Clock {
  public:
   Nanos now() const noexcept override { return steady_now(); }
+  void sleep_until(Nanos t) const override {
+    std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::nanoseconds(t))));
+  }
+};
+
+// Simulated time: now() moves only when someone sleeps or calls advance(). Single-threaded
+// use (tests of the control loop).
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(Nanos start = kNanosPerSecond) : now_(start) {}
+  Nanos now() const noexcept override { return now_; }
+  void sleep_until(Nanos t) const override {
+    if (t > now_) now_ = t;
+  }
+  void advance(Nanos d) noexcept { now_ += d; }
+
+ private:
+  mutable Nanos now_;
 };
 
 }  // namespace ld

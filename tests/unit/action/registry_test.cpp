@@ -156,3 +156,30 @@ TEST(Executor, NestingDeeperThanTheLimitIsAStaticError) {
   const std::string e = check_error(r, nested(limits::kMaxActionNesting + 1));
   EXPECT_NE(e.find("nested more than 16 levels deep"), std::string::npos) << e;
 }
+
+TEST(Args, TypedViewOfBoundArguments) {
+  CommandRegistry r;
+  r.add(Command{"LD_typed",
+                "",
+                {{"name", kString, true, nullptr, ""},
+                 {"port", kInteger, false, 8080, ""},
+                 {"rate", kNumber, false, 1.5, ""},
+                 {"cycle", kBool, false, true, ""},
+                 {"label", kString | kNull, false, nullptr, ""}},
+                [](const Args&) -> Json { return nullptr; }});
+  const Command& c = *r.find("LD_typed");
+  const Json bound = r.bind(c, Json{{"name", "a"}, {"port", 5.0}, {"cycle", false}});
+  const Args a(bound);
+  EXPECT_EQ(a.str("name"), "a");
+  EXPECT_EQ(a.integer("port"), 5);          // 5.0 is an acceptable integer
+  EXPECT_DOUBLE_EQ(a.number("rate"), 1.5);  // the default
+  EXPECT_FALSE(a.flag("cycle", true));
+  EXPECT_FALSE(a.has("label"));
+  EXPECT_EQ(a.str("label", "none"), "none");  // absent/null: the fallback
+  EXPECT_TRUE(a["nope"].is_null());
+  EXPECT_TRUE(a.given("port"));
+  EXPECT_FALSE(a.given("rate"));  // filled in by bind, not named by the action
+  // Handlers written against the raw object still work: Args converts to it.
+  const Json& raw = a;
+  EXPECT_EQ(raw["name"], "a");
+}

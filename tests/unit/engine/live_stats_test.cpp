@@ -246,9 +246,9 @@ TEST(LiveStatsTest, AnExternalTargetSetsTheUserCountWhileTheTestRuns) {
 // A protocol that uses every lifecycle step and counts them.
 class LifecycleTasks final : public TimerTasks {
  public:
-  explicit LifecycleTasks(NameTable& names, bool hang_in_drain = false)
-      : TimerTasks(names, {{"LC", "op"}}), flush_id_(names.intern("LC", "flush")),
-        hang_(hang_in_drain) {}
+  enum class Drain { kQuick, kHang, kBlockThread };
+  explicit LifecycleTasks(NameTable& names, Drain drain = Drain::kQuick)
+      : TimerTasks(names, {{"LC", "op"}}), flush_id_(names.intern("LC", "flush")), drain_(drain) {}
 
   struct WorkerState {
     unsigned thread = 0;
@@ -269,8 +269,11 @@ class LifecycleTasks final : public TimerTasks {
     if (s && s->thread == w.thread_index) ++drains_with_state;
     ++drains;
     drained_after_users_ended += s && s->users.load() == 0 ? 1 : 0;
+    if (drain_ == Drain::kBlockThread && w.thread_index == 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(5));  // a flush that blocks its thread
+    }
     net::steady_timer t(w.io);
-    t.expires_after(hang_ ? std::chrono::hours(1) : std::chrono::milliseconds(20));
+    t.expires_after(drain_ == Drain::kHang ? std::chrono::hours(1) : std::chrono::milliseconds(20));
     boost::system::error_code ec;
     co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
     stats::Record flush;  // a flush's outcome counts in the run's results
@@ -297,7 +300,7 @@ class LifecycleTasks final : public TimerTasks {
 
  private:
   std::uint32_t flush_id_;
-  bool hang_;
+  Drain drain_;
 };
 
 TEST(LifecycleTest, RunWorkerAndDrainStepsInOrder) {
@@ -321,7 +324,7 @@ TEST(LifecycleTest, RunWorkerAndDrainStepsInOrder) {
 
 TEST(LifecycleTest, ADrainThatNeverEndsIsCutAtItsTimeout) {
   NameTable names;
-  LifecycleTasks tasks(names, /*hang_in_drain=*/true);
+  LifecycleTasks tasks(names, LifecycleTasks::Drain::kHang);
   const Nanos start = steady_now();
   run_plan(timer_plan(6, 1), tasks, names);
   const Nanos took = steady_now() - start;
@@ -329,6 +332,27 @@ TEST(LifecycleTest, ADrainThatNeverEndsIsCutAtItsTimeout) {
   EXPECT_EQ(tasks.ends, 1);
   // 1 s test + the drain timeout (5 s) + a second of slack; not the drain's hour.
   EXPECT_LT(took, 1 * kNanosPerSecond + kDrainTimeout + 3 * kNanosPerSecond);
+}
+
+TEST(LifecycleTest, AWorkerBlockedInItsDrainIsAbandonedWhenTheSchedulerSharesTheRun) {
+  auto names = std::make_shared<NameTable>();
+  auto tasks = std::make_shared<LifecycleTasks>(*names, LifecycleTasks::Drain::kBlockThread);
+  const Nanos start = steady_now();
+  RunOutcome out = run_plan_shared(timer_plan(6, 1), tasks, names);
+  const Nanos took = steady_now() - start;
+  // 1 s test, then worker 0 blocks in its drain for 5 s: it is left behind once it has not
+  // come back to its event loop for Scheduler::kStuckAfter (1 s), not waited for.
+  EXPECT_LT(took, 4 * kNanosPerSecond);
+  EXPECT_EQ(out.stop_reason, "test_time");
+  EXPECT_GT(out.metrics.requests(), 0u);
+  EXPECT_EQ(tasks->ends, 0) << "end_run waits for the abandoned worker";
+  const Nanos wait_until = steady_now() + 10 * kNanosPerSecond;
+  while (abandoned_workers() > 0 && steady_now() < wait_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(abandoned_workers(), 0u);
+  EXPECT_EQ(tasks->drains, 2);
+  EXPECT_EQ(tasks->ends, 1);  // called by the worker's thread as it let go of the run
 }
 
 }  // namespace

@@ -83,18 +83,33 @@ inline PlanConfig timer_plan(std::uint32_t users, double seconds, unsigned threa
 }
 
 // Runs `tasks` under `plan` on a real Scheduler; `setup` may attach a live feed or an external
-// user target before the run starts.
+// user target before the run starts. The scheduler only borrows them, so it waits for every worker
+// however long one is blocked.
+inline std::shared_ptr<FlowSet> plain_flows(std::size_t tasks) {
+  auto flows = std::make_shared<FlowSet>();
+  params::Resolver resolver;
+  std::vector<Json> flow_json(tasks, Json::object());
+  std::vector<std::string> pointers;
+  for (std::size_t i = 0; i < tasks; ++i) pointers.push_back("/" + std::to_string(i));
+  flows->compile(flow_json, params::ParseContext{resolver, nullptr}, pointers);
+  return flows;
+}
+
 inline RunOutcome run_plan(const PlanConfig& plan, CompiledTasks& tasks, const NameTable& names,
                            const std::function<void(Scheduler&)>& setup = {}) {
-  FlowSet flows;
-  params::Resolver resolver;
-  std::vector<Json> flow_json(tasks.size(), Json::object());
-  std::vector<std::string> pointers;
-  for (std::size_t i = 0; i < tasks.size(); ++i) pointers.push_back("/" + std::to_string(i));
-  flows.compile(flow_json, params::ParseContext{resolver, nullptr}, pointers);
+  const auto flows = plain_flows(tasks.size());
   RunPolicies policies;
-  Scheduler scheduler(plan, tasks, names, flows, policies, 0);
+  Scheduler scheduler(plan, tasks, names, *flows, policies, 0);
   if (setup) setup(scheduler);
+  std::atomic<bool> interrupt{false};
+  return scheduler.run(interrupt, nullptr);
+}
+
+// The same with the inputs shared with the scheduler (as the test runner does): a worker
+// blocked past the end of the run is abandoned and ends on its own.
+inline RunOutcome run_plan_shared(const PlanConfig& plan, std::shared_ptr<CompiledTasks> tasks,
+                                  std::shared_ptr<const NameTable> names) {
+  Scheduler scheduler(RunInputs{plan, tasks, std::move(names), plain_flows(tasks->size()), {}, 0});
   std::atomic<bool> interrupt{false};
   return scheduler.run(interrupt, nullptr);
 }

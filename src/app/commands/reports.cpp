@@ -6,13 +6,14 @@
 #include <sstream>
 
 #include "app/app.hpp"
+#include "app/commands/commands.hpp"
 #include "charts/svg_charts.hpp"
 #include "csv/records_csv.hpp"
-#include "loaddensity/protocol/protocol.hpp"
 #include "html/html_report.hpp"
 #include "json/records_json.hpp"
 #include "junit/junit_report.hpp"
 #include "loaddensity/core/error.hpp"
+#include "loaddensity/protocol/protocol.hpp"
 #include "locust/locust_csv.hpp"
 #include "sla/annotations.hpp"
 #include "sla/sla.hpp"
@@ -33,6 +34,7 @@ std::uint64_t count_arg(const Json& v) {
 }
 }  // namespace
 
+using action::Args;
 using action::Command;
 namespace A = action;
 
@@ -74,79 +76,25 @@ void check_rules(const Json& args) {
 
 }  // namespace
 
-bool App::needs_records(const action::Document& doc, int depth) const {
-  if (depth > 16) return false;
-  for (const auto& a : doc.actions) {
-    const Command* c = registry_.find(a.command);
-    if (!c) continue;
-    if (c->needs_records) return true;
-    try {
-      if (a.command == "LD_execute_action") {
-        const Json bound = registry_.bind(*c, a.args);
-        if (needs_records(action::parse_document_json(bound["action_list"], "nested"), depth + 1)) {
-          return true;
-        }
-      } else if (a.command == "LD_execute_files") {
-        const Json bound = registry_.bind(*c, a.args);
-        for (const auto& f : bound["execute_files_list"]) {
-          if (f.is_string() &&
-              needs_records(action::load_document_file(f.get<std::string>()), depth + 1)) {
-            return true;
-          }
-        }
-      }
-    } catch (const std::exception&) {
-      // A nested document that does not load is reported when it runs.
-    }
-  }
-  return false;
-}
-
-void App::prepare(const std::vector<action::Document>& docs) {
-  bool need = !options_.csv_prefix.empty();
-  for (const auto& d : docs) need = need || needs_records(d, 0);
-  if (need && !record_log_) record_log_ = std::make_unique<stats::RecordLog>();
-}
-
-stats::RecordLogRun* App::begin_record_run(const engine::NameTable& names,
-                                           std::uint64_t max_bytes) {
-  if (!record_log_) return nullptr;
-  record_log_->set_max_bytes(max_bytes);
-  std::vector<std::pair<std::string, std::string>> v;
-  std::vector<std::string> urls;
-  for (std::uint32_t i = 0; i < names.size(); ++i) {
-    v.push_back(names.at(i));
-    urls.push_back(names.url(i));
-  }
-  return &record_log_->begin_run(v, steady_now(), std::move(urls));
-}
-
-std::vector<std::string> App::write_csv_option() {
-  if (options_.csv_prefix.empty()) return {};
-  return reports::write_locust_csv(metrics_, record_log_.get(), options_.csv_prefix);
-}
-
-void App::register_report_commands() {
-  auto& r = registry_;
-  auto html_context = [this] {
+void register_report_commands(action::CommandRegistry& r, App& app) {
+  auto html_context = [&app] {
     reports::HtmlContext ctx;
-    ctx.command = options_.command_line;
+    ctx.command = app.options_.command_line;
     ctx.generated_at = local_now();
     ctx.version = std::string("v") + LD_VERSION;
-    ctx.sla_results = sla_results_.is_array() ? &sla_results_ : nullptr;
-    ctx.log = record_log_.get();
+    ctx.sla_results = app.sla_results_.is_array() ? &app.sla_results_ : nullptr;
+    ctx.log = app.record_log_.get();
     return ctx;
   };
 
-  // ---- HTML
   Command html{"LD_generate_html",
                "Return the HTML report as a string.",
                {},
-               [this, html_context](const Json&) -> Json {
-                 if (metrics_.empty())
+               [&app, html_context](const Args&) -> Json {
+                 if (app.metrics_.empty())
                    throw std::runtime_error("nothing to report: no test has run");
                  std::ostringstream o;
-                 reports::write_html(o, metrics_, html_context());
+                 reports::write_html(o, app.metrics_, html_context());
                  return o.str();
                }};
   html.needs_records = true;
@@ -155,30 +103,27 @@ void App::register_report_commands() {
       "LD_generate_html_report",
       "Write <html_name>.html: totals, SLA, charts, per-name percentiles, errors, failed requests.",
       {{"html_name", A::kString, false, "default_name", "file name without .html"}},
-      [this, html_context](const Json& a) -> Json {
-        return reports::write_html_report(metrics_, html_context(),
-                                          a["html_name"].get<std::string>());
+      [&app, html_context](const Args& a) -> Json {
+        return reports::write_html_report(app.metrics_, html_context(), a.str("html_name"));
       }};
   html_report.needs_records = true;
   r.add(html_report);
 
-  // ---- JSON / XML / CSV (per request)
   Command json{"LD_generate_json",
                "Return [success_dict, failure_dict] of the first `limit` requests each.",
                {{"limit", A::kInteger, false, 1000, "entries per dict"}},
-               [this](const Json& a) -> Json {
+               [&app](const Args& a) -> Json {
                  return reports::records_json_value(
-                     record_log_.get(),
-                     static_cast<std::size_t>(count_arg(a["limit"])));
+                     app.record_log_.get(), static_cast<std::size_t>(count_arg(a["limit"])));
                }};
   json.needs_records = true;
   r.add(json);
   Command json_report{"LD_generate_json_report",
                       "Write <json_file_name>_success.json and _failure.json (every request).",
                       {{"json_file_name", A::kString, false, "default_name", ""}},
-                      [this](const Json& a) -> Json {
-                        auto [ok, fail] = reports::write_json_report(
-                            record_log_.get(), a["json_file_name"].get<std::string>());
+                      [&app](const Args& a) -> Json {
+                        auto [ok, fail] = reports::write_json_report(app.record_log_.get(),
+                                                                     a.str("json_file_name"));
                         return Json::array({ok, fail});
                       }};
   json_report.needs_records = true;
@@ -186,14 +131,14 @@ void App::register_report_commands() {
   Command xml{"LD_generate_xml",
               "Return [success_xml, failure_xml] of the first `limit` requests each.",
               {{"limit", A::kInteger, false, 1000, "entries per document"}},
-              [this](const Json& a) -> Json {
-                if (!record_log_ || record_log_->records() == 0) {
+              [&app](const Args& a) -> Json {
+                if (!app.record_log_ || app.record_log_->records() == 0) {
                   throw std::runtime_error("no records to report: no request was recorded");
                 }
                 const auto limit = count_arg(a["limit"]);
                 std::ostringstream ok, fail;
-                reports::write_records_xml(ok, record_log_.get(), false, limit);
-                reports::write_records_xml(fail, record_log_.get(), true, limit);
+                reports::write_records_xml(ok, app.record_log_.get(), false, limit);
+                reports::write_records_xml(fail, app.record_log_.get(), true, limit);
                 return Json::array({ok.str(), fail.str()});
               }};
   xml.needs_records = true;
@@ -201,9 +146,9 @@ void App::register_report_commands() {
   Command xml_report{"LD_generate_xml_report",
                      "Write <xml_file_name>_success.xml and _failure.xml (every request).",
                      {{"xml_file_name", A::kString, false, "default_name", ""}},
-                     [this](const Json& a) -> Json {
-                       auto [ok, fail] = reports::write_xml_report(
-                           record_log_.get(), a["xml_file_name"].get<std::string>());
+                     [&app](const Args& a) -> Json {
+                       auto [ok, fail] =
+                           reports::write_xml_report(app.record_log_.get(), a.str("xml_file_name"));
                        return Json::array({ok, fail});
                      }};
   xml_report.needs_records = true;
@@ -211,54 +156,51 @@ void App::register_report_commands() {
   Command csv{"LD_generate_csv_report",
               "Write <csv_name>.csv: one row per request (outcome, Method, test_url, name, ...).",
               {{"csv_name", A::kString, false, "default_name", ""}},
-              [this](const Json& a) -> Json {
-                return reports::write_csv_report(record_log_.get(),
-                                                 a["csv_name"].get<std::string>());
+              [&app](const Args& a) -> Json {
+                return reports::write_csv_report(app.record_log_.get(), a.str("csv_name"));
               }};
   csv.needs_records = true;
   r.add(csv);
 
-  // ---- aggregate formats
   r.add(Command{"LD_generate_junit_report",
                 "Write <report_name>.xml: JUnit, one testcase per name (and per SLA rule).",
                 {{"report_name", A::kString, false, "loaddensity-junit", ""}},
-                [this](const Json& a) -> Json {
+                [&app](const Args& a) -> Json {
                   return reports::write_junit_report(
-                      metrics_, sla_results_.is_array() ? &sla_results_ : nullptr,
-                      a["report_name"].get<std::string>());
+                      app.metrics_, app.sla_results_.is_array() ? &app.sla_results_ : nullptr,
+                      a.str("report_name"));
                 }});
   r.add(Command{"LD_generate_chart_report",
                 "Write <report_name>-{rps,latency,users,distribution}.svg charts.",
                 {{"report_name", A::kString, false, "loaddensity-charts", ""}},
-                [this](const Json& a) -> Json {
+                [&app](const Args& a) -> Json {
                   return paths_json(
-                      reports::write_chart_report(metrics_, a["report_name"].get<std::string>()));
+                      reports::write_chart_report(app.metrics_, a.str("report_name")));
                 }});
   Command locust{"LD_generate_locust_csv",
                  "Write Locust-compatible <prefix>_stats.csv, _stats_history.csv, _failures.csv, "
                  "_exceptions.csv.",
                  {{"prefix", A::kString, false, "loaddensity", "file name prefix"}},
-                 [this](const Json& a) -> Json {
-                   return paths_json(reports::write_locust_csv(metrics_, record_log_.get(),
-                                                               a["prefix"].get<std::string>()));
+                 [&app](const Args& a) -> Json {
+                   return paths_json(reports::write_locust_csv(app.metrics_, app.record_log_.get(),
+                                                               a.str("prefix")));
                  }};
   locust.needs_records = true;  // exact cumulative percentiles in the history file
   r.add(locust);
 
-  // ---- run history
   Command persist{
       "LD_persist_records",
       "Store the results (aggregates, histograms, every request) as a new run in SQLite.",
       {{"database_path", A::kString, true, nullptr, "SQLite file (created when missing)"},
        {"label", A::kString | A::kNull, false, nullptr, ""},
        {"metadata", A::kObject | A::kNull, false, nullptr, "stored as JSON"}},
-      [this](const Json& a) -> Json {
+      [&app](const Args& a) -> Json {
         reports::PersistOptions o;
-        if (a["label"].is_string()) o.label = a["label"].get<std::string>();
+        if (a.has("label")) o.label = a.str("label");
         if (a["metadata"].is_object()) o.metadata = a["metadata"];
         return store_call([&]() -> Json {
-          return reports::persist_run(a["database_path"].get<std::string>(), metrics_,
-                                      record_log_.get(), o);
+          return reports::persist_run(a.str("database_path"), app.metrics_, app.record_log_.get(),
+                                      o);
         });
       }};
   persist.needs_records = true;
@@ -267,9 +209,9 @@ void App::register_report_commands() {
       "LD_list_runs",
       "List stored runs, newest first.",
       {{"database_path", A::kString, true, nullptr, ""}, {"limit", A::kInteger, false, 20, ""}},
-      [](const Json& a) -> Json {
+      [](const Args& a) -> Json {
         return store_call([&]() -> Json {
-          return reports::list_runs(a["database_path"].get<std::string>(),
+          return reports::list_runs(a.str("database_path"),
                                     static_cast<std::int64_t>(count_arg(a["limit"])));
         });
       }});
@@ -278,11 +220,12 @@ void App::register_report_commands() {
                 {{"database_path", A::kString, true, nullptr, ""},
                  {"run_id", A::kInteger, true, nullptr, ""},
                  {"limit", A::kInteger | A::kNull, false, 10000, "null returns every record"}},
-                [](const Json& a) -> Json {
+                [](const Args& a) -> Json {
                   return store_call([&]() -> Json {
                     return reports::fetch_run_records(
-                        a["database_path"].get<std::string>(), a["run_id"].get<std::int64_t>(),
-                        a["limit"].is_null() ? -1 : static_cast<std::int64_t>(count_arg(a["limit"])));
+                        a.str("database_path"), a.integer("run_id"),
+                        a["limit"].is_null() ? -1
+                                             : static_cast<std::int64_t>(count_arg(a["limit"])));
                   });
                 }});
   r.add(Command{"LD_diff_runs",
@@ -291,61 +234,58 @@ void App::register_report_commands() {
                  {"baseline_run_id", A::kInteger, true, nullptr, ""},
                  {"current_run_id", A::kInteger, true, nullptr, ""},
                  {"tolerance", A::kNumber, false, 0.10, "fraction, 0.10 = 10%"}},
-                [](const Json& a) -> Json {
+                [](const Args& a) -> Json {
                   return store_call([&]() -> Json {
-                    return reports::diff_runs(a["database_path"].get<std::string>(),
-                                              a["baseline_run_id"].get<std::int64_t>(),
-                                              a["current_run_id"].get<std::int64_t>(),
-                                              a["tolerance"].get<double>());
+                    return reports::diff_runs(a.str("database_path"), a.integer("baseline_run_id"),
+                                              a.integer("current_run_id"), a.number("tolerance"));
                   });
                 },
-                [](const Json& a) {
-                  if (a["tolerance"].is_number() && a["tolerance"].get<double>() < 0) {
+                [](const Args& a) {
+                  if (a.number("tolerance") < 0) {
                     throw ConfigError("tolerance must be >= 0", "/tolerance");
                   }
                 }});
 
-  // ---- gates
-  auto summary_of = [this](const Json& a) {
-    return a["summary"].is_object() ? a["summary"] : reports::build_summary(metrics_);
+  auto summary_of = [&app](const Args& a) {
+    return a["summary"].is_object() ? a["summary"] : reports::build_summary(app.metrics_);
   };
   const std::vector<A::Param> sla_params = {
       {"rules", A::kArray, true, nullptr, "[{type, name?, op?, value}]"},
       {"summary", A::kObject | A::kNull, false, nullptr, "default: the current results"}};
   r.add(Command{"LD_evaluate_sla", "Evaluate SLA rules; returns [{passed, rule, actual, reason}].",
                 sla_params,
-                [this, summary_of](const Json& a) -> Json {
-                  sla_results_ = reports::evaluate_sla(a["rules"], summary_of(a));
-                  return sla_results_;
+                [&app, summary_of](const Args& a) -> Json {
+                  app.sla_results_ = reports::evaluate_sla(a["rules"], summary_of(a));
+                  return app.sla_results_;
                 },
                 check_rules});
   r.add(Command{"LD_assert_sla",
                 "Evaluate SLA rules; a failed rule fails the action and the process exits 3 "
                 "after the remaining actions ran.",
                 sla_params,
-                [this, summary_of](const Json& a) -> Json {
-                  sla_results_ = reports::evaluate_sla(a["rules"], summary_of(a));
-                  const std::string failed = reports::sla_failure_message(sla_results_);
+                [&app, summary_of](const Args& a) -> Json {
+                  app.sla_results_ = reports::evaluate_sla(a["rules"], summary_of(a));
+                  const std::string failed = reports::sla_failure_message(app.sla_results_);
                   if (!failed.empty()) {
-                    gate_failed_ = true;
+                    app.gate_failed_ = true;
                     throw std::runtime_error(failed);
                   }
-                  return sla_results_;
+                  return app.sla_results_;
                 },
                 check_rules});
-  r.add(Command{"LD_emit_github_annotations",
-                "Print GitHub Actions ::error lines per distinct failure and failed SLA rule.",
-                {{"title", A::kString, false, "LoadDensity", ""},
-                 {"max_annotations", A::kInteger, false, 50, "cap on printed lines"}},
-                [this](const Json& a) -> Json {
-                  const auto lines = reports::github_annotations(
-                      metrics_, sla_results_.is_array() ? &sla_results_ : nullptr,
-                      a["title"].get<std::string>(),
-                      static_cast<std::size_t>(std::max<std::uint64_t>(1, count_arg(a["max_annotations"]))));
-                  for (const auto& l : lines) out_ << l << '\n';
-                  out_.flush();
-                  return lines.size();
-                }});
+  r.add(Command{
+      "LD_emit_github_annotations",
+      "Print GitHub Actions ::error lines per distinct failure and failed SLA rule.",
+      {{"title", A::kString, false, "LoadDensity", ""},
+       {"max_annotations", A::kInteger, false, 50, "cap on printed lines"}},
+      [&app](const Args& a) -> Json {
+        const auto lines = reports::github_annotations(
+            app.metrics_, app.sla_results_.is_array() ? &app.sla_results_ : nullptr, a.str("title"),
+            static_cast<std::size_t>(std::max<std::uint64_t>(1, count_arg(a["max_annotations"]))));
+        for (const auto& l : lines) app.out_ << l << '\n';
+        app.out_.flush();
+        return lines.size();
+      }});
 }
 
 }  // namespace ld::app

@@ -1,0 +1,16 @@
+#include "app/commands/commands.hpp"
+
+namespace ld::app {
+
+void register_all_commands(action::CommandRegistry& r, App& app) {
+  register_test_commands(r, app);
+  register_variable_commands(r, app);
+  register_source_commands(r, app);
+  register_result_commands(r, app);
+  register_control_commands(r, app);
+  register_target_commands(r, app);
+  register_reliability_commands(r, app);
+  register_report_commands(r, app);
+}
+
+}  // namespace ld::app

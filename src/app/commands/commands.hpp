@@ -1,0 +1,25 @@
+#pragma once
+// The LD_* commands, grouped in modules by area. Each module registers its own commands on
+// the App's registry (which rejects a name registered twice, at start-up) and reaches the
+// App's session, runner and report state through the App it is given.
+namespace ld::action {
+class CommandRegistry;
+}
+
+namespace ld::app {
+
+class App;
+
+void register_test_commands(action::CommandRegistry& r, App& app);         // LD_start_test
+void register_variable_commands(action::CommandRegistry& r, App& app);     // variables, seed
+void register_source_commands(action::CommandRegistry& r, App& app);       // CSV / DB sources
+void register_result_commands(action::CommandRegistry& r, App& app);       // summary, clear
+void register_control_commands(action::CommandRegistry& r, App& app);      // nesting, listing
+void register_target_commands(action::CommandRegistry& r, App& app);       // embedded target
+void register_reliability_commands(action::CommandRegistry& r, App& app);  // budget, conditioner
+void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
+
+// Every module above.
+void register_all_commands(action::CommandRegistry& r, App& app);
+
+}  // namespace ld::app
