@@ -179,6 +179,54 @@ class RecordFidelityTest(Case):
         with open(self.path("all.csv"), newline="") as f:
             self.assertEqual(len(list(csv.DictReader(f))), s["totals"]["requests"])
 
+    def test_record_bodies_keeps_success_bodies_and_headers(self):
+        # /anything echoes the request as JSON: the kept body names the path requested.
+        r = self.run_doc(doc(
+            ["LD_start_target"],
+            start_test([{"method": "get", "request_url": "${target}/anything/kept",
+                         "name": "kept"}], users=1, test_time=1, record_bodies=64),
+            start_test([{"method": "get", "request_url": "${target}/anything/h2",
+                         "name": "h2"}], users=1, test_time=1, record_bodies=True,
+                       user_detail_dict={"user": "async_http_user"}),
+            start_test([{"method": "connect", "request_url": "${target_ws}", "name": "open"},
+                        {"method": "sendrecv", "payload": "hello ${uuid()}", "name": "echo"}],
+                       users=1, test_time=1, record_bodies=True,
+                       user_detail_dict={"user": "websocket_user"}),
+            start_test([{"method": "get", "request_url": "${target}/anything/plain",
+                         "name": "plain"}], users=1, test_time=1),
+            ["LD_generate_json_report", {"json_file_name": "bodies"}],
+            ["LD_generate_xml_report", {"xml_file_name": "bodies"}]))
+        self.assertEqual(r.code, 0, r.err)
+        with open(self.path("bodies_success.json")) as f:
+            successes = list(json.load(f).values())
+        by_name = {}
+        for e in successes:
+            by_name.setdefault(e["name"], []).append(e)
+        self.assertEqual(set(by_name), {"kept", "h2", "open", "echo", "plain"}, set(by_name))
+        for e in by_name["kept"]:
+            self.assertEqual(len(e["text"]), 64, e["text"])  # capped at the number given
+            self.assertEqual(e["content"], e["text"])
+            self.assertTrue(e["headers"].startswith("HTTP/1.1 200"), e["headers"])
+        for e in by_name["h2"]:
+            self.assertEqual(json.loads(e["text"])["url"].split("/")[-1], "h2")
+            self.assertIn("content-type", e["headers"].lower())
+        texts = {e["text"] for e in by_name["echo"]}
+        self.assertTrue(all(t.startswith("hello ") for t in texts), texts)
+        self.assertEqual(len(texts), len(by_name["echo"]))  # a fresh uuid each message
+        for e in by_name["plain"]:  # without record_bodies nothing is kept
+            self.assertEqual((e["text"], e["content"], e["headers"]), ("", "", ""))
+        root = ET.parse(self.path("bodies_success.xml")).getroot()
+        kept = [el for el in root if el.findtext("name") == "kept"]
+        self.assertTrue(kept)
+        self.assertEqual(len(kept[0].findtext("content")), 64)
+
+    def test_record_bodies_out_of_range_is_bad_input(self):
+        for bad in (0, 20000, "yes"):
+            r = self.run_doc(doc(start_test(
+                [{"method": "get", "request_url": "http://127.0.0.1:9/"}], record_bodies=bad)))
+            self.assertEqual(r.code, 2, (bad, r.err))
+            self.assertIn("record_bodies", r.err)
+
     def test_a_negative_cap_is_bad_input(self):
         r = self.run_doc(doc(start_test([{"method": "get", "request_url": "http://127.0.0.1:9/"}],
                                         record_log_max_mb=-1)))
