@@ -460,7 +460,8 @@ void App::register_commands() {
        {"threads", A::kInteger, false, 1, "server threads"},
        {"variable", A::kString, false, "target", "variable that receives the base URL"},
        {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
-       {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"}},
+       {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"},
+       {"redis_port", A::kInteger, false, 0, "RESP (Redis subset) port (0 picks a free port)"}},
       [this](const Json& a) -> Json {
         if (target_ && target_->running())
           throw std::runtime_error("the target is already running");
@@ -470,20 +471,23 @@ void App::register_commands() {
         o.threads = static_cast<unsigned>(std::max(1, a["threads"].get<int>()));
         o.tcp_port = static_cast<std::uint16_t>(a["tcp_port"].get<int>());
         o.udp_port = static_cast<std::uint16_t>(a["udp_port"].get<int>());
+        o.redis_port = static_cast<std::uint16_t>(a["redis_port"].get<int>());
         target_ = std::make_unique<target::EmbeddedTarget>(o);
         target_->start();
-        // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P
+        // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P,
+        // ${target_redis} = redis://H:P/0
         const std::string var = a["variable"].get<std::string>();
         resolver_.set_variable(var, target_->base_url());
         resolver_.set_variable(var + "_ws", target_->ws_url());
         resolver_.set_variable(var + "_tcp", target_->tcp_address());
         resolver_.set_variable(var + "_udp", target_->udp_address());
+        resolver_.set_variable(var + "_redis", target_->redis_url());
         return {{"url", target_->base_url()}, {"port", target_->port()},
                 {"ws", target_->ws_url()},     {"tcp", target_->tcp_address()},
-                {"udp", target_->udp_address()}};
+                {"udp", target_->udp_address()}, {"redis", target_->redis_url()}};
       },
       [](const Json& a) {
-        for (const char* k : {"port", "tcp_port", "udp_port"}) {
+        for (const char* k : {"port", "tcp_port", "udp_port", "redis_port"}) {
           number_in_range(a[k], k, 0, 65535, false, std::string("/") + k, "(0 picks a free port)");
         }
         number_in_range(a["threads"], "threads", 1, 256, false, "/threads");
