@@ -6,24 +6,16 @@
 #include "target/resp_server.hpp"
 
 #include <array>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
-#include <chrono>
 #include <deque>
-#include <exception>
-#include <stdexcept>
 #include <unordered_map>
-#include <unordered_set>
 #include <variant>
 
 #include "core/resp.hpp"
 #include "core/text.hpp"
 #include "loaddensity/core/clock.hpp"
+#include "target/listener.hpp"
 
 namespace ld::target {
 
@@ -298,32 +290,24 @@ std::size_t RespStore::entries() const noexcept { return impl_->entries; }
 
 struct RespServer::Impl {
   // Destroyed after the io_context that runs the coroutines (the target resets it first).
-  net::io_context& io;
-  tcp::acceptor acceptor;
+  TcpListener listener;
   RespStore store;
-  std::unordered_set<tcp::socket*> connections;  // io thread only
-  bool stopping = false;
-  std::uint16_t port = 0;
 
-  explicit Impl(net::io_context& ctx) : io(ctx), acceptor(ctx) {}
+  Impl(net::io_context& io, const net::ip::address& address, std::uint16_t port)
+      : listener(io, address, port, "RESP") {}
 
   net::awaitable<void> serve(tcp::socket socket) {
-    connections.insert(&socket);
-    struct Unregister {
-      Impl* self;
-      tcp::socket* socket;
-      ~Unregister() { self->connections.erase(socket); }
-    } unregister{this, &socket};
+    TcpListener::Registration registration(listener, socket);
     std::array<char, 16 * 1024> buffer;
     std::string in, out;
     std::vector<std::string_view> args;
     error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     bool open = true;
-    while (open && !stopping) {
+    while (open && !listener.stopping()) {
       const std::size_t n = co_await socket.async_read_some(
           net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
-      if (ec || stopping) break;
+      if (ec || listener.stopping()) break;
       in.append(buffer.data(), n);
       std::size_t pos = 0;
       while (open && pos < in.size()) {
@@ -348,52 +332,19 @@ struct RespServer::Impl {
     }
     socket.close(ec);
   }
-
-  net::awaitable<void> accept_loop() {
-    while (!stopping) {
-      error_code ec;
-      tcp::socket socket =
-          co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
-      if (stopping || !acceptor.is_open()) co_return;
-      if (ec) {
-        if (ec == net::error::operation_aborted) co_return;
-        net::steady_timer backoff(io, std::chrono::milliseconds(20));  // EMFILE and the like
-        co_await backoff.async_wait(net::redirect_error(net::use_awaitable, ec));
-        continue;
-      }
-      net::co_spawn(io, serve(std::move(socket)), [](std::exception_ptr) noexcept {});
-    }
-  }
 };
 
 RespServer::RespServer(net::io_context& io, const net::ip::address& address, std::uint16_t port)
-    : impl_(std::make_unique<Impl>(io)) {
-  error_code ec;
-  const tcp::endpoint ep(address, port);
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("cannot listen for RESP on port " + std::to_string(port) + ": " +
-                             ec.message());
-  }
-  impl_->port = impl_->acceptor.local_endpoint().port();
-}
+    : impl_(std::make_unique<Impl>(io, address, port)) {}
 
 RespServer::~RespServer() = default;
 
 void RespServer::start() {
-  net::co_spawn(impl_->io, impl_->accept_loop(), [](std::exception_ptr) noexcept {});
+  impl_->listener.start([this](tcp::socket s) { return impl_->serve(std::move(s)); });
 }
 
-void RespServer::close() noexcept {
-  impl_->stopping = true;
-  error_code ec;
-  impl_->acceptor.close(ec);
-  for (tcp::socket* s : impl_->connections) s->close(ec);
-}
+void RespServer::close() noexcept { impl_->listener.close(); }
 
-std::uint16_t RespServer::port() const noexcept { return impl_->port; }
+std::uint16_t RespServer::port() const noexcept { return impl_->listener.port(); }
 
 }  // namespace ld::target
