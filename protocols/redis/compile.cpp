@@ -16,7 +16,7 @@ namespace ld::proto::redis {
 namespace {
 
 const std::vector<std::string> kFields = {"method",  "key",    "value",      "expect",
-                                          "command", "url",    "timeout",    "name",
+                                          "command", "url",    "verify",     "timeout",    "name",
                                           "weight",  "assertions", "extract"};
 const std::vector<std::string> kMethods = {"get",    "set",    "incr",  "lpush",
                                            "rpop",   "delete", "exists"};
@@ -52,7 +52,7 @@ void check_url_text(std::string_view field, const std::string& text, const char*
   }
 }
 
-// LD_start_test `connection`: "redis://..." or {"url": "redis://..."}.
+// LD_start_test `connection`: "redis://..." or {"url": "redis://...", "verify": ...}.
 const Json* connection_url(const Json& args) {
   if (!args.contains("connection") || args["connection"].is_null()) return nullptr;
   const Json& c = args["connection"];
@@ -90,10 +90,16 @@ class RedisProtocol final : public engine::Protocol {
       }
       if (c.is_object()) {
         for (auto it = c.begin(); it != c.end(); ++it) {
-          if (it.key() != "url") {
-            throw ConfigError("connection: unknown key '" + it.key() + "' (a redis_user reads \"url\")",
+          if (it.key() != "url" && it.key() != "verify") {
+            throw ConfigError("connection: unknown key '" + it.key() +
+                                  "' (a redis_user reads \"url\" and \"verify\")",
                               "/connection" + pointer_key(it.key()));
           }
+        }
+        if (c.contains("verify") && !c["verify"].is_boolean() && !c["verify"].is_string()) {
+          throw ConfigError("connection.verify must be true, false or a CA bundle path, got " +
+                                json_brief(c["verify"], 60),
+                            "/connection/verify");
         }
         if (c.contains("url") && !c["url"].is_string()) {
           throw ConfigError("connection.url must be a string, got " + json_brief(c["url"], 60),
@@ -161,6 +167,7 @@ class RedisProtocol final : public engine::Protocol {
       expect_type(task, "url", task["url"].is_string(), "a redis:// URL string");
       check_url_text("task field 'url':", task["url"].get<std::string>(), "/url");
     }
+    check_verify_field(task);
     check_timeout_field(task);
     if (task.contains("name")) expect_type(task, "name", task["name"].is_string(), "a string");
     checks::Checks::validate(task);
@@ -203,11 +210,17 @@ class RedisProtocol final : public engine::Protocol {
       default_url = ctx.host;
       default_what = "LD_start_test host";
     }
+    // TLS settings (rediss://): connection.verify, a task's own `verify` for its `url`.
+    Json default_tls = Json::object();
+    if (ctx.options.contains("connection") && ctx.options["connection"].is_object() &&
+        ctx.options["connection"].contains("verify")) {
+      default_tls["verify"] = ctx.options["connection"]["verify"];
+    }
     // Not a task's field: its errors point at the task list as a whole.
     std::size_t default_endpoint = 0;
     for (const auto& t : tasks) {
       if (t.is_object() && !t.contains("url")) {
-        default_endpoint = endpoint_of(default_url, ctx, *out, default_what, "");
+        default_endpoint = endpoint_of(default_url, default_tls, ctx, *out, default_what, "");
         break;
       }
     }
@@ -216,9 +229,11 @@ class RedisProtocol final : public engine::Protocol {
       const Json& task = tasks[i];
       validate_task(task);
       Step s;
-      s.endpoint = task.contains("url")
-                       ? endpoint_of(task["url"].get<std::string>(), ctx, *out, "url", "/url")
-                       : default_endpoint;
+      Json tls = default_tls;
+      if (task.contains("verify")) tls["verify"] = task["verify"];
+      s.endpoint = task.contains("url") ? endpoint_of(task["url"].get<std::string>(), tls, ctx,
+                                                      *out, "url", "/url")
+                                        : default_endpoint;
       std::vector<params::Template> args;
       std::string label;
       if (task.contains("command")) {
@@ -263,7 +278,8 @@ class RedisProtocol final : public engine::Protocol {
 
  private:
   // The Endpoint for a URL (static placeholders folded), shared by tasks that name the same one.
-  static std::size_t endpoint_of(const std::string& raw, engine::CompileContext& ctx, Tasks& tasks,
+  static std::size_t endpoint_of(const std::string& raw, const Json& tls,
+                                 engine::CompileContext& ctx, Tasks& tasks,
                                  const std::string& what, const char* pointer) {
     const std::string text = params::resolve_static(raw, ctx.resolver);
     if (has_placeholder(text)) {
@@ -276,21 +292,25 @@ class RedisProtocol final : public engine::Protocol {
     RedisUrl u;
     std::string error;
     if (!parse_redis_url(text, u, error)) throw ConfigError(what + " '" + text + "' " + error, pointer);
+    std::shared_ptr<net::ssl::context> ssl;
     if (u.tls) {
-      throw ConfigError(what + " '" + u.display +
-                            "': rediss:// (TLS) is not available in this build; use redis:// or a "
-                            "TLS-terminating proxy",
-                        pointer);
+      try {
+        ssl = tasks.tls.get(tls);
+      } catch (const ConfigError& e) {
+        throw ConfigError(std::string(e.what()), pointer);
+      }
     }
     for (std::size_t i = 0; i < tasks.endpoints.size(); ++i) {
-      const RedisUrl& e = tasks.endpoints[i].url;
-      if (e.host == u.host && e.port == u.port && e.db == u.db && e.user == u.user &&
-          e.password == u.password && e.auth == u.auth) {
+      const Endpoint& e = tasks.endpoints[i];
+      if (e.url.tls == u.tls && e.url.host == u.host && e.url.port == u.port &&
+          e.url.db == u.db && e.url.user == u.user && e.url.password == u.password &&
+          e.url.auth == u.auth && e.ssl == ssl) {
         return i;
       }
     }
     Endpoint ep;
     ep.url = u;
+    ep.ssl = std::move(ssl);
     if (u.auth) {
       std::vector<std::string_view> auth{"AUTH"};
       if (!u.user.empty()) auth.push_back(u.user);

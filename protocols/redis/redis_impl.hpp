@@ -3,11 +3,13 @@
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "checks/checks.hpp"
+#include "common/net_util.hpp"
 #include "core/json_util.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
@@ -30,6 +32,7 @@ struct Endpoint {
   std::string handshake;           // AUTH and SELECT, pre-encoded (sent first on connect)
   std::size_t handshake_replies = 0;
   std::vector<net::ip::tcp::endpoint> resolved;  // at compile time (may be empty)
+  std::shared_ptr<net::ssl::context> ssl;        // rediss:// (null: plain TCP)
 };
 
 // One task: a command whose bytes are pre-encoded when nothing in it varies per request.
@@ -59,6 +62,7 @@ class Tasks final : public engine::CompiledTasks {
   std::vector<Endpoint> endpoints;
   std::vector<Step> steps;
   std::size_t pipeline = 1;  // commands in flight per user (engine lanes over one connection)
+  proto::TlsContexts tls;    // shared by every rediss:// endpoint and user
 };
 
 }  // namespace ld::proto::redis

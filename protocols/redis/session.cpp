@@ -11,7 +11,13 @@
 // that is reused. Connecting sends AUTH and SELECT first; their replies are checked like the
 // others. Timeouts come from the worker's DeadlineSweeper: an expired command closes the
 // connection (the replies behind it would be out of step), failing what was in flight on it.
+// rediss:// runs OpenSSL directly on the non-blocking socket, so TLS reads also go through the
+// scratch buffer.
 #include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -20,6 +26,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
@@ -90,10 +97,14 @@ struct Conn : std::enable_shared_from_this<Conn> {
     ring.resize(depth + ep.handshake_replies + 1);
     ready.reserve(depth);
   }
+  ~Conn() { close(); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
 
   engine::WorkerContext& w;
   const Endpoint& ep;  // lives in the compiled tasks, for the run
   tcp::socket sock;
+  SSL* ssl = nullptr;  // rediss://: TLS on sock's descriptor
   State state = State::kClosed;
   std::uint64_t gen = 0;  // bumped per connection attempt and when the session goes away
   bool timed_out = false;
@@ -132,7 +143,38 @@ struct Conn : std::enable_shared_from_this<Conn> {
   void close() noexcept {
     error_code ignored;
     sock.close(ignored);
+    if (ssl) SSL_free(ssl);
+    ssl = nullptr;
     state = State::kClosed;
+  }
+
+  // OpenSSL's outcome as an Asio error: would_block to wait, eof, or the TLS error.
+  error_code tls_error(int r) const {
+    switch (SSL_get_error(ssl, r)) {
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE: return net::error::would_block;
+      case SSL_ERROR_ZERO_RETURN: return net::error::eof;
+      case SSL_ERROR_SYSCALL: return net::error::connection_reset;
+      default:
+        return error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
+    }
+  }
+  // One non-blocking read or write, plain or TLS.
+  std::size_t read_some(char* buf, std::size_t cap, error_code& ec) {
+    if (!ssl) return sock.read_some(net::buffer(buf, cap), ec);
+    ERR_clear_error();
+    const int r = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(cap, 1 << 30)));
+    if (r > 0) return static_cast<std::size_t>(r);
+    ec = tls_error(r);
+    return 0;
+  }
+  std::size_t write_some(const char* buf, std::size_t len, error_code& ec) {
+    if (!ssl) return sock.write_some(net::buffer(buf, len), ec);
+    ERR_clear_error();
+    const int r = SSL_write(ssl, buf, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+    if (r > 0) return static_cast<std::size_t>(r);
+    ec = tls_error(r);
+    return 0;
   }
 
   // Fails every queued command (and hands back the finished ones) and closes the connection.
@@ -164,8 +206,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     if (state != State::kOpen || write_waiting) return;
     while (out_off < out.size()) {
       error_code ec;
-      const std::size_t n =
-          sock.write_some(net::buffer(out.data() + out_off, out.size() - out_off), ec);
+      const std::size_t n = write_some(out.data() + out_off, out.size() - out_off, ec);
       if (would_block(ec)) {
         write_waiting = true;
         sock.async_wait(tcp::socket::wait_write,
@@ -303,7 +344,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
         co_return;
       }
       for (;;) {
-        const std::size_t n = c.sock.read_some(net::buffer(scratch.data(), scratch.size()), ec);
+        const std::size_t n = c.read_some(scratch.data(), scratch.size(), ec);
         if (would_block(ec)) break;
         if (ec == net::error::eof) {
           c.fail_all({ErrorKind::kReset, "connection closed by the server", 0, false});
@@ -321,10 +362,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
         }
         c.resume_ready(now);
         if (c.gen != g) co_return;  // a resumed lane's write failed, or the session went away
-        if (n < scratch.size()) break;  // drained: wait rather than read EAGAIN
+        // Drained: wait rather than read EAGAIN (TLS may hold decrypted bytes: read on).
+        if (!c.ssl && n < scratch.size()) break;
       }
     }
   }
+
+  net::awaitable<ErrorInfo> handshake(std::uint64_t g);
 
   // Connects (on the lane that found the connection closed) and starts the reader; the queued
   // commands, AUTH and SELECT first, go out once connected.
@@ -357,11 +401,60 @@ struct Conn : std::enable_shared_from_this<Conn> {
     }
     sock.set_option(tcp::no_delay(true), ec);
     sock.non_blocking(true, ec);
+    if (ep.ssl) {
+      const ErrorInfo e = co_await handshake(g);
+      if (gen != g) co_return;
+      if (e.kind != ErrorKind::kNone) {
+        fail_all(e);
+        co_return;
+      }
+    }
     state = State::kOpen;
     net::co_spawn(w.io, reader(self, g), net::detached);
     flush();
   }
 };
+
+// The TLS handshake on the connected socket (SNI and, when verifying, the host name or IP).
+net::awaitable<ErrorInfo> Conn::handshake(std::uint64_t g) {
+  SSL_CTX* ctx = ep.ssl->native_handle();
+  ssl = SSL_new(ctx);
+  if (!ssl) co_return ErrorInfo{ErrorKind::kTls, "TLS setup failed", 0, false};
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_fd(ssl, sock.native_handle());
+  const std::string& host = ep.url.host;
+  error_code ec;
+  const bool ip = (net::ip::make_address(host, ec), !ec);
+  if (!ip) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    }
+  }
+  SSL_set_connect_state(ssl);
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl);
+    if (r == 1) co_return ErrorInfo{};
+    const int err = SSL_get_error(ssl, r);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
+        co_return ErrorInfo{ErrorKind::kReset, "connection closed during the TLS handshake", 0,
+                            false};
+      }
+      co_return proto::tls_handshake_error(ssl);
+    }
+    co_await sock.async_wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
+                                                        : tcp::socket::wait_write,
+                             net::redirect_error(net::use_awaitable, ec));
+    if (gen != g) co_return ErrorInfo{};
+    if (ec) co_return classify_error(ec, timed_out, "TLS handshake failed");
+  }
+}
 
 class Session final : public engine::UserSession {
  public:

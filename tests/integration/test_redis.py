@@ -42,20 +42,24 @@ class RedisTest(Case):
         self.assertEqual(r.code, 0, r.err + r.out)
         return r.summary()
 
-    def start_password_server(self):
-        port = free_port()
-        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                              "--requirepass", "s3cret", "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             cwd=self.workdir)
-        self.addCleanup(lambda: (p.terminate(), p.wait(10)))
+    def started(self, process, port, what):
+        """Stops `process` at the end of the test; returns `port` once it accepts connections."""
+        self.addCleanup(lambda: (process.terminate(), process.wait(10)))
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return port
             except OSError:
                 time.sleep(0.05)
-        self.fail("redis-server with a password did not start")
+        self.fail(f"{what} did not start")
+
+    def start_password_server(self):
+        port = free_port()
+        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--requirepass", "s3cret", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             cwd=self.workdir)
+        return self.started(p, port, "redis-server with a password")
 
     def test_every_method(self):
         s = self.run_ok(redis_test([
@@ -135,6 +139,44 @@ class RedisTest(Case):
                                    connection=f"redis://127.0.0.1:{port}"))
         self.assertEqual(s["totals"]["failures"], s["totals"]["requests"])
         self.assertIn("NOAUTH", s["errors"][0]["message"])
+
+    def start_tls_server(self):
+        cert, key = os.path.join(self.workdir, "cert.pem"), os.path.join(self.workdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        port = free_port()
+        p = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port),
+                              "--bind", "127.0.0.1", "--tls-cert-file", cert,
+                              "--tls-key-file", key, "--tls-ca-cert-file", cert,
+                              "--tls-auth-clients", "no", "--requirepass", "tls-pw",
+                              "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             cwd=self.workdir)
+        return self.started(p, port, "redis-server with TLS"), cert
+
+    def test_rediss_with_verification(self):
+        port, ca = self.start_tls_server()
+        s = self.run_ok(redis_test([
+            {"method": "set", "key": "t", "value": "over tls"},
+            {"method": "get", "key": "t", "expect": "over tls"},
+        ], pipeline=4, connection={"url": f"rediss://:tls-pw@localhost:{port}/3", "verify": ca}))
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        self.assertGreater(s["per_name"]["get"]["requests"], 100)
+        # An IP literal is checked against the certificate's IP address; verify false skips it.
+        s = self.run_ok(redis_test([{"method": "incr", "key": "n", "url": f"rediss://:tls-pw@127.0.0.1:{port}"}],
+                                   test_time=1, connection={"url": self.url, "verify": ca}))
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        s = self.run_ok(redis_test([{"method": "incr", "key": "n", "verify": False,
+                                     "url": f"rediss://:tls-pw@127.0.0.1:{port}"}], test_time=1))
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        # The system store does not know the self-signed certificate: tls failures.
+        s = self.run_ok(redis_test([{"method": "get", "key": "t"}], test_time=1,
+                                   connection=f"rediss://:tls-pw@localhost:{port}"))
+        self.assertEqual(s["totals"]["failures"], s["totals"]["requests"])
+        self.assertEqual(set(s["errors_by_kind"]), {"tls"})
+        self.assertIn("certificate", s["errors"][0]["message"])
 
     def test_error_replies_are_redis_errors(self):
         self.cli("SET", "str", "x")

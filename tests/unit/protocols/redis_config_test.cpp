@@ -165,6 +165,32 @@ TEST(RedisCompile, UrlsBecomeEndpointsWithAuthAndSelect) {
   EXPECT_EQ(t.endpoints[2].handshake_replies, 2u);
 }
 
+TEST(RedisCompile, RedissUrlsGetATlsContextPerVerifySetting) {
+  const Compiled c = compile(
+      Json::array({
+          {{"method", "get"}, {"key", "a"}},
+          {{"method", "get"}, {"key", "b"}, {"url", "rediss://127.0.0.1:6390"}},
+          {{"method", "get"}, {"key", "c"}, {"url", "rediss://127.0.0.1:6390"}, {"verify", false}},
+          {{"method", "get"}, {"key", "d"}, {"url", "redis://127.0.0.1:6390"}},
+      }),
+      {{"connection", {{"url", "rediss://127.0.0.1:6390"}, {"verify", false}}}});
+  const Tasks& t = c.redis();
+  ASSERT_EQ(t.endpoints.size(), 2u);
+  EXPECT_EQ(t.steps[0].endpoint, 0u);
+  EXPECT_TRUE(t.endpoints[0].url.tls);
+  ASSERT_TRUE(t.endpoints[0].ssl);
+  EXPECT_EQ(t.steps[2].endpoint, 0u);  // the same URL and verify setting share a connection
+  EXPECT_EQ(t.steps[1].endpoint, 0u);  // connection.verify applies to a task's url too
+  EXPECT_EQ(t.steps[3].endpoint, 1u);
+  EXPECT_FALSE(t.endpoints[1].ssl);
+  expect_config_error(
+      [] { make_protocol()->validate_task({{"method", "get"}, {"key", "k"}, {"verify", 1}}); },
+      "/verify", "CA bundle path");
+  expect_config_error(
+      [] { make_protocol()->validate_options({{"connection", {{"url", "rediss://h"}, {"verify", 2}}}}); },
+      "/connection/verify", "CA bundle path");
+}
+
 TEST(RedisCompile, HostAsRedisUrlIsTheDefault) {
   const Compiled c = compile(Json::array({{{"method", "get"}, {"key", "a"}}}), Json::object(),
                              "redis://127.0.0.1:6393/1");
@@ -176,8 +202,11 @@ TEST(RedisCompile, UnusableUrlsFailWithTheirPointer) {
       [] { compile(Json::array({{{"method", "get"}, {"key", "a"}, {"url", "redis://h:1/${uuid()}"}}})); },
       "/0/url", "not fixed for the run");
   expect_config_error(
-      [] { compile(Json::array({{{"method", "get"}, {"key", "a"}, {"url", "rediss://h:1"}}})); },
-      "/0/url", "TLS");
+      [] {
+        compile(Json::array(
+            {{{"method", "get"}, {"key", "a"}, {"url", "rediss://h:1"}, {"verify", "/no/ca.pem"}}}));
+      },
+      "/0/url", "cannot load CA bundle '/no/ca.pem'");
   expect_config_error(
       [] {
         compile(Json::array({{{"method", "get"}, {"key", "a"}}}),
