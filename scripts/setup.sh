@@ -14,7 +14,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libnghttp2-dev libspdlog-dev zlib1g-dev
   # test and benchmark servers and tools
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
-  postgresql
+  postgresql redis-server redis-tools
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
 )

@@ -6,6 +6,7 @@
 #           LD_NGINX_H2_LOG)
 #   httpbin (gunicorn) on LD_HTTPBIN_PORT
 #   WebSocket echo (python3-websockets): LD_WS_URL (ws://) and LD_WSS_URL (wss://, same cert)
+#   redis-server (no persistence) on LD_REDIS_PORT, LD_REDIS_URL=redis://127.0.0.1:PORT/0
 # `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -32,6 +33,7 @@ start)
   h2c_port=$(free_port); h2_port=$(free_port)
   head -c 6000 /dev/zero >"$dir/slow.bin"  # served at 4 KiB/s: a response that takes ~1 s
   ws_port=$(free_port); wss_port=$(free_port)
+  redis_port=$(free_port)
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1
@@ -103,6 +105,8 @@ CONF
   /usr/bin/python3 "$(dirname "$0")/servers/ws_echo.py" "$ws_port" "$wss_port" \
     "$dir/cert.pem" "$dir/key.pem" >"$dir/ws_echo.log" 2>&1 &
   echo $! >"$dir/ws_echo.pid"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
   wait_port "$nginx_port" nginx
   wait_port "$tls_port" "nginx TLS"
   wait_port "$mtls_port" "nginx mTLS"
@@ -111,6 +115,7 @@ CONF
   wait_port "$wss_port" "WebSocket echo (TLS)"
   wait_port "$h2c_port" "nginx h2c"
   wait_port "$h2_port" "nginx h2"
+  wait_port "$redis_port" redis-server
 
   # PostgreSQL: a throwaway cluster (initdb refuses root, so it runs as `postgres` then).
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -137,9 +142,11 @@ export LD_NGINX_H2_URL=https://127.0.0.1:$h2_port
 export LD_NGINX_H2_LOG=$dir/h2-access.log
 export LD_WS_URL=ws://127.0.0.1:$ws_port/echo
 export LD_WSS_URL=wss://localhost:$wss_port/echo
+export LD_REDIS_PORT=$redis_port
+export LD_REDIS_URL=redis://127.0.0.1:$redis_port/0
 ENV
   echo "$pgbin" >"$dir/pgbin"
-  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port, websocket :$ws_port (TLS :$wss_port)"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port, websocket :$ws_port (TLS :$wss_port), redis :$redis_port"
   ;;
 stop)
   if [ -f "$dir/pgbin" ] && [ -d "$dir/pg/data" ]; then
@@ -147,7 +154,7 @@ stop)
     if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); fi
     "${as_pg[@]}" "$(cat "$dir/pgbin")/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
   fi
-  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid" "$dir/ws_echo.pid"; do
+  for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid" "$dir/ws_echo.pid" "$dir/redis.pid"; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
   sleep 0.3

@@ -206,6 +206,9 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   target_cmd->add_option("--udp-port", topts.udp_port, "UDP echo port (0 = any free port)")
       ->capture_default_str();
+  target_cmd->add_option("--redis-port", topts.redis_port,
+                         "RESP (Redis subset) port (0 = any free port)")
+      ->capture_default_str();
 
   std::string diff_db;
   std::int64_t diff_base = 0, diff_cur = 0;
@@ -347,7 +350,7 @@ int run_cli(int argc, char** argv) {
       t.start();
       std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)\n"
                 << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
-                << t.udp_address() << std::endl;
+                << t.udp_address() << "  redis " << t.redis_url() << std::endl;
       while (!app.interrupt_flag().load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "target/echo.hpp"
+#include "target/resp_server.hpp"
 #include "target/h2c.hpp"
 #include "target/handlers.hpp"
 #include "target/streams.hpp"
@@ -301,6 +302,7 @@ struct EmbeddedTarget::Impl {
   std::string host_text;  // host part of host_port ("127.0.0.1", "[::1]")
   // TCP/UDP echo on the first worker's io_context; destroyed after that io_context (below).
   std::unique_ptr<EchoServers> echo;
+  std::unique_ptr<RespServer> resp;  // likewise
 
   tcp::endpoint resolve() const {
     error_code ec;
@@ -352,6 +354,8 @@ struct EmbeddedTarget::Impl {
     echo = std::make_unique<EchoServers>(*fresh.front()->ioc, endpoint.address(), options.tcp_port,
                                          options.udp_port);
     echo->start();
+    resp = std::make_unique<RespServer>(*fresh.front()->ioc, endpoint.address(), options.redis_port);
+    resp->start();
     for (auto& worker : fresh) {
       Worker* w = worker.get();
       net::co_spawn(w->ioc->get_executor(), accept_loop(w, &host_port),
@@ -379,8 +383,10 @@ struct EmbeddedTarget::Impl {
     for (auto& worker : workers) {
       Worker* w = worker.get();
       EchoServers* e = worker == workers.front() ? echo.get() : nullptr;
-      net::post(*w->ioc, [w, e] {
+      RespServer* r = worker == workers.front() ? resp.get() : nullptr;
+      net::post(*w->ioc, [w, e, r] {
         if (e) e->close();
+        if (r) r->close();
         shut_down(w);
       });
     }
@@ -399,6 +405,7 @@ struct EmbeddedTarget::Impl {
     }
     workers.clear();
     echo.reset();
+    resp.reset();
     running = false;
     log::info("target", "stopped");
   }
@@ -437,6 +444,14 @@ std::uint16_t EmbeddedTarget::udp_port() const noexcept {
 
 std::string EmbeddedTarget::tcp_address() const {
   return impl_->host_text + ":" + std::to_string(tcp_port());
+}
+
+std::uint16_t EmbeddedTarget::redis_port() const noexcept {
+  return impl_->resp ? impl_->resp->port() : 0;
+}
+
+std::string EmbeddedTarget::redis_url() const {
+  return "redis://" + impl_->host_text + ":" + std::to_string(redis_port()) + "/0";
 }
 
 std::string EmbeddedTarget::udp_address() const {

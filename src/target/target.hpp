@@ -1,8 +1,9 @@
 #pragma once
 // The embedded target: an httpbin-like HTTP/1.1 server inside the binary, so a new user can run
 // a load test with no server of their own. Runs on its own threads with its own io_contexts.
-// Besides HTTP it serves a WebSocket echo (/ws), a Server-Sent Events stream (/sse) and TCP and
-// UDP echo listeners on ports of their own.
+// Besides HTTP it serves a WebSocket echo (/ws), a Server-Sent Events stream (/sse), TCP and
+// UDP echo listeners and a RESP listener (a Redis subset, src/target/resp_server.hpp) on ports
+// of their own.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@ struct TargetOptions {
   unsigned threads = 1;     // server threads (one io_context each, SO_REUSEPORT acceptors)
   std::uint16_t tcp_port = 0;  // TCP echo listener (0 = pick a free port)
   std::uint16_t udp_port = 0;  // UDP echo listener (0 = pick a free port)
+  std::uint16_t redis_port = 0;  // RESP listener (0 = pick a free port)
 };
 
 class EmbeddedTarget {
@@ -34,6 +36,8 @@ class EmbeddedTarget {
   std::uint16_t udp_port() const noexcept;  // UDP echo listener
   std::string tcp_address() const;          // "127.0.0.1:PORT" of the TCP echo
   std::string udp_address() const;          // "127.0.0.1:PORT" of the UDP echo
+  std::uint16_t redis_port() const noexcept;  // RESP listener
+  std::string redis_url() const;              // "redis://127.0.0.1:PORT/0"
 
  private:
   struct Impl;

@@ -216,6 +216,7 @@ EXAMPLE_OUTCOMES = {
     "http2_smoke": ({"h2 GET /status/404": {"http_status"}}, "test_time"),
     "open_model": (None, "test_time"),
     "quick_smoke": (None, "test_time"),
+    "redis": (None, "test_time"),
     "reliability": (None, "test_time"),
     "socket_echo": (None, "test_time"),
     "spike_shape": (None, "load_shape"),
