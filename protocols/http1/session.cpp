@@ -32,6 +32,10 @@ using boost::system::error_code;
 using stats::ErrorInfo;
 using stats::ErrorKind;
 
+// What a readiness peek copies: enough for a whole small response, so the peek usually finds
+// the socket drained and Asio skips the speculative read next time.
+constexpr std::size_t kPeekBytes = 4096;
+
 struct Conn {
   std::string host;
   std::uint16_t port = 0;
@@ -425,8 +429,15 @@ class Session final : public engine::UserSession {
     char* buf = w_.scratch.data();
     const std::size_t cap = w_.scratch.size();
     for (;;) {
-      co_await c.plain->async_wait(tcp::socket::wait_read,
-                                   net::redirect_error(net::use_awaitable, ec));
+      // Waits for readability with a peek rather than async_wait: Asio 1.74's async_wait
+      // re-arms the descriptor with epoll_ctl on every call, while a receive that found the
+      // socket drained (fewer bytes than asked) leaves the edge-triggered registration alone.
+      // The peeked bytes are not consumed (read_some below takes them), so the shared scratch
+      // buffer may be reused by other users before this one resumes.
+      co_await c.plain->async_receive(net::buffer(buf, std::min(cap, kPeekBytes)),
+                                      tcp::socket::message_peek,
+                                      net::redirect_error(net::use_awaitable, ec));
+      if (ec == net::error::eof) ec.clear();  // read_some below sees the end of stream too
       if (ec) co_return ec;
       // Drain what is there; the scratch buffer is only used until the next suspension.
       for (;;) {

@@ -11,6 +11,7 @@ namespace ld::engine {
 void WorkerContext::record(const stats::Record& r) {
   stats.record(r);
   if (outcome) *outcome = r.error.kind;
+  if (service) *service = r.end - r.start;
 }
 
 params::ParseContext CompileContext::parse_context() const {

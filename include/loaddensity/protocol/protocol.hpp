@@ -85,6 +85,7 @@ struct WorkerContext {
   // LD_start_test `record_bodies`: bytes of a success's body and headers the record log keeps
   // (Record::text / Record::headers); 0 = none, so a session sets them only when this is set.
   std::uint32_t keep_bodies = 0;
+  Nanos* service = nullptr;  // the engine reads the last record's service time (end - start)
 
   // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
   void record(const stats::Record& r);
