@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/detail/concurrency_hint.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -97,7 +98,11 @@ struct Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  std::unique_ptr<net::io_context> io_owner = std::make_unique<net::io_context>(1);
+  // One thread runs this context and only it touches the worker's sockets and timers, so the
+  // reactor's per-descriptor locks are off; posting from other threads (hand-offs, OneShot,
+  // the offload pool) still goes through the locked scheduler queue.
+  std::unique_ptr<net::io_context> io_owner =
+      std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   net::io_context& io = *io_owner;
   stats::WorkerStats stats;
   DeadlineSweeper sweeper;
