@@ -21,25 +21,6 @@ void append_number(std::string& out, std::int64_t v) {
   out.append(buf, p);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 // Appends the element at `pos` of a complete reply as JSON; returns the position after it.
 std::size_t element_json(std::string_view in, std::size_t pos, std::string& out, std::size_t depth,
                          std::size_t max_depth) {
@@ -87,6 +68,25 @@ std::size_t element_json(std::string_view in, std::size_t pos, std::string& out,
 }
 
 }  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
 
 Scan scan_reply(std::string_view in, Reply& out) noexcept {
   std::size_t pos = 0;

@@ -37,6 +37,8 @@ Scan scan_reply(std::string_view in, Reply& out) noexcept;
 // JSON strings, integers numbers, nil (`$-1`, `*-1`) null, arrays arrays, and an error inside an
 // array the string "ERR ...". Arrays nested deeper than `max_depth` render as null.
 void append_json(std::string_view reply, std::string& out, std::size_t max_depth = 64);
+// `s` as a quoted JSON string (quotes, backslashes and control bytes escaped).
+void append_json_string(std::string& out, std::string_view s);
 
 // --- encoding
 // "*N\r\n" / "$LEN\r\nBYTES\r\n": a command is an array header and one bulk per argument.

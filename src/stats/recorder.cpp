@@ -24,6 +24,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kAborted: return "aborted";
     case ErrorKind::kInvalidRequest: return "invalid_request";
     case ErrorKind::kRedisError: return "redis_error";
+    case ErrorKind::kSqlError: return "sql_error";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }

@@ -220,6 +220,7 @@ EXAMPLE_OUTCOMES = {
     "reliability": (None, "test_time"),
     "socket_echo": (None, "test_time"),
     "spike_shape": (None, "load_shape"),
+    "sql_sqlite": (None, "test_time"),
     "sse_stream": (None, "test_time"),
     "websocket_echo": (None, "test_time"),
     "weighted_mix": (None, "test_time"),

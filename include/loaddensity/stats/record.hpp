@@ -24,6 +24,7 @@ enum class ErrorKind : std::uint8_t {
   kAborted,         // still in flight when the test ended (graceful stop, watchdog, Ctrl-C)
   kInvalidRequest,  // the request could not be sent as rendered (CR/LF/NUL in a header, bad URL)
   kRedisError,      // a Redis server answered with an error reply (-ERR ..., -WRONGTYPE ...)
+  kSqlError,        // a SQL server or SQLite refused a statement (message: SQLSTATE and text)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);

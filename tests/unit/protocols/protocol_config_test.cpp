@@ -9,6 +9,7 @@
 #include "action/registry.hpp"
 #include "loaddensity/core/error.hpp"
 #include "loaddensity/protocol/protocol.hpp"
+#include "protocols/expect_config_error.hpp"
 #include "socket/socket.hpp"
 #include "sse/sse.hpp"
 #include "websocket/websocket.hpp"
@@ -36,18 +37,6 @@ Compiled compile(const engine::Protocol& p, const Json& tasks, const std::string
   std::vector<Json> list(tasks.begin(), tasks.end());
   c.tasks = p.compile(list, ctx);
   return c;
-}
-
-// Runs `fn`, expecting a ConfigError whose pointer is `pointer` and whose text has `text`.
-template <class Fn>
-void expect_config_error(Fn&& fn, const std::string& pointer, const std::string& text) {
-  try {
-    fn();
-    ADD_FAILURE() << "no ConfigError; wanted " << pointer << " " << text;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.pointer(), pointer) << e.what();
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
 }
 
 TEST(WebSocketConfig, UnknownMethodSuggestsTheClosest) {

@@ -9,23 +9,13 @@
 #include "loaddensity/core/error.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
+#include "protocols/expect_config_error.hpp"
 #include "redis/redis.hpp"
 #include "redis/redis_impl.hpp"
 #include "redis/url.hpp"
 
 namespace ld::proto::redis {
 namespace {
-
-template <class Fn>
-void expect_config_error(Fn&& fn, const std::string& pointer, const std::string& text) {
-  try {
-    fn();
-    ADD_FAILURE() << "no ConfigError; wanted " << pointer << " " << text;
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.pointer(), pointer) << e.what();
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
 
 TEST(RedisUrl, ParsesCredentialsPortAndDatabase) {
   RedisUrl u;

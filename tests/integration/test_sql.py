@@ -1,0 +1,204 @@
+"""sql_user against the PostgreSQL server tests/servers.sh starts (libpq, non-blocking on the
+worker) and SQLite files in the test's temp dir (the offload pool): bound parameters rendered
+per request, expect_rows, json_path assertions on the rows, extract from the first row, server
+errors as sql_error with their SQLSTATE, reconnecting after a lost connection, and bad input."""
+import os
+import sqlite3
+import subprocess
+import uuid
+
+from ldtest import Case, doc
+
+
+def sql_test(tasks, conn, users=2, test_time=2, **kw):
+    args = {"user_detail_dict": {"user": "sql_user"}, "user_count": users, "spawn_rate": 1000,
+            "test_time": test_time, "tasks": tasks, "connection_string": conn}
+    args.update(kw)
+    return ["LD_start_test", args]
+
+
+class PostgresTest(Case):
+    def setUp(self):
+        super().setUp()
+        self.url = self.need_env("LD_PG_URL")
+        self.table = "t_" + uuid.uuid4().hex[:12]
+        self.psql(f"CREATE TABLE {self.table} (id text PRIMARY KEY, n integer, doc jsonb)")
+        self.addCleanup(lambda: self.psql(f"DROP TABLE IF EXISTS {self.table}"))
+
+    def psql(self, sql):
+        p = subprocess.run(["psql", self.url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def run_ok(self, *actions):
+        r = self.run_doc(doc(*actions))
+        self.assertEqual(r.code, 0, r.err + r.out)
+        return r.summary()
+
+    def test_bound_params_rows_assertions_and_extract(self):
+        t = self.table
+        s = self.run_ok(sql_test([
+            {"sql": f"INSERT INTO {t} (id, n, doc) VALUES ($1, $2, $3)",
+             "params": ["${uuid()}", 7, {"k": "v"}], "expect_rows": 1, "name": "insert"},
+            {"sql": f"INSERT INTO {t} (id, n) VALUES (:id, :n) -- :not_a_param",
+             "params": {"id": "named-${uuid()}", "n": None}, "expect_rows": 1,
+             "name": "insert named"},
+            {"sql": f"SELECT id, n, doc, n::text AS n_text, true AS yes FROM {t} "
+                    "WHERE n = $1 ORDER BY id LIMIT 1",
+             "params": [7], "expect_rows": 1, "name": "select",
+             "assertions": [{"type": "json_path", "path": "$[0].n", "value": 7},
+                            {"type": "json_path", "path": "$[0].doc.k", "value": "v"},
+                            {"type": "json_path", "path": "$[0].yes", "value": True},
+                            {"type": "json_path", "path": "$[0].n_text", "value": "7"}],
+             "extract": [{"var": "picked", "path": "id"}]},
+            {"sql": f"UPDATE {t} SET n = 8 WHERE id = $1", "params": ["${picked}"],
+             "expect_rows": 1, "name": "update extracted"},
+            {"sql": f"SELECT id FROM {t} WHERE id = 'no such id'", "expect_rows": 1,
+             "name": "expect one"},
+        ], self.url))
+        per = s["per_name"]
+        for name in ["insert", "insert named", "select", "update extracted"]:
+            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
+            self.assertGreater(per[name]["requests"], 5, name)
+            self.assertEqual(per[name]["request_type"], "SQL")
+        self.assertEqual(per["expect one"]["failures"], per["expect one"]["requests"])
+        self.assertEqual(set(s["errors_by_kind"]), {"assertion"})
+        self.assertEqual({e["message"] for e in s["errors"]}, {"expect_rows failed: expected 1 row"})
+        # ${uuid()} rendered per request: every insert made its own row.
+        self.assertEqual(int(self.psql(f"SELECT count(*) FROM {t} WHERE id NOT LIKE 'named-%'")),
+                         per["insert"]["requests"])
+        self.assertEqual(int(self.psql(f"SELECT count(DISTINCT id) FROM {t} WHERE id LIKE 'named-%'")),
+                         per["insert named"]["requests"])
+        self.assertEqual(self.psql(f"SELECT count(*) FROM {t} WHERE id LIKE 'named-%' AND n IS NOT NULL"), "0")
+        self.assertGreater(int(self.psql(f"SELECT count(*) FROM {t} WHERE n = 8")), 0)
+
+    def test_values_are_bound_not_spliced(self):
+        t = self.table
+        evil = "x'); DROP TABLE " + t + "; --"
+        s = self.run_ok(sql_test([
+            {"sql": f"INSERT INTO {t} (id) VALUES ($1 || $2)", "params": [evil, "${uuid()}"],
+             "name": "insert"},
+        ], self.url, users=1, test_time=1))
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        self.assertGreater(int(self.psql(f"SELECT count(*) FROM {t} WHERE id LIKE 'x'')%'")), 0)
+
+    def test_server_errors_are_sql_errors_with_sqlstate(self):
+        s = self.run_ok(sql_test([
+            {"sql": "SELEC 1", "name": "syntax"},
+            {"sql": "SELECT * FROM no_such_table_here", "name": "missing table"},
+            {"sql": f"INSERT INTO {self.table} (id) VALUES ('same')", "name": "duplicate"},
+            {"sql": "SELECT 1", "expect_rows": 1, "name": "still fine"},
+        ], self.url, users=1, test_time=1))
+        per = s["per_name"]
+        self.assertEqual(per["syntax"]["failures"], per["syntax"]["requests"])
+        self.assertEqual(per["missing table"]["failures"], per["missing table"]["requests"])
+        self.assertEqual(per["duplicate"]["failures"], per["duplicate"]["requests"] - 1)
+        self.assertEqual(per["still fine"]["failures"], 0)
+        self.assertEqual(set(s["errors_by_kind"]), {"sql_error"})
+        messages = {e["name"]: e["message"] for e in s["errors"]}
+        self.assertTrue(messages["syntax"].startswith("42601 syntax error"), messages)
+        self.assertTrue(messages["missing table"].startswith("42P01 "), messages)
+        self.assertTrue(messages["duplicate"].startswith("23505 "), messages)
+
+    def test_lost_connection_reconnects_on_the_next_task(self):
+        # Each iteration ends its own connection; the next iteration's insert reconnects.
+        t = self.table
+        s = self.run_ok(sql_test([
+            {"sql": f"INSERT INTO {t} (id) VALUES ($1)", "params": ["${uuid()}"],
+             "expect_rows": 1, "name": "insert"},
+            {"sql": "SELECT pg_terminate_backend(pg_backend_pid())", "name": "kill self"},
+        ], self.url, users=1, test_time=2))
+        per = s["per_name"]
+        self.assertEqual(per["insert"]["failures"], 0, s["errors"])
+        self.assertGreater(per["insert"]["requests"], 3)
+        self.assertEqual(per["kill self"]["failures"], per["kill self"]["requests"])
+        self.assertEqual(int(self.psql(f"SELECT count(*) FROM {t}")), per["insert"]["requests"])
+
+    def test_refused_and_timeout(self):
+        import socket
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        s = self.run_ok(sql_test([{"sql": "SELECT 1"}], f"postgresql://postgres@127.0.0.1:{port}/x",
+                                 users=1, test_time=1))
+        self.assertGreater(s["totals"]["failures"], 0)
+        self.assertEqual(set(s["errors_by_kind"]), {"refused"})
+        s = self.run_ok(sql_test([
+            {"sql": "SELECT pg_sleep(5)", "timeout": 0.2, "name": "slow"},
+            {"sql": "SELECT 1", "name": "after", "expect_rows": 1},
+        ], self.url, users=1, test_time=1))
+        per = s["per_name"]
+        self.assertEqual(per["slow"]["failures"], per["slow"]["requests"])
+        self.assertEqual(per["after"]["failures"], 0)
+        self.assertEqual(set(s["errors_by_kind"]), {"timeout"})
+
+    def test_bad_input_exits_2_before_anything_runs(self):
+        for task, conn, needle in [
+            ({"name": "no sql"}, self.url, "/tasks/0/sql"),
+            ({"sql": "SELECT 1", "params": [{"a": 1}], "nmae": "x"}, self.url, "did you mean 'name'"),
+            ({"sql": "SELECT 1", "params": "x"}, self.url, "/tasks/0/params"),
+            ({"sql": "SELECT :a", "params": {"b": 1}}, self.url, "/tasks/0/params"),
+            ({"sql": "SELECT 1", "expect_rows": -1}, self.url, "/tasks/0/expect_rows"),
+            ({"sql": "SELECT 1"}, "mysql://root@127.0.0.1/db", "not built yet"),
+            ({"sql": "SELECT 1"}, "mariadb+pymysql://root@127.0.0.1/db", "not built yet"),
+            ({"sql": "SELECT 1"}, "oracle://x", "/connection_string"),
+        ]:
+            with self.subTest(task=task, conn=conn):
+                r = self.run_doc(doc(sql_test([task], conn)))
+                self.assertEqual(r.code, 2, r.err + r.out)
+                self.assertIn(needle, r.err)
+                self.assertFalse(r.exists("summary.json"))
+        # The SQL is prepared once per connection: a per-request placeholder in it is refused
+        # when the test compiles (exit 2, no request made).
+        r = self.run_doc(doc(sql_test([{"sql": "SELECT '${uuid()}'"}], self.url)))
+        self.assertEqual(r.code, 2, r.err + r.out)
+        self.assertIn("/tasks/0/sql", r.err + r.out)
+        self.assertIn("put per-request values in 'params'", r.err + r.out)
+
+
+class SqliteTest(Case):
+    def test_file_database_through_the_offload_pool(self):
+        path = os.path.join(self.workdir, "data.db")
+        s = self.run_doc(doc(sql_test([
+            {"sql": "CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER, x REAL)",
+             "name": "create"},
+            {"sql": "INSERT INTO items (id, n, x) VALUES (:id, :n, 1.5)",
+             "params": {"id": "${uuid()}", "n": 4}, "expect_rows": 1, "name": "insert"},
+            {"sql": "SELECT id, n, x, NULL AS empty FROM items WHERE n = ?1 LIMIT 1",
+             "params": [4], "expect_rows": 1, "name": "select",
+             "assertions": [{"type": "json_path", "path": "$[0].n", "value": 4},
+                            {"type": "json_path", "path": "$[0].x", "value": 1.5},
+                            {"type": "contains", "value": '"empty":null'}],
+             "extract": [{"var": "picked", "path": "id"}]},
+            {"sql": "UPDATE items SET n = 5 WHERE id = ?", "params": ["${picked}"],
+             "expect_rows": 1, "name": "update"},
+            {"sql": "SELEC 1", "name": "syntax"},
+        ], "sqlite:///" + path, users=2)))
+        self.assertEqual(s.code, 0, s.err)
+        s = s.summary()
+        per = s["per_name"]
+        for name in ["create", "insert", "select", "update"]:
+            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
+            self.assertGreater(per[name]["requests"], 5, name)
+        self.assertEqual(per["syntax"]["failures"], per["syntax"]["requests"])
+        self.assertEqual(set(s["errors_by_kind"]), {"sql_error"})
+        self.assertIn("syntax error", {e["name"]: e["message"] for e in s["errors"]}["syntax"])
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("SELECT count(DISTINCT id) FROM items").fetchone()[0],
+                             per["insert"]["requests"])
+            self.assertGreater(db.execute("SELECT count(*) FROM items WHERE n = 5").fetchone()[0], 0)
+
+    def test_memory_database_is_the_default(self):
+        r = self.run_doc(doc(["LD_start_test", {
+            "user_detail_dict": {"user": "sql_user"}, "user_count": 1, "spawn_rate": 10,
+            "test_time": 1, "tasks": [
+                {"sql": "CREATE TABLE IF NOT EXISTS m (v INTEGER)"},
+                {"sql": "INSERT INTO m VALUES (1)", "expect_rows": 1, "name": "insert"},
+                {"sql": "SELECT count(*) AS c FROM m", "name": "count",
+                 "assertions": [{"type": "json_path", "path": "$[0].c", "value": 1}]}]}]))
+        self.assertEqual(r.code, 0, r.err)
+        s = r.summary()
+        self.assertEqual(s["per_name"]["insert"]["failures"], 0, s["errors"])
+        self.assertGreater(s["per_name"]["count"]["failures"], 0)  # one memory db per user, growing
+        self.assertFalse(os.path.exists(os.path.join(self.workdir, ":memory:")))
