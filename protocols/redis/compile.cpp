@@ -88,7 +88,9 @@ class RedisProtocol final : public engine::Protocol {
   std::vector<action::Param> options() const override {
     return {{"pipeline", action::kInteger | action::kNull, false, nullptr,
              "commands each user keeps in flight on its connection, 1 to " +
-                 std::to_string(kMaxPipeline) + " (default 1)"}};
+                 std::to_string(kMaxPipeline) + " (default 1)"},
+            {"connection", action::kString | action::kObject | action::kNull, false, nullptr,
+             "the default server: a redis:// URL or {\"url\": ..., \"verify\": ...}"}};
   }
 
   void validate_options(const Json& args) const override {

@@ -45,11 +45,8 @@ std::vector<Param> start_test_params() {
        "watchdog: seconds before a hung run is ended"},
       {"graceful_stop", A::kNumber | A::kNull, false, nullptr,
        "seconds in-flight requests may finish after test_time before they are aborted (30)"},
-      {"connection", A::kAny, false, nullptr, "accepted for compatibility (a protocol extra)"},
-      {"connection_string", A::kAny, false, nullptr,
-       "accepted for compatibility (a protocol extra)"},
       {"bootstrap_servers", A::kAny, false, nullptr,
-       "accepted for compatibility (a protocol extra)"},
+       "accepted for compatibility (kafka_user is not built yet)"},
       {"record_log_max_mb", A::kInteger | A::kNull, false, nullptr,
        "disk cap of this run's per-request records in MiB (default 1024; 0 = no cap); past "
        "it the records are sampled"},
