@@ -7,14 +7,12 @@ namespace ld::proto {
 
 namespace {
 
-// `record_bodies`: a success shows the body as the client saw it (decoded; the wire bytes when
-// they do not decode) and its header block.
-void keep_success(ContentCoding coding, std::string_view body, std::string_view headers,
-                  BodyDecoder& decoder, stats::Record& rec) {
+// `record_bodies`: a kept body is shown as the client saw it (decoded; the wire bytes when they
+// do not decode).
+std::string_view kept_body(ContentCoding coding, std::string_view body, BodyDecoder& decoder) {
   std::string_view decoded = body;
   if (decoder.decode(coding, body, decoded)) decoded = body;
-  rec.text = decoded;
-  rec.headers = headers;
+  return decoded;
 }
 
 }  // namespace
@@ -27,8 +25,11 @@ void judge_http_response(const checks::Checks* checks, ContentCoding coding,
   if (!checks || (!checks->has_assertions() && status >= 400)) {
     if (status >= 400) {
       rec.error = {stats::ErrorKind::kHttpStatus, "HTTP", status, false};
+      // With record_bodies the body was captured: the failure shows it as its text.
+      if (keep_bodies) rec.text = kept_body(coding, body, decoder);
     } else if (keep_bodies) {
-      keep_success(coding, body, headers, decoder, rec);
+      rec.text = kept_body(coding, body, decoder);
+      rec.headers = headers;
     }
     return;
   }
@@ -44,7 +45,8 @@ void judge_http_response(const checks::Checks* checks, ContentCoding coding,
     rec.error = {stats::ErrorKind::kAssertion, failed, status, false};
     if (checks->needs_body()) rec.text = decoded;
   } else if (keep_bodies) {
-    keep_success(coding, body, headers, decoder, rec);
+    rec.text = kept_body(coding, body, decoder);
+    rec.headers = headers;
   }
 }
 

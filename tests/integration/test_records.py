@@ -184,7 +184,9 @@ class RecordFidelityTest(Case):
         r = self.run_doc(doc(
             ["LD_start_target"],
             start_test([{"method": "get", "request_url": "${target}/anything/kept",
-                         "name": "kept"}], users=1, test_time=1, record_bodies=64),
+                         "name": "kept"},
+                        {"method": "get", "request_url": "${target}/missing/kept",
+                         "name": "missing"}], users=1, test_time=1, record_bodies=64),
             start_test([{"method": "get", "request_url": "${target}/anything/h2",
                          "name": "h2"}], users=1, test_time=1, record_bodies=True,
                        user_detail_dict={"user": "async_http_user"}),
@@ -213,6 +215,11 @@ class RecordFidelityTest(Case):
         texts = {e["text"] for e in by_name["echo"]}
         self.assertTrue(all(t.startswith("hello ") for t in texts), texts)
         self.assertEqual(len(texts), len(by_name["echo"]))  # a fresh uuid each message
+        with open(self.path("bodies_failure.json")) as f:
+            missing = [e for e in json.load(f).values() if e["name"] == "missing"]
+        self.assertTrue(missing)
+        for e in missing:  # a status failure shows the body it captured (a 404 JSON)
+            self.assertEqual(json.loads(e["text"])["path"], "/missing/kept")
         for e in by_name["plain"]:  # without record_bodies nothing is kept
             self.assertEqual((e["text"], e["content"], e["headers"]), ("", "", ""))
         root = ET.parse(self.path("bodies_success.xml")).getroot()
