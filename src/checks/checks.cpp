@@ -315,8 +315,15 @@ const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const
       case Type::kJsonPath: {
         const Json* root = json();
         const Json* got = root ? a.path.find(*root) : nullptr;
-        if (got) ok = a.expected_is_string ? (got->is_string() && got->get_ref<const std::string&>() == expected)
-                                           : *got == a.expected_json;
+        if (got) {
+          ok = a.expected_is_string
+                   ? (got->is_string() && got->get_ref<const std::string&>() == expected)
+                   : *got == a.expected_json;
+        } else {
+          // A null value and a missing key both walk to None in the original, and None == None:
+          // `"value": null` holds for either (the body must still be JSON).
+          ok = root && !a.expected_is_string && a.expected_json.is_null();
+        }
         break;
       }
     }

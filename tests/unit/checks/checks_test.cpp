@@ -46,6 +46,20 @@ TEST(Checks, FirstFailingAssertionNamesTheRule) {
   EXPECT_NE(c3->apply(not_json, scope), nullptr);
 }
 
+TEST(Checks, JsonPathNullMatchesANullValueOrAMissingKeyAsTheOriginal) {
+  params::Resolver r;
+  params::ParseContext ctx{r};
+  auto c = Checks::compile(
+      Json::parse(R"({"assertions": [{"type": "json_path", "path": "$[0].empty", "value": null}]})"),
+      ctx);
+  params::UserScope scope(1);
+  EXPECT_EQ(c->apply(ResponseView{0, R"([{"empty": null}])", {}}, scope), nullptr);
+  EXPECT_EQ(c->apply(ResponseView{0, R"([{"other": 1}])", {}}, scope), nullptr);
+  EXPECT_NE(c->apply(ResponseView{0, R"([{"empty": 0}])", {}}, scope), nullptr);
+  EXPECT_NE(c->apply(ResponseView{0, R"([{"empty": "null"}])", {}}, scope), nullptr);
+  EXPECT_NE(c->apply(ResponseView{0, "not json", {}}, scope), nullptr);
+}
+
 TEST(Checks, ExtractorsWritePerUserVariablesOnlyAfterPassing) {
   params::Resolver r;
   params::ParseContext ctx{r};
