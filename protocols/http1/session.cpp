@@ -257,7 +257,7 @@ class Session final : public engine::UserSession {
       scratch_ += ':';
       step.auth_pass_tpl.render(scratch_, scope);
       headers_buf_ += "Authorization: Basic ";
-      headers_buf_ += text::base64_encode(scratch_);
+      text::append_base64(headers_buf_, scratch_);
       headers_buf_ += "\r\n";
     }
     headers = &headers_buf_;

@@ -638,7 +638,7 @@ class Session final : public engine::UserSession {
 
   // Renders a dynamic step's per-request parts into the lane's buffers and points a copy of
   // the step's header block at them. Returns why the request cannot be sent, or null. No
-  // allocation once the buffers have grown (basic auth with placeholders excepted).
+  // allocation once the buffers have grown.
   const char* render(const Step& step, Slot& slot, std::uint64_t& request_bytes) {
     params::UserScope& scope = *w_.scope;
     slot.nva.assign(step.nva.begin(), step.nva.end());
@@ -662,7 +662,8 @@ class Session final : public engine::UserSession {
       slot.scratch.clear();
       d.value.render(slot.scratch, scope);
       if (d.basic) {
-        v = "Basic " + text::base64_encode(slot.scratch);
+        v.assign("Basic ");
+        text::append_base64(v, slot.scratch);
       } else {
         v.swap(slot.scratch);
       }

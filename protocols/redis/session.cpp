@@ -31,6 +31,7 @@
 #include <optional>
 
 #include "common/net_util.hpp"
+#include "common/op_scope.hpp"
 #include "core/resp.hpp"
 #include "loaddensity/protocol/completion.hpp"
 #include "redis_impl.hpp"
@@ -48,8 +49,7 @@ using tcp = net::ip::tcp;
 // A failed I/O call: the command's timeout when the sweeper cut it short, else what the error
 // code says (the session kit's classifier).
 ErrorInfo io_error(const error_code& ec, bool timed_out, const char* stage) noexcept {
-  return timed_out ? ErrorInfo{ErrorKind::kTimeout, "timed out", 0, false}
-                   : classify_error(ec, stage);
+  return timed_out ? kTimedOut : classify_error(ec, stage);
 }
 
 struct Conn;
@@ -185,7 +185,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   // Fails every queued command (and hands back the finished ones) and closes the connection.
   void fail_all(ErrorInfo e) {
-    if (timed_out) e = {ErrorKind::kTimeout, "timed out", 0, false};
+    if (timed_out) e = kTimedOut;
     const Nanos now = steady_now();
     while (count > 0) {
       Slot* s = pop();
@@ -539,7 +539,7 @@ class Session final : public engine::UserSession {
     if (slot.op.expired && *w_.aborting) {
       rec.error = engine::kAbortedError;
     } else if (slot.op.expired && rec.ok()) {
-      rec.error = {ErrorKind::kTimeout, "timed out", 0, false};
+      rec.error = kTimedOut;
     }
     rec.bytes_out = slot.bytes_in > 0 ? slot.bytes_out : 0;  // written when a reply came back
     rec.bytes_in = slot.bytes_in;

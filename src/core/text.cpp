@@ -49,11 +49,10 @@ void url_encode(std::string_view in, std::string& out) {
   }
 }
 
-std::string base64_encode(std::string_view in) {
+void append_base64(std::string& out, std::string_view in) {
   static constexpr char kTable[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
+  out.reserve(out.size() + (in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     const std::uint32_t n = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) |
@@ -75,6 +74,11 @@ std::string base64_encode(std::string_view in) {
     out += kTable[(n >> 6) & 63];
     out += '=';
   }
+}
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  append_base64(out, in);
   return out;
 }
 

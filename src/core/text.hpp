@@ -18,6 +18,8 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
 void url_encode(std::string_view in, std::string& out);
 
 std::string base64_encode(std::string_view in);
+// Appends the base64 of `in` to `out` (no allocation once `out` has grown: the per-request form).
+void append_base64(std::string& out, std::string_view in);
 
 // "12.3k", "1.2M": for the live progress line and tables.
 std::string human_count(double v);

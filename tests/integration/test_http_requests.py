@@ -145,6 +145,22 @@ class RequestBytesTest(Case):
             lines = {h[0] for h in s.heads()}
             self.assertEqual(lines, {b"GET /a%20b/%C3%A9?q=x%20y&t=%01%7F&k=%41/?:@!$'()*+,;= HTTP/1.1"})
 
+    def test_basic_auth_rendered_per_request_on_both_http_versions(self):
+        # A username from a placeholder: the Authorization header is built for every request.
+        auth = {"type": "basic", "username": "u${randint(1,3)}", "password": "pw"}
+        for user in ("fast_http_user", "async_http_user"):
+            r = self.run_doc(doc(
+                ["LD_start_target"],
+                start_test([{"method": "get", "request_url": "${target}/basic-auth/u1/pw",
+                             "name": "u1", "auth": auth}],
+                           users=2, test_time=1, user_detail_dict={"user": user})))
+            self.assertEqual(r.code, 0, r.err)
+            t = r.summary()["totals"]
+            self.assertGreater(t["requests"], 30, user)
+            # u1 passes, u2/u3 get 401: about a third succeed, so both outcomes show up.
+            self.assertGreater(t["failures"], 0, user)
+            self.assertLess(t["failures"], t["requests"], user)
+
     def test_placeholder_values_are_encoded_and_line_breaks_are_invalid_requests(self):
         path = os.path.join(self.workdir, "rows.csv")
         with open(path, "w", newline="") as f:
