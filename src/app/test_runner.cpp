@@ -13,6 +13,13 @@ namespace ld::app {
 
 namespace {
 
+// LD_start_test record_bodies: true keeps kRecordBodiesDefault bytes, a number that many
+// (range checked before the run), false or null none.
+std::size_t record_bodies_cap(const Json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? stats::kRecordBodiesDefault : 0;
+  return v.is_number_integer() ? static_cast<std::size_t>(v.get<std::int64_t>()) : 0;
+}
+
 std::string task_base(const Json& args) {
   return args["tasks"].is_object() && args["tasks"].contains("tasks") ? "/tasks/tasks" : "/tasks";
 }
@@ -128,13 +135,8 @@ RunResult TestRunner::run(const Json& args, TestSession& session, const RunContr
   const std::uint64_t max_bytes = cap.is_number_integer()
                                       ? static_cast<std::uint64_t>(cap.get<std::int64_t>()) << 20
                                       : stats::RecordLog::kDefaultMaxBytes;
-  // record_bodies: true keeps kRecordBodiesDefault bytes, a number that many (checked before)
-  const Json& bodies = args.contains("record_bodies") ? args["record_bodies"] : Json();
-  const std::size_t body_cap = bodies.is_boolean()
-                                   ? (bodies.get<bool>() ? stats::kRecordBodiesDefault : 0)
-                                   : bodies.is_number_integer()
-                                         ? static_cast<std::size_t>(bodies.get<std::int64_t>())
-                                         : 0;
+  const std::size_t body_cap =
+      args.contains("record_bodies") ? record_bodies_cap(args["record_bodies"]) : 0;
   stats::RecordLogRun* record_run =  // null unless a document asked for per-request records
       session.begin_record_run ? session.begin_record_run(*names, max_bytes, body_cap) : nullptr;
   scheduler.set_record_log(record_run);
