@@ -23,6 +23,22 @@ namespace ld::proto::http2 {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// A protocol carried over HTTP/2 (gRPC) builds a step's body and judges its answer itself,
+// reusing the connections, streams, TLS and timeouts of this client unchanged.
+class StepHooks {
+ public:
+  virtual ~StepHooks() = default;
+  // Renders the request body of a `dynamic_body` step into `out` (cleared by the caller);
+  // `scratch` is a lane buffer. Returns why the request cannot be sent, or null.
+  virtual const char* render_body(std::string& out, std::string& scratch,
+                                  params::UserScope& scope) const = 0;
+  // Judges a complete response: `headers` holds the header and trailer fields as
+  // "name: value\r\n" lines, `body` the DATA; rec.status is the HTTP status on entry.
+  // `scratch` (a lane buffer) may hold what rec.text points to until the record is made.
+  virtual void judge(std::string_view body, std::string_view headers, std::string& scratch,
+                     engine::WorkerContext& w, stats::Record& rec) const = 0;
+};
+
 // One task, ready to submit: the header block is an nghttp2 name/value array built once that
 // points into this Step's strings (nothing is copied per request).
 struct Step {
@@ -63,6 +79,9 @@ struct Step {
   std::vector<DynHeader> dyn_headers;
   bool dynamic_body = false;
   params::Template body_tpl;
+  // Set by a protocol layered on this client: the body (when dynamic) and the judgement are
+  // its own, and the response's DATA and header fields are always captured for it.
+  std::shared_ptr<const StepHooks> hooks;
 };
 
 // Fills step.nva from the Step's strings. Call once the Step is at its final address.

@@ -397,7 +397,12 @@ class Session final : public engine::UserSession {
         slot.result.body = body;
         slot.result.body_sink = nullptr;
         slot.result.header_sink = nullptr;
-        if (step.checks || w_.keep_bodies) {
+        if (step.hooks) {
+          slot.body.clear();
+          slot.headers.clear();
+          slot.result.body_sink = &slot.body;
+          slot.result.header_sink = &slot.headers;
+        } else if (step.checks || w_.keep_bodies) {
           // Only the last hop's answer is checked (or kept, with record_bodies); each hop
           // starts the capture again.
           const bool keep = w_.keep_bodies != 0;
@@ -478,7 +483,9 @@ class Session final : public engine::UserSession {
       op.record();
       co_return;
     }
-    if (rec.error.kind == ErrorKind::kNone) {
+    if (rec.error.kind == ErrorKind::kNone && step.hooks) {
+      step.hooks->judge(slot.body, slot.headers, slot.scratch, w_, rec);
+    } else if (rec.error.kind == ErrorKind::kNone) {
       proto::judge_http_response(step.checks.get(), slot.result.coding, slot.body, slot.headers,
                                  decoder_, *w_.scope, rec, w_.keep_bodies);
     }
@@ -675,7 +682,13 @@ class Session final : public engine::UserSession {
     const std::string* body = &step.body;
     if (step.dynamic_body) {
       slot.request_body.clear();
-      step.body_tpl.render(slot.request_body, scope);
+      if (step.hooks) {
+        if (const char* bad = step.hooks->render_body(slot.request_body, slot.scratch, scope)) {
+          return bad;
+        }
+      } else {
+        step.body_tpl.render(slot.request_body, scope);
+      }
       body = &slot.request_body;
       if (step.content_length_at < slot.nva.size()) {
         char digits[24];

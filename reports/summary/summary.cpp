@@ -73,6 +73,8 @@ Json build_summary(const stats::Metrics& m) {
     t.fail_latency.merge(n.fail_latency);
     t.service.merge(n.service);
     t.retries += n.retries;
+    t.messages_out += n.messages_out;
+    t.messages_in += n.messages_in;
   }
   Json per_name = Json::object();
   for (const auto& name : order) {
@@ -86,6 +88,10 @@ Json build_summary(const stats::Metrics& m) {
     b["requests_per_second"] = duration > 0 ? round3(t.requests / duration) : 0.0;
     b["bytes_received"] = t.bytes_in;
     b["retries"] = t.retries;
+    if (t.messages_out || t.messages_in) {  // streamed exchanges (gRPC streams) only
+      b["messages_sent"] = t.messages_out;
+      b["messages_received"] = t.messages_in;
+    }
     // Service time: from the actual send (equals latency unless sends started late).
     b["service_p50_ms"] = ms(t.service.percentile(50));
     b["service_p99_ms"] = ms(t.service.percentile(99));

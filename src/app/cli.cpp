@@ -209,6 +209,9 @@ int run_cli(int argc, char** argv) {
   target_cmd->add_option("--redis-port", topts.redis_port,
                          "RESP (Redis subset) port (0 = any free port)")
       ->capture_default_str();
+  target_cmd->add_option("--grpc-port", topts.grpc_port,
+                         "gRPC echo port, with reflection (0 = any free port)")
+      ->capture_default_str();
 
   std::string diff_db;
   std::int64_t diff_base = 0, diff_cur = 0;
@@ -350,7 +353,8 @@ int run_cli(int argc, char** argv) {
       t.start();
       std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)\n"
                 << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
-                << t.udp_address() << "  redis " << t.redis_url() << std::endl;
+                << t.udp_address() << "  redis " << t.redis_url() << "  grpc "
+                << t.grpc_address() << std::endl;
       while (!app.interrupt_flag().load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

@@ -929,6 +929,8 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
       m.bytes_in += s.bytes_in;
       m.bytes_out += s.bytes_out;
       m.retries += s.retries;
+      m.messages_out += s.messages_out;
+      m.messages_in += s.messages_in;
       m.ok_latency.merge(s.ok_latency);
       m.fail_latency.merge(s.fail_latency);
       m.service.merge(s.service);

@@ -63,6 +63,8 @@ void Metrics::absorb(const Metrics& run) {
     m.fail_latency.merge(n.fail_latency);
     m.service.merge(n.service);
     m.retries += n.retries;
+    m.messages_out += n.messages_out;
+    m.messages_in += n.messages_in;
     for (std::size_t k = 0; k < kErrorKindCount; ++k) m.by_kind[k] += n.by_kind[k];
   }
   open_model.planned += run.open_model.planned;

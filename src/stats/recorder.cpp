@@ -25,6 +25,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kInvalidRequest: return "invalid_request";
     case ErrorKind::kRedisError: return "redis_error";
     case ErrorKind::kSqlError: return "sql_error";
+    case ErrorKind::kGrpcStatus: return "grpc_status";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }
@@ -37,6 +38,8 @@ void NameStats::merge(const NameStats& o) {
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
   retries += o.retries;
+  messages_out += o.messages_out;
+  messages_in += o.messages_in;
   ok_latency.merge(o.ok_latency);
   fail_latency.merge(o.fail_latency);
   service.merge(o.service);
@@ -119,6 +122,8 @@ void WorkerStats::record(const Record& r) {
   ++live.requests;
   n.bytes_in += r.bytes_in;
   n.bytes_out += r.bytes_out;
+  n.messages_out += r.messages_out;
+  n.messages_in += r.messages_in;
   iv.bytes_in += r.bytes_in;
   live.bytes_in += r.bytes_in;
   live.bytes_out += r.bytes_out;

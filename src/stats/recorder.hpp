@@ -27,6 +27,7 @@ struct NameStats {
   Histogram service;       // every operation, from actual start (differs in the open model)
   std::array<std::uint64_t, kErrorKindCount> by_kind{};
   std::uint64_t retries = 0;  // attempts that were retries of a failed one
+  std::uint64_t messages_out = 0, messages_in = 0;  // streamed messages (Record::messages_*)
 
   void merge(const NameStats& o);
 };

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "target/echo.hpp"
+#include "target/grpc_echo.hpp"
 #include "target/resp_server.hpp"
 #include "target/h2c.hpp"
 #include "target/handlers.hpp"
@@ -303,6 +304,7 @@ struct EmbeddedTarget::Impl {
   // TCP/UDP echo on the first worker's io_context; destroyed after that io_context (below).
   std::unique_ptr<EchoServers> echo;
   std::unique_ptr<RespServer> resp;  // likewise
+  std::unique_ptr<GrpcEcho> grpc;    // on grpc++'s own threads
 
   tcp::endpoint resolve() const {
     error_code ec;
@@ -356,6 +358,15 @@ struct EmbeddedTarget::Impl {
     echo->start();
     resp = std::make_unique<RespServer>(*fresh.front()->ioc, endpoint.address(), options.redis_port);
     resp->start();
+    grpc = std::make_unique<GrpcEcho>();
+    try {
+      grpc->start(endpoint.address().to_string(), options.grpc_port);
+    } catch (...) {
+      resp->close();
+      echo->close();
+      grpc.reset();
+      throw;
+    }
     for (auto& worker : fresh) {
       Worker* w = worker.get();
       net::co_spawn(w->ioc->get_executor(), accept_loop(w, &host_port),
@@ -406,6 +417,8 @@ struct EmbeddedTarget::Impl {
     workers.clear();
     echo.reset();
     resp.reset();
+    if (grpc) grpc->stop();
+    grpc.reset();
     running = false;
     log::info("target", "stopped");
   }
@@ -452,6 +465,14 @@ std::uint16_t EmbeddedTarget::redis_port() const noexcept {
 
 std::string EmbeddedTarget::redis_url() const {
   return "redis://" + impl_->host_text + ":" + std::to_string(redis_port()) + "/0";
+}
+
+std::uint16_t EmbeddedTarget::grpc_port() const noexcept {
+  return impl_->grpc ? impl_->grpc->port() : 0;
+}
+
+std::string EmbeddedTarget::grpc_address() const {
+  return impl_->host_text + ":" + std::to_string(grpc_port());
 }
 
 std::string EmbeddedTarget::udp_address() const {

@@ -2,8 +2,8 @@
 // The embedded target: an httpbin-like HTTP/1.1 server inside the binary, so a new user can run
 // a load test with no server of their own. Runs on its own threads with its own io_contexts.
 // Besides HTTP it serves a WebSocket echo (/ws), a Server-Sent Events stream (/sse), TCP and
-// UDP echo listeners and a RESP listener (a Redis subset, src/target/resp_server.hpp) on ports
-// of their own.
+// UDP echo listeners, a RESP listener (a Redis subset, src/target/resp_server.hpp) and a gRPC
+// echo service with reflection (src/target/grpc_echo.hpp) on ports of their own.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +17,7 @@ struct TargetOptions {
   std::uint16_t tcp_port = 0;  // TCP echo listener (0 = pick a free port)
   std::uint16_t udp_port = 0;  // UDP echo listener (0 = pick a free port)
   std::uint16_t redis_port = 0;  // RESP listener (0 = pick a free port)
+  std::uint16_t grpc_port = 0;   // gRPC echo with reflection (0 = pick a free port)
 };
 
 class EmbeddedTarget {
@@ -38,6 +39,8 @@ class EmbeddedTarget {
   std::string udp_address() const;          // "127.0.0.1:PORT" of the UDP echo
   std::uint16_t redis_port() const noexcept;  // RESP listener
   std::string redis_url() const;              // "redis://127.0.0.1:PORT/0"
+  std::uint16_t grpc_port() const noexcept;   // gRPC echo (examples/proto/echo.proto)
+  std::string grpc_address() const;           // "127.0.0.1:PORT", a grpc_user target
 
  private:
   struct Impl;

@@ -23,6 +23,7 @@ struct NameMetrics {
   Histogram service;
   std::array<std::uint64_t, kErrorKindCount> by_kind{};
   std::uint64_t retries = 0;
+  std::uint64_t messages_out = 0, messages_in = 0;  // streamed messages (gRPC streams)
 };
 
 // The open (arrival-rate) model: how the plan was kept.

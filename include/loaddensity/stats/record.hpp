@@ -25,6 +25,7 @@ enum class ErrorKind : std::uint8_t {
   kInvalidRequest,  // the request could not be sent as rendered (CR/LF/NUL in a header, bad URL)
   kRedisError,      // a Redis server answered with an error reply (-ERR ..., -WRONGTYPE ...)
   kSqlError,        // a SQL server or SQLite refused a statement (message: SQLSTATE and text)
+  kGrpcStatus,      // a gRPC call ended with a status other than OK (message: code name, text)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);
@@ -53,6 +54,10 @@ struct Record {
   std::uint32_t status = 0;   // protocol status (HTTP code), 0 when none
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  // Messages of a streamed exchange (gRPC streams): sent and received within this operation;
+  // 0 for protocols that have none. Counted per name next to the operations.
+  std::uint32_t messages_out = 0;
+  std::uint32_t messages_in = 0;
   ErrorInfo error;  // kind == kNone means success
   // Only for the record log (copied when one is attached, valid until record() returns):
   // the URL actually requested when it differs per request (rendered placeholders, a
