@@ -14,6 +14,7 @@
 #include "action/registry.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
+#include "core/data_path.hpp"
 #include "core/text.hpp"
 #include "grpc/grpc.hpp"
 #include "grpc/grpc_impl.hpp"
@@ -343,9 +344,9 @@ class GrpcProtocol final : public engine::Protocol {
     if (!parse_host_port(ep.target, host, port, error)) {
       field_error(target_field, "'" + ep.target + "': " + error + " (write host:port)");
     }
-    ep.ca = str(task, "ca");
-    ep.cert = str(task, "cert");
-    ep.key = str(task, "key");
+    ep.ca = data_path(str(task, "ca"));
+    ep.cert = data_path(str(task, "cert"));
+    ep.key = data_path(str(task, "key"));
     ep.authority = str(task, "authority");
     if (task.contains("timeout")) ep.timeout_s = task["timeout"].get<double>();
 
@@ -446,10 +447,11 @@ class GrpcProtocol final : public engine::Protocol {
 
   // The schema of the task's `proto` (with its import_paths), parsed once per file version.
   std::shared_ptr<const Schema> proto_schema(const Json& task) const {
-    const std::string proto = task["proto"].get<std::string>();
+    // Relative paths: the working directory, then the document's directory.
+    const std::string proto = data_path(task["proto"].get<std::string>());
     std::vector<std::string> imports;
     if (task.contains("import_paths")) {
-      for (const auto& p : task["import_paths"]) imports.push_back(p.get<std::string>());
+      for (const auto& p : task["import_paths"]) imports.push_back(data_path(p.get<std::string>()));
     }
     std::error_code ec;
     const auto mtime = std::filesystem::last_write_time(proto, ec);

@@ -5,6 +5,7 @@
 
 #include "app/app.hpp"
 #include "app/commands/commands.hpp"
+#include "core/data_path.hpp"
 #include "core/text.hpp"
 #include "engine/plan.hpp"
 #include "engine/scheduler.hpp"
@@ -34,34 +35,7 @@ App::App(std::ostream& out, std::ostream& err, Options options)
 
 App::~App() = default;
 
-std::string App::data_path(const std::string& path) const {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path, ec) || doc_dirs_.empty()) {
-    return path;
-  }
-  const fs::path alt = fs::path(doc_dirs_.back()) / path;
-  return fs::exists(alt, ec) ? alt.string() : path;
-}
-
-namespace {
-// While a document is checked or runs, relative data paths resolve against its directory.
-struct DocDirScope {
-  std::vector<std::string>& dirs;
-  bool on = false;
-  DocDirScope(std::vector<std::string>& d, const std::string& source) : dirs(d) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    on = fs::is_regular_file(source, ec);
-    if (on) dirs.push_back(fs::path(source).parent_path().string());
-  }
-  ~DocDirScope() {
-    if (on) dirs.pop_back();
-  }
-  DocDirScope(const DocDirScope&) = delete;
-  DocDirScope& operator=(const DocDirScope&) = delete;
-};
-}  // namespace
+std::string App::data_path(const std::string& path) const { return ld::data_path(path); }
 
 namespace {
 struct Counter {
@@ -74,7 +48,7 @@ struct Counter {
 }  // namespace
 
 void App::check(const action::Document& doc) {
-  DocDirScope scope(doc_dirs_, doc.source);
+  DocumentDirScope scope(doc.source);
   Counter checking(checking_);
   action::Executor ex(registry_, out_, err_);
   ex.check(doc);
@@ -82,7 +56,7 @@ void App::check(const action::Document& doc) {
 
 action::ExecutionReport App::execute(const action::Document& doc, bool check_first,
                                      bool keep_results) {
-  DocDirScope scope(doc_dirs_, doc.source);
+  DocumentDirScope scope(doc.source);
   action::Executor ex(registry_, out_, err_);
   ex.set_interrupt_flag(&interrupted_);
   ex.set_echo(!options_.quiet);

@@ -118,7 +118,6 @@ class App {
   // While checking: the header of each CSV source registered with a literal path so far.
   std::map<std::string, std::vector<std::string>> static_csv_columns_;
   int checking_ = 0;                   // > 0 while a static check runs
-  std::vector<std::string> doc_dirs_;  // directories of the documents being executed
   // A data file path as given, or relative to the running document when only that exists.
   std::string data_path(const std::string& path) const;
   std::unique_ptr<stats::RecordLog> record_log_;  // per-request records, when asked for

@@ -222,6 +222,8 @@ EXAMPLE_OUTCOMES = {
     "spike_shape": (None, "load_shape"),
     "sql_sqlite": (None, "test_time"),
     "sse_stream": (None, "test_time"),
+    "grpc_streaming": (None, "test_time"),
+    "grpc_unary": (None, "test_time"),
     "websocket_echo": (None, "test_time"),
     "weighted_mix": (None, "test_time"),
 }
