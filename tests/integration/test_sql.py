@@ -4,6 +4,7 @@ pool): bound parameters rendered per request, expect_rows, json_path assertions 
 extract from the first row, server errors as sql_error with their SQLSTATE, reconnecting after a
 lost connection, timeouts, refused connections and bad input."""
 import os
+import socket
 import sqlite3
 import subprocess
 import urllib.parse
@@ -287,6 +288,15 @@ class MariadbTest(ServerCase):
         self.assertTrue(s["errors"][0]["message"].startswith("28000 Access denied for user 'ld'"),
                         s["errors"])
         self.check_timeout("SELECT SLEEP(2)")
+        # A server that never greets: connecting times out (libmariadb's wait is cut short).
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(16)
+            s = self.run_ok(sql_test([{"sql": "SELECT 1", "timeout": 0.3}],
+                                     f"mysql://ld@127.0.0.1:{silent.getsockname()[1]}/ld",
+                                     users=1, test_time=1))
+        self.assertGreater(s["totals"]["failures"], 0)
+        self.assertEqual(set(s["errors_by_kind"]), {"timeout"}, s["errors"])
 
     def test_socket_file(self):
         socket_file = self.need_env("LD_MARIADB_SOCKET")
