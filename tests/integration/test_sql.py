@@ -42,6 +42,19 @@ class ServerCase(Case):
         self.assertEqual(r.code, 0, r.err + r.out)
         return r.summary()
 
+    def check_passed(self, s, names):
+        """Every task of `names` ran more than 5 times and passed; the task "expect one" failed
+        its expect_rows every time. Returns the per-name results."""
+        per = s["per_name"]
+        for name in names:
+            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
+            self.assertGreater(per[name]["requests"], 5, name)
+            self.assertEqual(per[name]["request_type"], "SQL")
+        self.assertEqual(per["expect one"]["failures"], per["expect one"]["requests"])
+        self.assertEqual(set(s["errors_by_kind"]), {"assertion"})
+        self.assertEqual({e["message"] for e in s["errors"]}, {"expect_rows failed: expected 1 row"})
+        return per
+
     def check_bound(self, insert_sql, evil, count_sql):
         """`evil` goes in as a bound value: inserted as data, the table still there."""
         s = self.run_ok(sql_test([
@@ -106,14 +119,7 @@ class PostgresTest(ServerCase):
             {"sql": f"SELECT id FROM {t} WHERE id = 'no such id'", "expect_rows": 1,
              "name": "expect one"},
         ], self.url))
-        per = s["per_name"]
-        for name in ["insert", "insert named", "select", "update extracted"]:
-            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
-            self.assertGreater(per[name]["requests"], 5, name)
-            self.assertEqual(per[name]["request_type"], "SQL")
-        self.assertEqual(per["expect one"]["failures"], per["expect one"]["requests"])
-        self.assertEqual(set(s["errors_by_kind"]), {"assertion"})
-        self.assertEqual({e["message"] for e in s["errors"]}, {"expect_rows failed: expected 1 row"})
+        per = self.check_passed(s, ["insert", "insert named", "select", "update extracted"])
         # ${uuid()} rendered per request: every insert made its own row.
         self.assertEqual(int(self.psql(f"SELECT count(*) FROM {t} WHERE id NOT LIKE 'named-%'")),
                          per["insert"]["requests"])
@@ -218,14 +224,8 @@ class MariadbTest(ServerCase):
             {"sql": f"SELECT id FROM {t} WHERE id = 'no such id'", "expect_rows": 1,
              "name": "expect one"},
         ], self.url))
-        per = s["per_name"]
-        for name in ["insert", "insert named", "insert dollar", "select", "update extracted"]:
-            self.assertEqual(per[name]["failures"], 0, (name, s["errors"]))
-            self.assertGreater(per[name]["requests"], 5, name)
-            self.assertEqual(per[name]["request_type"], "SQL")
-        self.assertEqual(per["expect one"]["failures"], per["expect one"]["requests"])
-        self.assertEqual(set(s["errors_by_kind"]), {"assertion"})
-        self.assertEqual({e["message"] for e in s["errors"]}, {"expect_rows failed: expected 1 row"})
+        per = self.check_passed(
+            s, ["insert", "insert named", "insert dollar", "select", "update extracted"])
         # ${uuid()} rendered per request: every insert made its own row, NULL bound as NULL.
         self.assertEqual(int(self.mysql(f"SELECT count(*) FROM {t} WHERE doc IS NOT NULL")),
                          per["insert"]["requests"])
