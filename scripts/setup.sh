@@ -11,11 +11,11 @@ PACKAGES=(
   g++ cmake make ccache pkg-config
   # libraries
   libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
-  libsqlite3-dev libpq-dev libnghttp2-dev libspdlog-dev zlib1g-dev
+  libsqlite3-dev libpq-dev libmariadb-dev libnghttp2-dev libspdlog-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc
   # test and benchmark servers and tools
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
-  postgresql redis-server redis-tools python3-grpcio
+  postgresql mariadb-server redis-server redis-tools python3-grpcio
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
 )

@@ -7,6 +7,8 @@
 #   httpbin (gunicorn) on LD_HTTPBIN_PORT
 #   WebSocket echo (python3-websockets): LD_WS_URL (ws://) and LD_WSS_URL (wss://, same cert)
 #   redis-server (no persistence) on LD_REDIS_PORT, LD_REDIS_URL=redis://127.0.0.1:PORT/0
+#   PostgreSQL (LD_PG_URL) and MariaDB (LD_MARIADB_URL=mysql://ld:ldpass@127.0.0.1:PORT/ld, its
+#           socket file LD_MARIADB_SOCKET), throwaway data directories inside DIR
 # `tests/servers.sh start DIR` writes DIR/servers.env (source it); `stop DIR` ends them all.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -29,7 +31,12 @@ wait_port() {  # port, name
 case "$cmd" in
 start)
   nginx_port=$(free_port); tls_port=$(free_port); mtls_port=$(free_port); httpbin_port=$(free_port)
-  pg_port=$(free_port)
+  pg_port=$(free_port); maria_port=$(free_port)
+  # MariaDB's system tables take a few seconds to create: in the background meanwhile.
+  mkdir -p "$dir/maria"
+  mariadb-install-db --no-defaults --user="$(id -un)" --auth-root-authentication-method=normal \
+    --skip-test-db --datadir="$dir/maria/data" >"$dir/maria/install.log" 2>&1 &
+  maria_install=$!
   h2c_port=$(free_port); h2_port=$(free_port)
   head -c 6000 /dev/zero >"$dir/slow.bin"  # served at 4 KiB/s: a response that takes ~1 s
   ws_port=$(free_port); wss_port=$(free_port)
@@ -128,6 +135,24 @@ CONF
     -o "-p $pg_port -h 127.0.0.1 -k $dir/pg -F" start >/dev/null
   "$pgbin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c \
     "CREATE TABLE people (name text, age int); INSERT INTO people VALUES ('ann', 31), ('bob', 42);"
+
+  # MariaDB: root (no password) only on the socket file; the tests use `ld` over TCP.
+  if ! wait "$maria_install"; then
+    echo "servers: mariadb-install-db failed:" >&2; tail -n 20 "$dir/maria/install.log" >&2
+    exit 1
+  fi
+  mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/maria/data" --port="$maria_port" \
+    --bind-address=127.0.0.1 --socket="$dir/maria/mysqld.sock" --pid-file="$dir/maria/mysqld.pid" \
+    --log-error="$dir/maria/error.log" --skip-name-resolve --skip-log-bin \
+    --innodb-buffer-pool-size=32M --innodb-log-file-size=16M --max-connections=1000 \
+    >/dev/null 2>&1 &
+  echo $! >"$dir/maria.pid"
+  wait_port "$maria_port" mariadbd
+  mariadb --no-defaults -uroot -S "$dir/maria/mysqld.sock" -e \
+    "CREATE DATABASE ld; CREATE USER 'ld'@'%' IDENTIFIED BY 'ldpass';
+     GRANT ALL ON ld.* TO 'ld'@'%';
+     CREATE TABLE ld.people (name varchar(20), age int);
+     INSERT INTO ld.people VALUES ('ann', 31), ('bob', 42);"
   cat >"$dir/servers.env" <<ENV
 export LD_NGINX_URL=http://127.0.0.1:$nginx_port
 export LD_NGINX_TLS_URL=https://127.0.0.1:$tls_port
@@ -144,15 +169,22 @@ export LD_WS_URL=ws://127.0.0.1:$ws_port/echo
 export LD_WSS_URL=wss://localhost:$wss_port/echo
 export LD_REDIS_PORT=$redis_port
 export LD_REDIS_URL=redis://127.0.0.1:$redis_port/0
+export LD_MARIADB_URL=mysql://ld:ldpass@127.0.0.1:$maria_port/ld
+export LD_MARIADB_SOCKET=$dir/maria/mysqld.sock
 ENV
   echo "$pgbin" >"$dir/pgbin"
-  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port, websocket :$ws_port (TLS :$wss_port), redis :$redis_port"
+  echo "servers: nginx :$nginx_port (TLS :$tls_port, mTLS :$mtls_port, h2c :$h2c_port, h2 :$h2_port), httpbin :$httpbin_port, postgresql :$pg_port, mariadb :$maria_port, websocket :$ws_port (TLS :$wss_port), redis :$redis_port"
   ;;
 stop)
   if [ -f "$dir/pgbin" ] && [ -d "$dir/pg/data" ]; then
     as_pg=()
     if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); fi
     "${as_pg[@]}" "$(cat "$dir/pgbin")/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/maria.pid" ]; then  # throwaway data: no clean shutdown needed
+    maria=$(cat "$dir/maria.pid")
+    kill -9 "$maria" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$maria" 2>/dev/null || break; sleep 0.1; done
   fi
   for pidfile in "$dir/nginx.pid" "$dir/gunicorn.pid" "$dir/ws_echo.pid" "$dir/redis.pid"; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi

@@ -52,6 +52,10 @@ bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& po
 // grown.
 bool append_target(std::string& out, std::string_view target);
 
+// `in` with its %XX escapes decoded into `out`; false at a bad escape ('%' without two hex
+// digits). For the user and password of a database or Redis URL.
+bool percent_decode(std::string_view in, std::string& out);
+
 // True when `text` holds a CR, LF or NUL byte (not allowed in a request line or a header).
 bool has_line_break_or_nul(std::string_view text) noexcept;
 

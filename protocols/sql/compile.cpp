@@ -1,10 +1,15 @@
 // sql_user task checking and compilation: the connection string picks the backend once, each
 // task's SQL is fixed for the run (registered variables and env folded; per-request values go
-// in `params`, sent as bound parameters), and named `:name` parameters become positional ones.
+// in `params`, sent as bound parameters), and named `:name` parameters become positional ones
+// (MariaDB: every parameter becomes a `?` marker).
 #include <utility>  // before Asio (Boost 1.74 trap)
+
+#include <climits>
 
 #include "action/registry.hpp"
 #include "common/task_fields.hpp"
+#include "common/url.hpp"
+#include "core/resp.hpp"
 #include "core/text.hpp"
 #include "sql.hpp"
 #include "sql_impl.hpp"
@@ -22,8 +27,8 @@ std::vector<action::Param> declared_fields() {
       field("sql", kString, nullptr,
             "one SQL statement, prepared once per connection; per-request values go in 'params'"),
       field("params", kArray | kObject | kNull, nullptr,
-            "bound parameters: a list for $1, $2 (PostgreSQL) or ?1, ? (SQLite), or an object "
-            "for :name; values are rendered per request and never spliced into the SQL"),
+            "bound parameters: a list for $1, $2 (PostgreSQL) or ?1, ? (SQLite, MariaDB), or an "
+            "object for :name; values are rendered per request and never spliced into the SQL"),
       field("expect_rows", kInteger, nullptr,
             "rows returned (a query) or affected (any other statement) must equal it"),
       field("timeout", kNumber, kDefaultTimeoutS,
@@ -42,6 +47,64 @@ std::string scheme_of(std::string_view url) {
   std::string s = text::lower(url.substr(0, colon));
   if (const std::size_t plus = s.find('+'); plus != std::string::npos) s.resize(plus);
   return s;
+}
+
+// mysql://[user[:password]@]host[:port][/database][?charset=...&unix_socket=...] into `out`.
+// Throws ConfigError.
+void parse_mysql(const std::string& url, MariaTarget& out, const char* pointer) {
+  auto fail = [&](const std::string& why) {
+    throw ConfigError(
+        "connection_string '" + url + "' " + why + " (mysql://user:password@host:port/database)",
+        pointer);
+  };
+  std::string_view rest = std::string_view(url).substr(url.find("://") + 3);
+  std::string_view query;
+  if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.size() < rest.size() &&
+      !percent_decode(rest.substr(authority.size() + 1), out.database)) {
+    fail("has a bad %-escape in its database");
+  }
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view info = authority.substr(0, at);
+    const std::size_t colon = info.find(':');
+    if (!percent_decode(info.substr(0, colon), out.user) ||
+        (colon != std::string_view::npos &&
+         !percent_decode(info.substr(colon + 1), out.password))) {
+      fail("has a bad %-escape in its user or password");
+    }
+    authority = authority.substr(at + 1);
+  }
+  if (!authority.empty()) {
+    static constexpr Scheme kMysql[] = {{"mysql", 3306, false}};
+    Url u;
+    std::string error;
+    if (!parse_url("mysql://" + std::string(authority), kMysql, u, error)) fail(error);
+    out.host = u.host;
+    out.port = u.port;
+  }
+  while (!query.empty()) {
+    const std::string_view pair = query.substr(0, query.find('&'));
+    query = pair.size() < query.size() ? query.substr(pair.size() + 1) : std::string_view{};
+    const std::size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    std::string value;
+    if (eq == std::string_view::npos || !percent_decode(pair.substr(eq + 1), value) ||
+        value.empty()) {
+      fail("has an option '" + std::string(pair) + "' without a value");
+    }
+    if (key == "charset") {
+      out.charset = value;
+    } else if (key == "unix_socket") {
+      out.unix_socket = value;
+    } else {
+      fail("has an option '" + std::string(key) +
+           "' this version does not understand (charset and unix_socket are)");
+    }
+  }
 }
 
 // Parses a connection string into the backend and what it opens. Throws ConfigError.
@@ -68,14 +131,14 @@ void parse_connection(const std::string& url, Tasks& out, const char* pointer) {
     return;
   }
   if (scheme == "mysql" || scheme == "mariadb") {
-    throw ConfigError("connection_string '" + url + "': " + scheme +
-                          ":// is not built yet in this version; sql_user supports "
-                          "postgresql:// and sqlite:/// (docs/protocols/sql.md)",
-                      pointer);
+    // A SQLAlchemy driver ("mysql+pymysql://", "mariadb+mariadbconnector://") is dropped.
+    out.backend = Backend::kMariadb;
+    parse_mysql(url, out.maria, pointer);
+    return;
   }
   throw ConfigError("connection_string '" + url +
-                        "' is not a supported database URL (use postgresql://user@host:port/db "
-                        "or sqlite:///file.db)",
+                        "' is not a supported database URL (use postgresql://user@host:port/db, "
+                        "mysql://user@host:port/db, mariadb://... or sqlite:///file.db)",
                     pointer);
 }
 
@@ -95,15 +158,16 @@ std::string connection_of(const Json& options, const std::string& host, const ch
   return std::string(kDefaultConnection);
 }
 
-// Every :name the SQL uses has a value in `params`, and every value is used.
-void check_named(const std::vector<std::string>& names, const Json& params) {
-  for (const auto& n : names) {
+// Every :name in `used` has a value in `params`, and every value is in `known`.
+void check_named(const std::vector<std::string>& used, const std::vector<std::string>& known,
+                 const Json& params) {
+  for (const auto& n : used) {
     if (!params.contains(n)) {
       field_error("params", "the SQL uses :" + n + " but params has no '" + n + "'");
     }
   }
   for (auto it = params.begin(); it != params.end(); ++it) {
-    if (std::find(names.begin(), names.end(), it.key()) == names.end()) {
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
       entry_error("params", it.key(), "is not used by the SQL (no :" + it.key() + " in it)");
     }
   }
@@ -117,8 +181,9 @@ class SqlProtocol final : public engine::Protocol {
 
   std::vector<action::Param> options() const override {
     return {{"connection_string", action::kString | action::kNull, false, nullptr,
-             "postgresql://user:password@host:port/db or sqlite:///file.db (default "
-             "sqlite:///:memory:, one database per user)"}};
+             "postgresql://user:password@host:port/db, mysql:// or mariadb://"
+             "user:password@host:port/db, or sqlite:///file.db (default sqlite:///:memory:, one "
+             "database per user)"}};
   }
 
   void validate_options(const Json& args) const override {
@@ -144,9 +209,21 @@ class SqlProtocol final : public engine::Protocol {
     }
     expect_type(task, "sql", !task["sql"].get<std::string>().empty(), "a non-empty SQL string");
     if (task.contains("params") && task["params"].is_object()) {
-      std::vector<std::string> names;
-      rewrite_named(task["sql"].get<std::string>(), '$', names);
-      check_named(names, task["params"]);
+      // The backend is not known here and MariaDB lexes comments and quotes its own way: a
+      // name is missing when both lexings use it, unused when neither does (compile checks
+      // again for the backend).
+      const std::string sql = task["sql"].get<std::string>();
+      std::vector<std::string> pg, my, both;
+      std::vector<std::uint32_t> order;
+      rewrite_named(sql, '$', pg);
+      to_markers(sql, true, my, order);
+      for (const auto& n : pg) {
+        if (std::find(my.begin(), my.end(), n) != my.end()) both.push_back(n);
+      }
+      for (const auto& n : my) {
+        if (std::find(pg.begin(), pg.end(), n) == pg.end()) pg.push_back(n);
+      }
+      check_named(both, pg, task["params"]);
     }
     if (task.contains("expect_rows")) {
       expect_type(task, "expect_rows", task["expect_rows"].get<long long>() >= 0,
@@ -190,12 +267,39 @@ class SqlProtocol final : public engine::Protocol {
         BoundParam out_p;
         out_p.null = v.is_null();
         out_p.value = params::Template::parse(out_p.null ? "" : payload_text(v), pc);
+        if (v.is_boolean()) {
+          out_p.number = BoundParam::Number::kInteger;
+          out_p.integer = v.get<bool>() ? 1 : 0;
+        } else if (v.is_number_integer() &&
+                   (v.is_number_unsigned() ? v.get<std::uint64_t>() <= LLONG_MAX : true)) {
+          out_p.number = BoundParam::Number::kInteger;
+          out_p.integer = v.get<long long>();
+        } else if (v.is_number()) {
+          out_p.number = BoundParam::Number::kReal;
+          out_p.real = v.get<double>();
+        }
         return out_p;
       };
-      if (p.is_object()) {
+      if (out->backend == Backend::kMariadb) {
+        std::vector<std::string> names;
+        sql = to_markers(sql, p.is_object(), names, s.markers);
+        if (p.is_object()) {
+          check_named(names, names, p);
+          for (const auto& n : names) s.params.push_back(param_of(p[n]));
+        } else {
+          for (const auto& v : p) s.params.push_back(param_of(v));
+          for (const std::uint32_t m : s.markers) {
+            if (m >= s.params.size()) {
+              field_error("params", "the SQL uses parameter " + std::to_string(m + 1) +
+                                        " but params has " + std::to_string(s.params.size()) +
+                                        (s.params.size() == 1 ? " value" : " values"));
+            }
+          }
+        }
+      } else if (p.is_object()) {
         std::vector<std::string> names;
         sql = rewrite_named(sql, prefix, names);
-        check_named(names, p);
+        check_named(names, names, p);
         for (const auto& n : names) s.params.push_back(param_of(p[n]));
       } else {
         for (const auto& v : p) s.params.push_back(param_of(v));
@@ -239,23 +343,62 @@ bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c
 
 }  // namespace
 
-std::string rewrite_named(std::string_view sql, char prefix, std::vector<std::string>& names) {
+namespace {
+
+// How rewrite() lexes and what it makes of a parameter.
+struct Dialect {
+  char prefix = '$';   // the positional marker written for :name ('$' or '?'; then a number)
+  bool mysql = false;  // MariaDB: backslash escapes, # comments, every parameter becomes `?`
+  bool named = true;   // rewrite :name (else, MariaDB: $N, ?N and bare ?)
+};
+
+// One pass over `sql`, copying quoted text and comments as they are.
+std::string rewrite(std::string_view sql, const Dialect& d, std::vector<std::string>& names,
+                    std::vector<std::uint32_t>* order) {
   std::string out;
   out.reserve(sql.size() + 8);
   std::size_t i = 0;
+  std::uint32_t bare = 0;
   auto copy_until = [&](std::string_view end) {  // copies through the next `end` (or the rest)
     const std::size_t e = sql.find(end, i);
     const std::size_t stop = e == std::string_view::npos ? sql.size() : e + end.size();
     out.append(sql.substr(i, stop - i));
     i = stop;
   };
+  auto marker = [&](std::uint32_t index) {  // parameter `index` (0-based)
+    if (order) {
+      out += '?';
+      order->push_back(index);
+    } else {
+      out += d.prefix;
+      out += std::to_string(index + 1);
+    }
+  };
+  auto number_at = [&](std::size_t at, std::size_t& end) {  // digits at `at`, 0 when none
+    std::uint32_t n = 0;
+    end = at;
+    while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end])) && n < 100000) {
+      n = n * 10 + static_cast<std::uint32_t>(sql[end++] - '0');
+    }
+    return n;
+  };
   while (i < sql.size()) {
     const char c = sql[i];
+    const bool after_name = i > 0 && (name_char(sql[i - 1]) || sql[i - 1] == '$');
+    std::size_t e = 0;
     if (c == '\'' || c == '"' || c == '`') {  // quoted text ('' and "" escapes close and reopen)
       out += c;
       ++i;
-      copy_until(std::string_view(&c, 1));
-    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      while (i < sql.size()) {
+        const char q = sql[i++];
+        out += q;
+        if (d.mysql && q == '\\' && c != '`' && i < sql.size()) {
+          out += sql[i++];
+        } else if (q == c) {
+          break;
+        }
+      }
+    } else if ((c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') || (d.mysql && c == '#')) {
       copy_until("\n");
     } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
       out += "/*";
@@ -264,9 +407,8 @@ std::string rewrite_named(std::string_view sql, char prefix, std::vector<std::st
     } else if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {  // a PostgreSQL cast
       out += "::";
       i += 2;
-    } else if (c == ':' && i + 1 < sql.size() && name_start(sql[i + 1]) &&
-               (i == 0 || !name_char(sql[i - 1]))) {
-      std::size_t e = i + 1;
+    } else if (d.named && c == ':' && i + 1 < sql.size() && name_start(sql[i + 1]) && !after_name) {
+      e = i + 1;
       while (e < sql.size() && name_char(sql[e])) ++e;
       const std::string name(sql.substr(i + 1, e - i - 1));
       auto it = std::find(names.begin(), names.end(), name);
@@ -274,15 +416,33 @@ std::string rewrite_named(std::string_view sql, char prefix, std::vector<std::st
         names.push_back(name);
         it = names.end() - 1;
       }
-      out += prefix;
-      out += std::to_string(it - names.begin() + 1);
+      marker(static_cast<std::uint32_t>(it - names.begin()));
       i = e;
+    } else if (d.mysql && !d.named && (c == '$' || c == '?') && !after_name &&
+               number_at(i + 1, e) > 0) {
+      marker(number_at(i + 1, e) - 1);
+      i = e;
+    } else if (d.mysql && !d.named && c == '?') {
+      marker(bare++);
+      ++i;
     } else {
       out += c;
       ++i;
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string rewrite_named(std::string_view sql, char prefix, std::vector<std::string>& names) {
+  return rewrite(sql, Dialect{prefix, false, true}, names, nullptr);
+}
+
+std::string to_markers(std::string_view sql, bool named, std::vector<std::string>& names,
+                       std::vector<std::uint32_t>& order) {
+  order.clear();
+  return rewrite(sql, Dialect{'?', true, named}, names, &order);
 }
 
 Nanos Tasks::max_timeout() const noexcept {
@@ -292,8 +452,21 @@ Nanos Tasks::max_timeout() const noexcept {
 }
 
 std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
-  return backend == Backend::kPostgres ? new_pg_user(*this, worker)
-                                       : new_sqlite_user(*this, worker);
+  switch (backend) {
+    case Backend::kPostgres:
+      return new_pg_user(*this, worker);
+    case Backend::kMariadb:
+      return new_mariadb_user(*this, worker);
+    case Backend::kSqlite:
+      break;
+  }
+  return new_sqlite_user(*this, worker);
+}
+
+void RowsJson::key(std::string_view name) {
+  if (columns_++ > 0) all += ',';
+  resp::append_json_string(all, name);
+  all += ':';
 }
 
 void Tasks::start_run(unsigned) {

@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -64,6 +65,13 @@ def start_test(tasks, users=4, test_time=2, **kw):
             "spawn_rate": 1000, "test_time": test_time, "tasks": tasks}
     args.update(kw)
     return ["LD_start_test", args]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on (just now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def doc(*actions, summary="summary"):

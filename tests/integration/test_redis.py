@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from ldtest import Case, doc
+from ldtest import Case, doc, free_port
 
 
 def redis_test(tasks, users=1, test_time=2, **kw):
@@ -14,12 +14,6 @@ def redis_test(tasks, users=1, test_time=2, **kw):
             "test_time": test_time, "tasks": tasks}
     args.update(kw)
     return ["LD_start_test", args]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisTest(Case):

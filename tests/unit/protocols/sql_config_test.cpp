@@ -2,6 +2,7 @@
 // options and task fields are ConfigErrors naming the field and its JSON pointer.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,32 @@ TEST(SqlNamedParams, RewrittenInOrderOfFirstUse) {
   EXPECT_TRUE(names.empty());
 }
 
+TEST(SqlMariadbMarkers, EveryParameterBecomesAQuestionMark) {
+  std::vector<std::string> names;
+  std::vector<std::uint32_t> order;
+  // Named: one marker per use, a name used twice binds its value twice.
+  EXPECT_EQ(to_markers("SELECT * FROM t WHERE a = :b AND c = :a OR d = :b", true, names, order),
+            "SELECT * FROM t WHERE a = ? AND c = ? OR d = ?");
+  EXPECT_EQ(names, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{0, 1, 0}));
+  // MariaDB lexing: backslash escapes in quoted text, # and -- comments, @a := assignments.
+  names.clear();
+  EXPECT_EQ(to_markers("SELECT 'it\\'s :x', \"a\\\":y\", `:z`, @v := :id # :w\n-- :q\n, :n", true,
+                       names, order),
+            "SELECT 'it\\'s :x', \"a\\\":y\", `:z`, @v := ? # :w\n-- :q\n, ?");
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "n"}));
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{0, 1}));
+  // Positional: $N and ?N name the parameter, a bare ? takes the next one.
+  names.clear();
+  EXPECT_EQ(to_markers("SELECT $2, $1, ?1, a$1, '$1', ?, ?", false, names, order),
+            "SELECT ?, ?, ?, a$1, '$1', ?, ?");
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{1, 0, 0, 0, 1}));
+  EXPECT_TRUE(names.empty());
+  // Named mode leaves ? alone (the server then counts more markers than the task binds).
+  EXPECT_EQ(to_markers("SELECT ?, :a", true, names, order), "SELECT ?, ?");
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{0}));
+}
+
 TEST(SqlConfig, BadInputNamesFieldAndPointer) {
   const auto p = make_protocol();
   expect_config_error([&] { p->validate_task(Json{{"name", "x"}}); }, "/sql", "needs 'sql'");
@@ -50,14 +77,23 @@ TEST(SqlConfig, BadInputNamesFieldAndPointer) {
       "/sqll", "did you mean");
   expect_config_error(
       [&] {
-        p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db"}});
+        p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db?ssl=1"}});
       },
-      "/connection_string", "not built yet");
+      "/connection_string", "option 'ssl' this version does not understand");
   expect_config_error(
       [&] {
-        p->validate_options(Json{{"connection_string", "mariadb+pymysql://h/db"}});
+        p->validate_options(Json{{"connection_string", "mariadb+pymysql://u:p%zz@h/db"}});
       },
-      "/connection_string", "mariadb:// is not built yet");
+      "/connection_string", "bad %-escape");
+  expect_config_error(
+      [&] {
+        p->validate_options(Json{{"connection_string", "mysql://h:99999/db"}});
+      },
+      "/connection_string", "mysql://user:password@host:port/database");
+  p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db"}});
+  p->validate_options(Json{{"connection_string", "mysql+pymysql://u:p%40ss@[::1]:3307/db"}});
+  p->validate_options(
+      Json{{"connection_string", "mariadb://u@/db?unix_socket=/run/m.sock&charset=utf8mb4"}});
   expect_config_error(
       [&] {
         p->validate_options(Json{{"connection_string", "sqlite://x.db"}});
