@@ -296,6 +296,10 @@ std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& work
                                        : new_sqlite_user(*this, worker);
 }
 
+std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext& worker) {
+  return backend == Backend::kPostgres ? new_pg_worker_state(worker) : nullptr;
+}
+
 void Tasks::start_run(unsigned) {
   if (backend == Backend::kSqlite) pool = std::make_unique<engine::OffloadPool>(kSqlitePoolThreads);
 }

@@ -4,14 +4,21 @@
 // timed out. Each task's statement is prepared once per connection (PQsendPrepare), then run
 // with its parameters rendered as text (PQsendQueryPrepared); the rows become JSON only when
 // the task checks them or the test keeps bodies.
+//
+// Readiness comes from a per-worker epoll set (PgPoller) that holds every connection of the
+// worker, edge-triggered, registered once per connection; the worker's io_context waits on
+// that set's descriptor only. A statement then costs libpq's send and its read plus a share of
+// one wake-up per batch of ready connections, with no epoll_ctl per statement (Asio 1.74's
+// async_wait re-arms its descriptor with epoll_ctl on every call) and no read that finds the
+// socket empty.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <cstring>
 
@@ -90,10 +97,89 @@ void rows_json(const PGresult* res, RowsJson& json) {
                         : std::string_view("null");
 }
 
+}  // namespace
+
+// The worker's PostgreSQL connections in one edge-triggered epoll set. A session parks on its
+// Entry; when the worker's event loop sees the set readable, drain() resumes the parked owner of
+// each ready connection on its stack, or marks the entry ready for its owner's next wait. The
+// set's descriptor is armed with Asio only while some session waits (drain() arms it again
+// for those still parked), so an idle worker's event loop can end.
+class PgPoller {
+ public:
+  struct Entry {
+    engine::Park park;
+    bool ready = false;  // an edge came while the owner was not waiting
+  };
+
+  explicit PgPoller(net::io_context& io) : set_(io) {
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return;
+    error_code ec;
+    set_.assign(fd, ec);
+    if (ec) ::close(fd);
+  }
+
+  bool ok() const noexcept { return set_.is_open(); }
+  int fd() noexcept { return set_.native_handle(); }
+
+  // Parks the caller on `e` until its connection is ready (or someone wakes `e`).
+  auto wait(Entry& e) {
+    ++waiting_;
+    arm();
+    return e.park.wait();
+  }
+  void resumed() noexcept { --waiting_; }
+
+ private:
+  // Makes the worker's event loop watch the set (once until it fires).
+  void arm() {
+    if (armed_) return;
+    armed_ = true;
+    set_.async_wait(net::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
+      if (ec) return;  // the poller is being destroyed (the worker's end): `this` is gone
+      armed_ = false;
+      drain();
+    });
+  }
+
+  void drain() {
+    constexpr int kBatch = 64;
+    epoll_event ev[kBatch];
+    int n = 0;
+    do {
+      n = ::epoll_wait(fd(), ev, kBatch, 0);
+      // A resumed session runs until it waits again (it may arm the set again, or close its own
+      // connection, which leaves the set; every connection appears once per epoll_wait).
+      for (int i = 0; i < n; ++i) {
+        auto* e = static_cast<Entry*>(ev[i].data.ptr);
+        if (e->park.parked()) {
+          e->park.resume_now();
+        } else {
+          e->ready = true;
+        }
+      }
+    } while (n == kBatch);
+    if (waiting_ > 0) arm();  // sessions whose connection was not ready yet
+  }
+
+  net::posix::stream_descriptor set_;
+  bool armed_ = false;
+  std::size_t waiting_ = 0;  // sessions parked in wait()
+};
+
+std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w) {
+  return std::make_shared<PgPoller>(w.io);
+}
+
+namespace {
+
 class PgSession final : public engine::UserSession {
  public:
   PgSession(const Tasks& tasks, engine::WorkerContext& w)
-      : tasks_(tasks), w_(w), sock_(w.io), prepared_(tasks.steps.size(), 0) {
+      : tasks_(tasks),
+        w_(w),
+        poller_(*static_cast<PgPoller*>(w.worker_state)),
+        prepared_(tasks.steps.size(), 0) {
     std::size_t n = 0;
     for (const auto& s : tasks.steps) n = std::max(n, s.params.size());
     texts_.resize(n);
@@ -168,26 +254,71 @@ class PgSession final : public engine::UserSession {
 
  private:
   static void expire(void* self) noexcept {
-    error_code ignored;
-    static_cast<PgSession*>(self)->sock_.cancel(ignored);  // the pending wait fails
+    auto* s = static_cast<PgSession*>(self);
+    s->entry_.park.wake(s->w_.io);  // the pending wait resumes and sees the op expired
   }
 
   void close() noexcept {
-    error_code ignored;
-    sock_.close(ignored);
+    detach();
     if (pg_) PQfinish(pg_);
     pg_ = nullptr;
   }
 
-  // Waits until libpq's socket is readable (or writable); the failure otherwise.
-  net::awaitable<ErrorInfo> wait(OpScope& op, bool write) {
+  // Takes the connection's socket out of the worker's set.
+  void detach() noexcept {
+    if (fd_ >= 0) {
+      ::epoll_ctl(poller_.fd(), EPOLL_CTL_DEL, fd_, nullptr);
+      ::close(fd_);
+    }
+    fd_ = -1;
+    entry_.ready = false;
+  }
+
+  // Puts libpq's current socket in the worker's set, watched for `events`, through a duplicate
+  // this session owns: libpq may close its socket (a lost connection) and the number be reused
+  // before close() takes the registration out.
+  bool attach(std::uint32_t events) {
+    detach();
+    const int fd = PQsocket(pg_);
+    if (fd < 0 || !poller_.ok()) return false;
+    fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    epoll_event ev{};
+    ev.events = events | EPOLLET;
+    ev.data.ptr = &entry_;
+    if (::epoll_ctl(poller_.fd(), EPOLL_CTL_ADD, fd_, &ev) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    events_ = events;
+    return true;
+  }
+
+  // Waits until libpq's socket is readable (EPOLLIN) or writable (EPOLLOUT); the failure
+  // otherwise. Edge-triggered: an edge says bytes arrived since the last one, and libpq reads
+  // at most one buffer (8 KiB or more) per PQconsumeInput, so bytes may be left in the socket
+  // with no edge to come. A wait that may follow such a read (`rearm`: a reply still incomplete
+  // after a read, or a send that did not finish), a change of direction, and every wait of a
+  // TLS or GSS-encrypted connection (a read may leave a record's bytes behind) re-arm the
+  // registration with epoll_ctl, which reports a socket that is ready already. The first wait
+  // for a reply needs none: the reply's bytes arrive after the send, as an edge.
+  net::awaitable<ErrorInfo> wait(OpScope& op, std::uint32_t events, bool rearm = false) {
     if (op.expired()) co_return op.timed_out();
-    error_code ec;
-    co_await sock_.async_wait(write ? net::posix::stream_descriptor::wait_write
-                                    : net::posix::stream_descriptor::wait_read,
-                              net::redirect_error(net::use_awaitable, ec));
+    if (events != events_ || rearm || rearm_) {
+      epoll_event ev{};
+      ev.events = events | EPOLLET;
+      ev.data.ptr = &entry_;
+      entry_.ready = false;
+      if (::epoll_ctl(poller_.fd(), EPOLL_CTL_MOD, fd_, &ev) != 0) co_return lost();
+      events_ = events;
+    } else if (entry_.ready) {
+      entry_.ready = false;  // the edge came before this wait: read what it announced
+      co_return ErrorInfo{};
+    }
+    co_await poller_.wait(entry_);
+    poller_.resumed();
     if (op.expired()) co_return op.timed_out();
-    if (ec) co_return classify_error(ec, "receive");
     co_return ErrorInfo{};
   }
 
@@ -202,22 +333,11 @@ class PgSession final : public engine::UserSession {
   }
   ErrorInfo lost() { return pq_error(ErrorKind::kReset, "connection lost: "); }
 
-  // Watches libpq's current socket through a duplicate the io_context owns.
-  bool attach() {
-    error_code ignored;
-    sock_.close(ignored);
-    const int fd = PQsocket(pg_);
-    if (fd < 0) return false;
-    const int own = ::dup(fd);
-    if (own < 0) return false;
-    sock_.assign(own, ignored);
-    return !ignored;
-  }
-
   net::awaitable<ErrorInfo> connect(OpScope& op) {
     pg_ = PQconnectStart(tasks_.conninfo.c_str());
     if (!pg_) co_return ErrorInfo{ErrorKind::kConnect, "out of memory", 0, false};
     std::fill(prepared_.begin(), prepared_.end(), 0);
+    rearm_ = false;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     for (;;) {
       if (PQstatus(pg_) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
@@ -229,40 +349,39 @@ class PgSession final : public engine::UserSession {
       }
       if (st == PGRES_POLLING_OK) break;
       // libpq may move to another socket while connecting (another address, SSL fallback).
-      if (!attach()) {
+      const std::uint32_t events = st == PGRES_POLLING_WRITING ? EPOLLOUT : EPOLLIN;
+      if (!attach(events)) {
         close();
         co_return ErrorInfo{ErrorKind::kConnect, "no socket", 0, false};
       }
-      const ErrorInfo e = co_await wait(op, st == PGRES_POLLING_WRITING);
+      const ErrorInfo e = co_await wait(op, events);
       if (e.kind != ErrorKind::kNone) {
         close();
         co_return e;
       }
       st = PQconnectPoll(pg_);
     }
-    if (PQsetnonblocking(pg_, 1) != 0 || !attach()) {
+    if (PQsetnonblocking(pg_, 1) != 0 || !attach(EPOLLIN)) {
       const ErrorInfo e = pq_error(ErrorKind::kConnect, "");
       close();
       co_return e;
     }
+    rearm_ = PQsslInUse(pg_) || PQgssEncInUse(pg_);
     co_return ErrorInfo{};
   }
 
   // Sends what libpq buffered and reads until the statement's last result; `res` is that result.
+  // The reply cannot be there before the send, so it waits before reading (no read that finds
+  // the socket empty); what libpq buffered already is parsed first (PQisBusy reads nothing).
   net::awaitable<ErrorInfo> result(OpScope& op, PGresult*& res) {
     for (;;) {
       const int r = PQflush(pg_);
       if (r == 0) break;
       if (r < 0) co_return lost();
-      const ErrorInfo e = co_await wait(op, true);
+      const ErrorInfo e = co_await wait(op, EPOLLOUT, true);
       if (e.kind != ErrorKind::kNone) co_return e;
     }
-    for (;;) {
-      if (!PQconsumeInput(pg_)) {
-        PQclear(res);
-        res = nullptr;
-        co_return lost();
-      }
+    for (bool after_read = false;; after_read = true) {
       while (!PQisBusy(pg_)) {
         PGresult* next = PQgetResult(pg_);
         if (!next) {
@@ -272,7 +391,8 @@ class PgSession final : public engine::UserSession {
         PQclear(res);
         res = next;
       }
-      const ErrorInfo e = co_await wait(op, false);
+      ErrorInfo e = co_await wait(op, EPOLLIN, after_read);
+      if (e.kind == ErrorKind::kNone && !PQconsumeInput(pg_)) e = lost();
       if (e.kind != ErrorKind::kNone) {
         PQclear(res);
         res = nullptr;
@@ -319,7 +439,11 @@ class PgSession final : public engine::UserSession {
 
   const Tasks& tasks_;
   engine::WorkerContext w_;
-  net::posix::stream_descriptor sock_;
+  PgPoller& poller_;
+  PgPoller::Entry entry_;
+  int fd_ = -1;               // a duplicate of libpq's socket, in the worker's set
+  std::uint32_t events_ = 0;  // what fd_ is watched for
+  bool rearm_ = false;        // TLS or GSS encryption: every wait re-arms
   PGconn* pg_ = nullptr;
   engine::TimedOp op_;
   std::vector<char> prepared_;  // per step: prepared on the current connection
