@@ -200,45 +200,54 @@ class PgSession final : public engine::UserSession {
     OpScope op(w_, op_, step.name_id, planned, step.timeout);
     ErrorInfo e;
     if (!pg_) e = co_await connect(op);
-    if (e.kind == ErrorKind::kNone && !prepared_[index]) {
-      if (!PQsendPrepare(pg_, step.statement.c_str(), step.sql.c_str(),
-                         static_cast<int>(step.params.size()), nullptr)) {
+    // The statement's preparation (once per connection), then its run: each sends, then reads
+    // until its last result. One loop in this coroutine, so a statement adds no coroutine frame.
+    for (bool preparing = !prepared_[index]; e.kind == ErrorKind::kNone; preparing = false) {
+      if (!(preparing ? PQsendPrepare(pg_, step.statement.c_str(), step.sql.c_str(),
+                                      static_cast<int>(step.params.size()), nullptr)
+                      : send_query(step, op.rec))) {
         e = lost();
-      } else {
-        PGresult* res = nullptr;
-        e = co_await result(op, res);
-        if (e.kind == ErrorKind::kNone) {
-          if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            prepared_[index] = 1;
-          } else {
-            e = sql_error(res);
-          }
-        }
-        PQclear(res);
+        break;
       }
-    }
-    if (e.kind == ErrorKind::kNone) {
-      std::uint64_t out = 0;
-      for (std::size_t i = 0; i < step.params.size(); ++i) {
-        if (step.params[i].null) {
-          values_[i] = nullptr;
+      for (int r; e.kind == ErrorKind::kNone && (r = PQflush(pg_)) != 0;) {
+        e = r < 0 ? lost() : co_await wait(op, EPOLLOUT, true);  // a send the socket did not take
+      }
+      // The reply cannot be there before the send, so the first wait comes before any read (no
+      // read that finds the socket empty); what libpq buffered is parsed first (PQisBusy reads
+      // nothing). A later wait follows a read that left the reply incomplete: it re-arms.
+      PGresult* res = nullptr;
+      for (bool after_read = false; e.kind == ErrorKind::kNone; after_read = true) {
+        if (!PQisBusy(pg_)) {
+          PGresult* next = PQgetResult(pg_);
+          if (!next) {
+            if (!res) e = lost();
+            break;
+          }
+          PQclear(res);
+          res = next;
           continue;
         }
-        texts_[i].clear();
-        step.params[i].value.render(texts_[i], *w_.scope);
-        values_[i] = texts_[i].c_str();
-        out += texts_[i].size();
+        if (!op.expired() && must_park(EPOLLIN, after_read, e)) {
+          co_await poller_.wait(entry_);
+          poller_.resumed();
+        }
+        if (op.expired()) {
+          e = op.timed_out();
+        } else if (e.kind == ErrorKind::kNone && !PQconsumeInput(pg_)) {
+          e = lost();
+        }
       }
-      op.rec.bytes_out = out + step.statement.size();
-      if (!PQsendQueryPrepared(pg_, step.statement.c_str(), static_cast<int>(step.params.size()),
-                               values_.data(), nullptr, nullptr, 0)) {
-        e = lost();
-      } else {
-        PGresult* res = nullptr;
-        e = co_await result(op, res);
-        if (e.kind == ErrorKind::kNone) e = outcome(step, res, op.rec);
-        PQclear(res);
+      if (e.kind == ErrorKind::kNone) {
+        if (!preparing) {
+          e = outcome(step, res, op.rec);
+        } else if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+          prepared_[index] = 1;
+        } else {
+          e = sql_error(res);
+        }
       }
+      PQclear(res);
+      if (!preparing) break;
     }
     if ((e.kind != ErrorKind::kNone && e.kind != ErrorKind::kSqlError &&
          e.kind != ErrorKind::kAssertion) ||
@@ -305,21 +314,51 @@ class PgSession final : public engine::UserSession {
   // for a reply needs none: the reply's bytes arrive after the send, as an edge.
   net::awaitable<ErrorInfo> wait(OpScope& op, std::uint32_t events, bool rearm = false) {
     if (op.expired()) co_return op.timed_out();
+    ErrorInfo e;
+    if (must_park(events, rearm, e)) {
+      co_await poller_.wait(entry_);
+      poller_.resumed();
+    }
+    if (op.expired()) co_return op.timed_out();
+    co_return e;
+  }
+
+  // wait()'s first half, for callers that park inline: re-arms when needed; true when the
+  // caller must park on the poller, false when an edge came already or `e` is the failure.
+  bool must_park(std::uint32_t events, bool rearm, ErrorInfo& e) {
     if (events != events_ || rearm || rearm_) {
       epoll_event ev{};
       ev.events = events | EPOLLET;
       ev.data.ptr = &entry_;
       entry_.ready = false;
-      if (::epoll_ctl(poller_.fd(), EPOLL_CTL_MOD, fd_, &ev) != 0) co_return lost();
+      if (::epoll_ctl(poller_.fd(), EPOLL_CTL_MOD, fd_, &ev) != 0) {
+        e = lost();
+        return false;
+      }
       events_ = events;
-    } else if (entry_.ready) {
-      entry_.ready = false;  // the edge came before this wait: read what it announced
-      co_return ErrorInfo{};
+      return true;
     }
-    co_await poller_.wait(entry_);
-    poller_.resumed();
-    if (op.expired()) co_return op.timed_out();
-    co_return ErrorInfo{};
+    if (!entry_.ready) return true;
+    entry_.ready = false;  // the edge came before this wait: read what it announced
+    return false;
+  }
+
+  // Renders the parameters into the reused buffers and sends the prepared statement's run.
+  bool send_query(const Step& step, stats::Record& rec) {
+    std::uint64_t out = 0;
+    for (std::size_t i = 0; i < step.params.size(); ++i) {
+      if (step.params[i].null) {
+        values_[i] = nullptr;
+        continue;
+      }
+      texts_[i].clear();
+      step.params[i].value.render(texts_[i], *w_.scope);
+      values_[i] = texts_[i].c_str();
+      out += texts_[i].size();
+    }
+    rec.bytes_out = out + step.statement.size();
+    return PQsendQueryPrepared(pg_, step.statement.c_str(), static_cast<int>(step.params.size()),
+                               values_.data(), nullptr, nullptr, 0) != 0;
   }
 
   // The connection's error text (libpq's message, first line) as a failure of `kind`.
@@ -368,37 +407,6 @@ class PgSession final : public engine::UserSession {
     }
     rearm_ = PQsslInUse(pg_) || PQgssEncInUse(pg_);
     co_return ErrorInfo{};
-  }
-
-  // Sends what libpq buffered and reads until the statement's last result; `res` is that result.
-  // The reply cannot be there before the send, so it waits before reading (no read that finds
-  // the socket empty); what libpq buffered already is parsed first (PQisBusy reads nothing).
-  net::awaitable<ErrorInfo> result(OpScope& op, PGresult*& res) {
-    for (;;) {
-      const int r = PQflush(pg_);
-      if (r == 0) break;
-      if (r < 0) co_return lost();
-      const ErrorInfo e = co_await wait(op, EPOLLOUT, true);
-      if (e.kind != ErrorKind::kNone) co_return e;
-    }
-    for (bool after_read = false;; after_read = true) {
-      while (!PQisBusy(pg_)) {
-        PGresult* next = PQgetResult(pg_);
-        if (!next) {
-          if (!res) co_return lost();
-          co_return ErrorInfo{};
-        }
-        PQclear(res);
-        res = next;
-      }
-      ErrorInfo e = co_await wait(op, EPOLLIN, after_read);
-      if (e.kind == ErrorKind::kNone && !PQconsumeInput(pg_)) e = lost();
-      if (e.kind != ErrorKind::kNone) {
-        PQclear(res);
-        res = nullptr;
-        co_return e;
-      }
-    }
   }
 
   // "SQLSTATE message" of a failed statement.
