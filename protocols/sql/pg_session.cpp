@@ -6,11 +6,11 @@
 // the task checks them or the test keeps bodies.
 //
 // Readiness comes from a per-worker epoll set (PgPoller) that holds every connection of the
-// worker, edge-triggered, registered once per connection; the worker's io_context waits on
-// that set's descriptor only. A statement then costs libpq's send and its read plus a share of
-// one wake-up per batch of ready connections, with no epoll_ctl per statement (Asio 1.74's
-// async_wait re-arms its descriptor with epoll_ctl on every call) and no read that finds the
-// socket empty.
+// worker, edge-triggered, registered once per connection; the worker's reactor watches only
+// that set's descriptor, through an operation that reads it like a socket receive. A statement
+// then costs libpq's send and its read plus a share of one wake-up per batch of ready
+// connections, with no epoll_ctl per statement or wake-up (Asio 1.74's async_wait re-arms its
+// descriptor with epoll_ctl on every call) and no read that finds the socket empty.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <fcntl.h>
@@ -18,7 +18,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/io_context.hpp>  // before the reactor (which needs the scheduler)
+
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -100,27 +104,37 @@ void rows_json(const PGresult* res, RowsJson& json) {
 }  // namespace
 
 // The worker's PostgreSQL connections in one edge-triggered epoll set. A session parks on its
-// Entry; when the worker's event loop sees the set readable, drain() resumes the parked owner of
-// each ready connection on its stack, or marks the entry ready for its owner's next wait. The
-// set's descriptor is armed with Asio only while some session waits (drain() arms it again
-// for those still parked), so an idle worker's event loop can end.
-class PgPoller {
+// Entry; when the worker's event loop sees the set readable, on_ready() resumes the parked owner
+// of each ready connection on its stack, or marks the entry ready for its owner's next wait.
+// The set is armed with the reactor only while some session waits (on_ready() arms it again for
+// those still parked), so an idle worker's event loop can end. Uses Asio 1.74's reactor
+// interface (asio::detail): register_descriptor, start_op and a reactor_op of its own.
+class PgPoller : public std::enable_shared_from_this<PgPoller> {
  public:
   struct Entry {
     engine::Park park;
     bool ready = false;  // an edge came while the owner was not waiting
   };
+  static constexpr int kBatch = 64;
 
-  explicit PgPoller(net::io_context& io) : set_(io) {
-    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (fd < 0) return;
-    error_code ec;
-    set_.assign(fd, ec);
-    if (ec) ::close(fd);
+  explicit PgPoller(net::io_context& io)
+      : reactor_(net::use_service<net::detail::reactor>(io)), fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (fd_ >= 0 && reactor_.register_descriptor(fd_, reactor_data_) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
+  ~PgPoller() {
+    if (fd_ < 0) return;
+    reactor_.deregister_descriptor(fd_, reactor_data_, true);  // a pending op ends aborted
+    ::close(fd_);
+    reactor_.cleanup_descriptor_data(reactor_data_);
+  }
+  PgPoller(const PgPoller&) = delete;
+  PgPoller& operator=(const PgPoller&) = delete;
 
-  bool ok() const noexcept { return set_.is_open(); }
-  int fd() noexcept { return set_.native_handle(); }
+  bool ok() const noexcept { return fd_ >= 0; }
+  int fd() noexcept { return fd_; }
 
   // Parks the caller on `e` until its connection is ready (or someone wakes `e`).
   auto wait(Entry& e) {
@@ -131,23 +145,52 @@ class PgPoller {
   void resumed() noexcept { --waiting_; }
 
  private:
+  // A "receive" on the set, run by Asio's reactor like a socket receive: a non-blocking
+  // epoll_wait on the set. Asio tries it at once and otherwise when the worker's epoll reports
+  // the set readable; one that took every ready event (fewer than kBatch) tells the reactor the
+  // set is drained, so the next one waits without a system call. An async_wait instead re-arms
+  // the set with epoll_ctl every time (Asio 1.74).
+  struct ReadyOp : net::detail::reactor_op {
+    ReadyOp(int set, std::weak_ptr<PgPoller> owner)
+        : reactor_op(error_code(), &ReadyOp::perform_ready, &ReadyOp::complete_ready),
+          fd(set),
+          poller(std::move(owner)) {}
+
+    static status perform_ready(reactor_op* base) {
+      auto* o = static_cast<ReadyOp*>(base);
+      o->n = ::epoll_wait(o->fd, o->ev, kBatch, 0);
+      if (o->n < 0) {
+        if (errno == EINTR) return not_done;
+        o->ec_ = error_code(errno, boost::system::system_category());
+        return done;
+      }
+      if (o->n == 0) return not_done;
+      return o->n < kBatch ? done_and_exhausted : done;
+    }
+    static void complete_ready(void* owner, net::detail::operation* base, const error_code&,
+                               std::size_t) {
+      std::unique_ptr<ReadyOp> o(static_cast<ReadyOp*>(base));
+      if (!owner || o->ec_) return;  // Asio's shutdown, or the set closed (the worker's end)
+      if (auto p = o->poller.lock()) p->on_ready(o->ev, o->n);
+    }
+
+    int fd;
+    std::weak_ptr<PgPoller> poller;
+    int n = 0;
+    epoll_event ev[kBatch];
+  };
+
   // Makes the worker's event loop watch the set (once until it fires).
   void arm() {
-    if (armed_) return;
+    if (armed_ || !ok()) return;
     armed_ = true;
-    set_.async_wait(net::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
-      if (ec) return;  // the poller is being destroyed (the worker's end): `this` is gone
-      armed_ = false;
-      drain();
-    });
+    reactor_.start_op(net::detail::reactor::read_op, fd_, reactor_data_,
+                      new ReadyOp(fd_, weak_from_this()), false, true);
   }
 
-  void drain() {
-    constexpr int kBatch = 64;
-    epoll_event ev[kBatch];
-    int n = 0;
-    do {
-      n = ::epoll_wait(fd(), ev, kBatch, 0);
+  void on_ready(const epoll_event* ev, int n) {
+    armed_ = false;
+    for (;;) {
       // A resumed session runs until it waits again (it may arm the set again, or close its own
       // connection, which leaves the set; every connection appears once per epoll_wait).
       for (int i = 0; i < n; ++i) {
@@ -158,13 +201,19 @@ class PgPoller {
           e->ready = true;
         }
       }
-    } while (n == kBatch);
+      if (n < kBatch) break;
+      n = ::epoll_wait(fd(), more_, kBatch, 0);
+      ev = more_;
+    }
     if (waiting_ > 0) arm();  // sessions whose connection was not ready yet
   }
 
-  net::posix::stream_descriptor set_;
+  net::detail::reactor& reactor_;
+  int fd_;  // the epoll set, registered with the worker's reactor
+  net::detail::reactor::per_descriptor_data reactor_data_ = nullptr;
   bool armed_ = false;
   std::size_t waiting_ = 0;  // sessions parked in wait()
+  epoll_event more_[kBatch];
 };
 
 std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w) {
