@@ -4,14 +4,25 @@
 // timed out. Each task's statement is prepared once per connection (PQsendPrepare), then run
 // with its parameters rendered as text (PQsendQueryPrepared); the rows become JSON only when
 // the task checks them or the test keeps bodies.
+//
+// Readiness comes from a per-worker epoll set (PgPoller) that holds every connection of the
+// worker, edge-triggered, registered once per connection; the worker's reactor watches only
+// that set's descriptor, through an operation that reads it like a socket receive. A statement
+// then costs libpq's send and its read plus a share of one wake-up per batch of ready
+// connections, with no epoll_ctl per statement or wake-up (Asio 1.74's async_wait re-arms its
+// descriptor with epoll_ctl on every call) and no read that finds the socket empty.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/io_context.hpp>  // before the reactor (which needs the scheduler)
+
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -90,10 +101,134 @@ void rows_json(const PGresult* res, RowsJson& json) {
                         : std::string_view("null");
 }
 
+}  // namespace
+
+// The worker's PostgreSQL connections in one edge-triggered epoll set. A session parks on its
+// Entry; when the worker's event loop sees the set readable, on_ready() resumes the parked owner
+// of each ready connection on its stack, or marks the entry ready for its owner's next wait.
+// The set is armed with the reactor only while some session waits (on_ready() arms it again for
+// those still parked), so an idle worker's event loop can end. Uses Asio 1.74's reactor
+// interface (asio::detail): register_descriptor, start_op and a reactor_op of its own.
+class PgPoller : public std::enable_shared_from_this<PgPoller> {
+ public:
+  struct Entry {
+    engine::Park park;
+    bool ready = false;  // an edge came while the owner was not waiting
+  };
+  static constexpr int kBatch = 64;
+
+  explicit PgPoller(net::io_context& io)
+      : reactor_(net::use_service<net::detail::reactor>(io)), fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (fd_ >= 0 && reactor_.register_descriptor(fd_, reactor_data_) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~PgPoller() {
+    if (fd_ < 0) return;
+    reactor_.deregister_descriptor(fd_, reactor_data_, true);  // a pending op ends aborted
+    ::close(fd_);
+    reactor_.cleanup_descriptor_data(reactor_data_);
+  }
+  PgPoller(const PgPoller&) = delete;
+  PgPoller& operator=(const PgPoller&) = delete;
+
+  bool ok() const noexcept { return fd_ >= 0; }
+  int fd() noexcept { return fd_; }
+
+  // Parks the caller on `e` until its connection is ready (or someone wakes `e`).
+  auto wait(Entry& e) {
+    ++waiting_;
+    arm();
+    return e.park.wait();
+  }
+  void resumed() noexcept { --waiting_; }
+
+ private:
+  // A "receive" on the set, run by Asio's reactor like a socket receive: a non-blocking
+  // epoll_wait on the set. Asio tries it at once and otherwise when the worker's epoll reports
+  // the set readable; one that took every ready event (fewer than kBatch) tells the reactor the
+  // set is drained, so the next one waits without a system call. An async_wait instead re-arms
+  // the set with epoll_ctl every time (Asio 1.74).
+  struct ReadyOp : net::detail::reactor_op {
+    ReadyOp(int set, std::weak_ptr<PgPoller> owner)
+        : reactor_op(error_code(), &ReadyOp::perform_ready, &ReadyOp::complete_ready),
+          fd(set),
+          poller(std::move(owner)) {}
+
+    static status perform_ready(reactor_op* base) {
+      auto* o = static_cast<ReadyOp*>(base);
+      o->n = ::epoll_wait(o->fd, o->ev, kBatch, 0);
+      if (o->n < 0) {
+        if (errno == EINTR) return not_done;
+        o->ec_ = error_code(errno, boost::system::system_category());
+        return done;
+      }
+      if (o->n == 0) return not_done;
+      return o->n < kBatch ? done_and_exhausted : done;
+    }
+    static void complete_ready(void* owner, net::detail::operation* base, const error_code&,
+                               std::size_t) {
+      std::unique_ptr<ReadyOp> o(static_cast<ReadyOp*>(base));
+      if (!owner || o->ec_) return;  // Asio's shutdown, or the set closed (the worker's end)
+      if (auto p = o->poller.lock()) p->on_ready(o->ev, o->n);
+    }
+
+    int fd;
+    std::weak_ptr<PgPoller> poller;
+    int n = 0;
+    epoll_event ev[kBatch];
+  };
+
+  // Makes the worker's event loop watch the set (once until it fires).
+  void arm() {
+    if (armed_ || !ok()) return;
+    armed_ = true;
+    reactor_.start_op(net::detail::reactor::read_op, fd_, reactor_data_,
+                      new ReadyOp(fd_, weak_from_this()), false, true);
+  }
+
+  void on_ready(const epoll_event* ev, int n) {
+    armed_ = false;
+    for (;;) {
+      // A resumed session runs until it waits again (it may arm the set again, or close its own
+      // connection, which leaves the set; every connection appears once per epoll_wait).
+      for (int i = 0; i < n; ++i) {
+        auto* e = static_cast<Entry*>(ev[i].data.ptr);
+        if (e->park.parked()) {
+          e->park.resume_now();
+        } else {
+          e->ready = true;
+        }
+      }
+      if (n < kBatch) break;
+      n = ::epoll_wait(fd(), more_, kBatch, 0);
+      ev = more_;
+    }
+    if (waiting_ > 0) arm();  // sessions whose connection was not ready yet
+  }
+
+  net::detail::reactor& reactor_;
+  int fd_;  // the epoll set, registered with the worker's reactor
+  net::detail::reactor::per_descriptor_data reactor_data_ = nullptr;
+  bool armed_ = false;
+  std::size_t waiting_ = 0;  // sessions parked in wait()
+  epoll_event more_[kBatch];
+};
+
+std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w) {
+  return std::make_shared<PgPoller>(w.io);
+}
+
+namespace {
+
 class PgSession final : public engine::UserSession {
  public:
   PgSession(const Tasks& tasks, engine::WorkerContext& w)
-      : tasks_(tasks), w_(w), sock_(w.io), prepared_(tasks.steps.size(), 0) {
+      : tasks_(tasks),
+        w_(w),
+        poller_(*static_cast<PgPoller*>(w.worker_state)),
+        prepared_(tasks.steps.size(), 0) {
     std::size_t n = 0;
     for (const auto& s : tasks.steps) n = std::max(n, s.params.size());
     texts_.resize(n);
@@ -114,45 +249,54 @@ class PgSession final : public engine::UserSession {
     OpScope op(w_, op_, step.name_id, planned, step.timeout);
     ErrorInfo e;
     if (!pg_) e = co_await connect(op);
-    if (e.kind == ErrorKind::kNone && !prepared_[index]) {
-      if (!PQsendPrepare(pg_, step.statement.c_str(), step.sql.c_str(),
-                         static_cast<int>(step.params.size()), nullptr)) {
+    // The statement's preparation (once per connection), then its run: each sends, then reads
+    // until its last result. One loop in this coroutine, so a statement adds no coroutine frame.
+    for (bool preparing = !prepared_[index]; e.kind == ErrorKind::kNone; preparing = false) {
+      if (!(preparing ? PQsendPrepare(pg_, step.statement.c_str(), step.sql.c_str(),
+                                      static_cast<int>(step.params.size()), nullptr)
+                      : send_query(step, op.rec))) {
         e = lost();
-      } else {
-        PGresult* res = nullptr;
-        e = co_await result(op, res);
-        if (e.kind == ErrorKind::kNone) {
-          if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            prepared_[index] = 1;
-          } else {
-            e = sql_error(res);
-          }
-        }
-        PQclear(res);
+        break;
       }
-    }
-    if (e.kind == ErrorKind::kNone) {
-      std::uint64_t out = 0;
-      for (std::size_t i = 0; i < step.params.size(); ++i) {
-        if (step.params[i].null) {
-          values_[i] = nullptr;
+      for (int r; e.kind == ErrorKind::kNone && (r = PQflush(pg_)) != 0;) {
+        e = r < 0 ? lost() : co_await wait(op, EPOLLOUT, true);  // a send the socket did not take
+      }
+      // The reply cannot be there before the send, so the first wait comes before any read (no
+      // read that finds the socket empty); what libpq buffered is parsed first (PQisBusy reads
+      // nothing). A later wait follows a read that left the reply incomplete: it re-arms.
+      PGresult* res = nullptr;
+      for (bool after_read = false; e.kind == ErrorKind::kNone; after_read = true) {
+        if (!PQisBusy(pg_)) {
+          PGresult* next = PQgetResult(pg_);
+          if (!next) {
+            if (!res) e = lost();
+            break;
+          }
+          PQclear(res);
+          res = next;
           continue;
         }
-        texts_[i].clear();
-        step.params[i].value.render(texts_[i], *w_.scope);
-        values_[i] = texts_[i].c_str();
-        out += texts_[i].size();
+        if (!op.expired() && must_park(EPOLLIN, after_read, e)) {
+          co_await poller_.wait(entry_);
+          poller_.resumed();
+        }
+        if (op.expired()) {
+          e = op.timed_out();
+        } else if (e.kind == ErrorKind::kNone && !PQconsumeInput(pg_)) {
+          e = lost();
+        }
       }
-      op.rec.bytes_out = out + step.statement.size();
-      if (!PQsendQueryPrepared(pg_, step.statement.c_str(), static_cast<int>(step.params.size()),
-                               values_.data(), nullptr, nullptr, 0)) {
-        e = lost();
-      } else {
-        PGresult* res = nullptr;
-        e = co_await result(op, res);
-        if (e.kind == ErrorKind::kNone) e = outcome(step, res, op.rec);
-        PQclear(res);
+      if (e.kind == ErrorKind::kNone) {
+        if (!preparing) {
+          e = outcome(step, res, op.rec);
+        } else if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+          prepared_[index] = 1;
+        } else {
+          e = sql_error(res);
+        }
       }
+      PQclear(res);
+      if (!preparing) break;
     }
     if ((e.kind != ErrorKind::kNone && e.kind != ErrorKind::kSqlError &&
          e.kind != ErrorKind::kAssertion) ||
@@ -168,27 +312,102 @@ class PgSession final : public engine::UserSession {
 
  private:
   static void expire(void* self) noexcept {
-    error_code ignored;
-    static_cast<PgSession*>(self)->sock_.cancel(ignored);  // the pending wait fails
+    auto* s = static_cast<PgSession*>(self);
+    s->entry_.park.wake(s->w_.io);  // the pending wait resumes and sees the op expired
   }
 
   void close() noexcept {
-    error_code ignored;
-    sock_.close(ignored);
+    detach();
     if (pg_) PQfinish(pg_);
     pg_ = nullptr;
   }
 
-  // Waits until libpq's socket is readable (or writable); the failure otherwise.
-  net::awaitable<ErrorInfo> wait(OpScope& op, bool write) {
+  // Takes the connection's socket out of the worker's set.
+  void detach() noexcept {
+    if (fd_ >= 0) {
+      ::epoll_ctl(poller_.fd(), EPOLL_CTL_DEL, fd_, nullptr);
+      ::close(fd_);
+    }
+    fd_ = -1;
+    entry_.ready = false;
+  }
+
+  // Puts libpq's current socket in the worker's set, watched for `events`, through a duplicate
+  // this session owns: libpq may close its socket (a lost connection) and the number be reused
+  // before close() takes the registration out.
+  bool attach(std::uint32_t events) {
+    detach();
+    const int fd = PQsocket(pg_);
+    if (fd < 0 || !poller_.ok()) return false;
+    fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    epoll_event ev{};
+    ev.events = events | EPOLLET;
+    ev.data.ptr = &entry_;
+    if (::epoll_ctl(poller_.fd(), EPOLL_CTL_ADD, fd_, &ev) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    events_ = events;
+    return true;
+  }
+
+  // Waits until libpq's socket is readable (EPOLLIN) or writable (EPOLLOUT); the failure
+  // otherwise. Edge-triggered: an edge says bytes arrived since the last one, and libpq reads
+  // at most one buffer (8 KiB or more) per PQconsumeInput, so bytes may be left in the socket
+  // with no edge to come. A wait that may follow such a read (`rearm`: a reply still incomplete
+  // after a read, or a send that did not finish), a change of direction, and every wait of a
+  // TLS or GSS-encrypted connection (a read may leave a record's bytes behind) re-arm the
+  // registration with epoll_ctl, which reports a socket that is ready already. The first wait
+  // for a reply needs none: the reply's bytes arrive after the send, as an edge.
+  net::awaitable<ErrorInfo> wait(OpScope& op, std::uint32_t events, bool rearm = false) {
     if (op.expired()) co_return op.timed_out();
-    error_code ec;
-    co_await sock_.async_wait(write ? net::posix::stream_descriptor::wait_write
-                                    : net::posix::stream_descriptor::wait_read,
-                              net::redirect_error(net::use_awaitable, ec));
+    ErrorInfo e;
+    if (must_park(events, rearm, e)) {
+      co_await poller_.wait(entry_);
+      poller_.resumed();
+    }
     if (op.expired()) co_return op.timed_out();
-    if (ec) co_return classify_error(ec, "receive");
-    co_return ErrorInfo{};
+    co_return e;
+  }
+
+  // wait()'s first half, for callers that park inline: re-arms when needed; true when the
+  // caller must park on the poller, false when an edge came already or `e` is the failure.
+  bool must_park(std::uint32_t events, bool rearm, ErrorInfo& e) {
+    if (events != events_ || rearm || rearm_) {
+      epoll_event ev{};
+      ev.events = events | EPOLLET;
+      ev.data.ptr = &entry_;
+      entry_.ready = false;
+      if (::epoll_ctl(poller_.fd(), EPOLL_CTL_MOD, fd_, &ev) != 0) {
+        e = lost();
+        return false;
+      }
+      events_ = events;
+      return true;
+    }
+    if (!entry_.ready) return true;
+    entry_.ready = false;  // the edge came before this wait: read what it announced
+    return false;
+  }
+
+  // Renders the parameters into the reused buffers and sends the prepared statement's run.
+  bool send_query(const Step& step, stats::Record& rec) {
+    std::uint64_t out = 0;
+    for (std::size_t i = 0; i < step.params.size(); ++i) {
+      if (step.params[i].null) {
+        values_[i] = nullptr;
+        continue;
+      }
+      texts_[i].clear();
+      step.params[i].value.render(texts_[i], *w_.scope);
+      values_[i] = texts_[i].c_str();
+      out += texts_[i].size();
+    }
+    rec.bytes_out = out + step.statement.size();
+    return PQsendQueryPrepared(pg_, step.statement.c_str(), static_cast<int>(step.params.size()),
+                               values_.data(), nullptr, nullptr, 0) != 0;
   }
 
   // The connection's error text (libpq's message, first line) as a failure of `kind`.
@@ -202,22 +421,11 @@ class PgSession final : public engine::UserSession {
   }
   ErrorInfo lost() { return pq_error(ErrorKind::kReset, "connection lost: "); }
 
-  // Watches libpq's current socket through a duplicate the io_context owns.
-  bool attach() {
-    error_code ignored;
-    sock_.close(ignored);
-    const int fd = PQsocket(pg_);
-    if (fd < 0) return false;
-    const int own = ::dup(fd);
-    if (own < 0) return false;
-    sock_.assign(own, ignored);
-    return !ignored;
-  }
-
   net::awaitable<ErrorInfo> connect(OpScope& op) {
     pg_ = PQconnectStart(tasks_.conninfo.c_str());
     if (!pg_) co_return ErrorInfo{ErrorKind::kConnect, "out of memory", 0, false};
     std::fill(prepared_.begin(), prepared_.end(), 0);
+    rearm_ = false;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     for (;;) {
       if (PQstatus(pg_) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
@@ -229,56 +437,25 @@ class PgSession final : public engine::UserSession {
       }
       if (st == PGRES_POLLING_OK) break;
       // libpq may move to another socket while connecting (another address, SSL fallback).
-      if (!attach()) {
+      const std::uint32_t events = st == PGRES_POLLING_WRITING ? EPOLLOUT : EPOLLIN;
+      if (!attach(events)) {
         close();
         co_return ErrorInfo{ErrorKind::kConnect, "no socket", 0, false};
       }
-      const ErrorInfo e = co_await wait(op, st == PGRES_POLLING_WRITING);
+      const ErrorInfo e = co_await wait(op, events);
       if (e.kind != ErrorKind::kNone) {
         close();
         co_return e;
       }
       st = PQconnectPoll(pg_);
     }
-    if (PQsetnonblocking(pg_, 1) != 0 || !attach()) {
+    if (PQsetnonblocking(pg_, 1) != 0 || !attach(EPOLLIN)) {
       const ErrorInfo e = pq_error(ErrorKind::kConnect, "");
       close();
       co_return e;
     }
+    rearm_ = PQsslInUse(pg_) || PQgssEncInUse(pg_);
     co_return ErrorInfo{};
-  }
-
-  // Sends what libpq buffered and reads until the statement's last result; `res` is that result.
-  net::awaitable<ErrorInfo> result(OpScope& op, PGresult*& res) {
-    for (;;) {
-      const int r = PQflush(pg_);
-      if (r == 0) break;
-      if (r < 0) co_return lost();
-      const ErrorInfo e = co_await wait(op, true);
-      if (e.kind != ErrorKind::kNone) co_return e;
-    }
-    for (;;) {
-      if (!PQconsumeInput(pg_)) {
-        PQclear(res);
-        res = nullptr;
-        co_return lost();
-      }
-      while (!PQisBusy(pg_)) {
-        PGresult* next = PQgetResult(pg_);
-        if (!next) {
-          if (!res) co_return lost();
-          co_return ErrorInfo{};
-        }
-        PQclear(res);
-        res = next;
-      }
-      const ErrorInfo e = co_await wait(op, false);
-      if (e.kind != ErrorKind::kNone) {
-        PQclear(res);
-        res = nullptr;
-        co_return e;
-      }
-    }
   }
 
   // "SQLSTATE message" of a failed statement.
@@ -319,7 +496,11 @@ class PgSession final : public engine::UserSession {
 
   const Tasks& tasks_;
   engine::WorkerContext w_;
-  net::posix::stream_descriptor sock_;
+  PgPoller& poller_;
+  PgPoller::Entry entry_;
+  int fd_ = -1;               // a duplicate of libpq's socket, in the worker's set
+  std::uint32_t events_ = 0;  // what fd_ is watched for
+  bool rearm_ = false;        // TLS or GSS encryption: every wait re-arms
   PGconn* pg_ = nullptr;
   engine::TimedOp op_;
   std::vector<char> prepared_;  // per step: prepared on the current connection

@@ -56,6 +56,7 @@ class Tasks final : public engine::CompiledTasks {
   Nanos max_timeout() const noexcept override;
   std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
+  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
   void end_run() noexcept override;
 
@@ -100,6 +101,7 @@ struct RowsJson {
 };
 
 std::unique_ptr<engine::UserSession> new_pg_user(const Tasks& tasks, engine::WorkerContext& w);
+std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w);  // the worker's epoll set
 std::unique_ptr<engine::UserSession> new_sqlite_user(const Tasks& tasks, engine::WorkerContext& w);
 std::unique_ptr<engine::UserSession> new_mariadb_user(const Tasks& tasks, engine::WorkerContext& w);
 

@@ -151,6 +151,23 @@ class PostgresTest(ServerCase):
         self.assertTrue(messages["missing table"].startswith("42P01 "), messages)
         self.assertTrue(messages["duplicate"].startswith("23505 "), messages)
 
+    def test_large_parameters_and_results_with_many_users_on_one_worker(self):
+        # 3 MB parameters fill the socket's send buffer (the send waits for writability) and
+        # 2 MB results arrive over many reads; 30 users share the worker's set of connections.
+        big = "y" * 3_000_000
+        s = self.run_ok(sql_test([
+            {"sql": "SELECT length($1::text) AS n, repeat('x', 2000000) AS big", "params": [big],
+             "expect_rows": 1, "name": "large",
+             "assertions": [{"type": "json_path", "path": "$[0].n", "value": 3000000},
+                            {"type": "contains", "value": "x" * 1000}]},
+            {"sql": "SELECT $1::int + 1 AS next", "params": ["${randint(1,1000)}"],
+             "expect_rows": 1, "name": "small"},
+        ], self.url, users=30, test_time=3, threads=1))
+        per = s["per_name"]
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        self.assertGreater(per["large"]["requests"], 0)
+        self.assertGreater(per["small"]["requests"], 0)
+
     def test_lost_connection_reconnects_on_the_next_task(self):
         self.check_reconnects(f"INSERT INTO {self.table} (id) VALUES ($1)",
                               "SELECT pg_terminate_backend(pg_backend_pid())")
