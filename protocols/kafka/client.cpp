@@ -51,7 +51,10 @@ void set_error(Shared& s, rd_kafka_resp_err_t err) {
 std::unique_ptr<Consumer> open_consumer(Shared& s, const Cluster& cl, const Step& step,
                                         Outcome& outcome) {
   std::string error;
-  rd_kafka_conf_t* conf = make_conf(cl, error);
+  // A consumer per user: librdkafka's prefetch defaults (up to 100,000 messages or 64 MiB per
+  // consumer) would make each consuming user cost megabytes; `config` can raise them again.
+  rd_kafka_conf_t* conf = make_conf(cl, error, {{"queued.min.messages", "1000"},
+                                                {"queued.max.messages.kbytes", "1024"}});
   char errstr[512];
   auto set = [&](const char* k, const std::string& v) {
     if (rd_kafka_conf_set(conf, k, v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -152,7 +155,8 @@ Shared::~Shared() {
   }
 }
 
-rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error) {
+rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error,
+                           std::initializer_list<std::pair<const char*, const char*>> defaults) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set_log_cb(conf, &log_line);
   char errstr[512];
@@ -164,6 +168,7 @@ rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error) {
     return true;
   };
   bool ok = set("bootstrap.servers", c.bootstrap);
+  for (const auto& [k, v] : defaults) ok = ok && set(k, v);
   for (const auto& [k, v] : c.config) ok = ok && set(k, v);
   if (ok) return conf;
   rd_kafka_conf_destroy(conf);

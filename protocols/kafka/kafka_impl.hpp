@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,9 +89,11 @@ class Tasks final : public engine::CompiledTasks {
   std::vector<rd_kafka_t*> retired_;  // guarded by retired_mu_
 };
 
-// A librdkafka configuration for `c` (bootstrap.servers, then `config`); nullptr with `error`
-// set when librdkafka refuses a setting. The log goes to loaddensity's log at debug level.
-rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error);
+// A librdkafka configuration for `c` (bootstrap.servers, `defaults`, then `config`); nullptr
+// with `error` set when librdkafka refuses a setting. The log goes to loaddensity's log at debug
+// level.
+rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error,
+                           std::initializer_list<std::pair<const char*, const char*>> defaults = {});
 
 // Creates the producer of `c` and its poll thread; throws std::runtime_error.
 void start_producer(Cluster& c);
