@@ -53,8 +53,8 @@ std::unique_ptr<Consumer> open_consumer(Shared& s, const Cluster& cl, const Step
   std::string error;
   // A consumer per user: librdkafka's prefetch defaults (up to 100,000 messages or 64 MiB per
   // consumer) would make each consuming user cost megabytes; `config` can raise them again.
-  rd_kafka_conf_t* conf = make_conf(cl, error, {{"queued.min.messages", "1000"},
-                                                {"queued.max.messages.kbytes", "1024"}});
+  rd_kafka_conf_t* conf = make_conf(
+      cl, error, {{"queued.min.messages", "1000"}, {"queued.max.messages.kbytes", "1024"}});
   char errstr[512];
   auto set = [&](const char* k, const std::string& v) {
     if (rd_kafka_conf_set(conf, k, v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -180,14 +180,14 @@ void start_producer(Cluster& c) {
   rd_kafka_conf_t* conf = make_conf(c, error);
   if (!conf) throw std::runtime_error("kafka producer: " + error);
   char errstr[512];
-  const bool timeout_set =
-      std::any_of(c.config.begin(), c.config.end(), [](const auto& kv) {
-        return kv.first == "message.timeout.ms" || kv.first == "delivery.timeout.ms";
-      });
+  const bool timeout_set = std::any_of(c.config.begin(), c.config.end(), [](const auto& kv) {
+    return kv.first == "message.timeout.ms" || kv.first == "delivery.timeout.ms";
+  });
   if (!timeout_set) {
     // A message the brokers did not take is failed at the task's timeout, not retried for the
     // default five minutes (a broker that is down fails each produce, it does not hang).
-    const std::string ms = std::to_string(std::max<Nanos>(1, c.max_produce_timeout / kNanosPerMilli));
+    const std::string ms =
+        std::to_string(std::max<Nanos>(1, c.max_produce_timeout / kNanosPerMilli));
     rd_kafka_conf_set(conf, "message.timeout.ms", ms.c_str(), errstr, sizeof errstr);
   }
   rd_kafka_conf_set_dr_msg_cb(conf, &on_delivery);

@@ -32,8 +32,7 @@ std::vector<action::Param> declared_fields() {
             "partition assigned"),
       field("from", kString, "latest",
             "consume: where a new consumer starts, latest (as the original) or earliest"),
-      field("expect", kString | kNumber, nullptr,
-            "consume: the message value must contain it"),
+      field("expect", kString | kNumber, nullptr, "consume: the message value must contain it"),
       field("bootstrap_servers", kString | kArray, nullptr,
             "brokers, \"host:port,...\" or a list; default LD_start_test 'bootstrap_servers', "
             "else localhost:9092"),
@@ -110,21 +109,23 @@ class KafkaProtocol final : public engine::Protocol {
       only(f, consume, "consume");
     }
     if (produce || consume) {
-      if (!task.contains("topic")) field_error("topic", "missing (produce and consume name a topic)");
+      if (!task.contains("topic"))
+        field_error("topic", "missing (produce and consume name a topic)");
       expect_type(task, "topic", !task["topic"].get<std::string>().empty(), "a non-empty string");
     }
     if (task.contains("headers")) {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
         if (!is_scalar(it.value())) {
-          entry_error("headers", it.key(), std::string("must be a string or number, got ") +
-                                                json_type_name(it.value()));
+          entry_error("headers", it.key(),
+                      std::string("must be a string or number, got ") + json_type_name(it.value()));
         }
       }
     }
     if (task.contains("from")) {
       const std::string f = text::lower(task["from"].get<std::string>());
       if (f != "latest" && f != "earliest") {
-        field_error("from", "must be latest or earliest, got '" + task["from"].get<std::string>() + "'");
+        field_error("from",
+                    "must be latest or earliest, got '" + task["from"].get<std::string>() + "'");
       }
     }
     if (task.contains("bootstrap_servers") && !servers_ok(task["bootstrap_servers"])) {
@@ -190,8 +191,7 @@ class KafkaProtocol final : public engine::Protocol {
       }
       if (task.contains("headers")) {
         for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
-          s.headers.push_back(
-              {it.key(), params::Template::parse(scalar_text(it.value()), pc)});
+          s.headers.push_back({it.key(), params::Template::parse(scalar_text(it.value()), pc)});
         }
       }
       if (task.contains("group")) {
@@ -251,9 +251,9 @@ class KafkaProtocol final : public engine::Protocol {
     rd_kafka_conf_t* conf = make_conf(*c, error);
     if (!conf) {
       const std::string key = error.substr(0, error.find(':'));
-      throw ConfigError("librdkafka refused a setting: " + error,
-                        key == "bootstrap.servers" ? std::string(pointer)
-                                                   : "/config" + pointer_key(key));
+      throw ConfigError(
+          "librdkafka refused a setting: " + error,
+          key == "bootstrap.servers" ? std::string(pointer) : "/config" + pointer_key(key));
     }
     rd_kafka_conf_destroy(conf);
     for (std::size_t i = 0; i < tasks.clusters.size(); ++i) {

@@ -32,8 +32,8 @@ enum class Method : std::uint8_t { kProduce, kConsume, kFlush, kClose };
 struct Cluster {
   std::string bootstrap;
   std::vector<std::pair<std::string, std::string>> config;  // as given, in order
-  bool produces = false;            // a produce or flush task uses it: start_run makes a producer
-  Nanos max_produce_timeout = 0;    // message.timeout.ms (unless `config` sets it)
+  bool produces = false;          // a produce or flush task uses it: start_run makes a producer
+  Nanos max_produce_timeout = 0;  // message.timeout.ms (unless `config` sets it)
 
   // Per run (start_run .. end_run).
   rd_kafka_t* producer = nullptr;
@@ -92,8 +92,9 @@ class Tasks final : public engine::CompiledTasks {
 // A librdkafka configuration for `c` (bootstrap.servers, `defaults`, then `config`); nullptr
 // with `error` set when librdkafka refuses a setting. The log goes to loaddensity's log at debug
 // level.
-rd_kafka_conf_t* make_conf(const Cluster& c, std::string& error,
-                           std::initializer_list<std::pair<const char*, const char*>> defaults = {});
+rd_kafka_conf_t* make_conf(
+    const Cluster& c, std::string& error,
+    std::initializer_list<std::pair<const char*, const char*>> defaults = {});
 
 // Creates the producer of `c` and its poll thread; throws std::runtime_error.
 void start_producer(Cluster& c);

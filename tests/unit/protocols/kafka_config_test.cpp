@@ -39,8 +39,11 @@ TEST(KafkaConfig, BadTaskFieldsNameTheirPointer) {
   bad({{"method", "produce"}, {"topic", "t"}, {"bootstrap_servers", Json::array()}},
       "/bootstrap_servers", "non-empty");
   bad({{"method", "consume"}, {"topic", "t"}, {"timeout", 0}}, "/timeout", "");
-  expect_config_error([&] { p->validate_options({{"bootstrap_servers", 5}}); }, "/bootstrap_servers",
-                      "host:port");
+  expect_config_error(
+      [&] {
+        p->validate_options({{"bootstrap_servers", 5}});
+      },
+      "/bootstrap_servers", "host:port");
   p->validate_task({{"method", "consume"},
                     {"topic", "t-${uuid()}"},
                     {"group", "g"},
@@ -66,16 +69,23 @@ Compiled compile(const Json& tasks, const Json& options = Json::object()) {
 }
 
 TEST(KafkaCompile, NamesTemplatesAndSharedClusters) {
-  const Compiled c = compile(
-      Json::array({
-          {{"method", "produce"}, {"topic", "orders"}, {"value", {{"id", "${uuid()}"}}},
-           {"key", 7}, {"headers", {{"b", "2"}, {"a", "${randint(1,2)}"}}}, {"timeout", 2}},
-          {{"method", "consume"}, {"topic", "orders"}, {"from", "earliest"}, {"expect", "id"},
-           {"name", "read"}},
-          {{"method", "flush"}, {"bootstrap_servers", {"${brokers}", "h2:9092"}}},
-          {{"method", "close"}},
-      }),
-      {{"bootstrap_servers", "127.0.0.1:9092"}});
+  const Compiled c =
+      compile(Json::array({
+                  {{"method", "produce"},
+                   {"topic", "orders"},
+                   {"value", {{"id", "${uuid()}"}}},
+                   {"key", 7},
+                   {"headers", {{"b", "2"}, {"a", "${randint(1,2)}"}}},
+                   {"timeout", 2}},
+                  {{"method", "consume"},
+                   {"topic", "orders"},
+                   {"from", "earliest"},
+                   {"expect", "id"},
+                   {"name", "read"}},
+                  {{"method", "flush"}, {"bootstrap_servers", {"${brokers}", "h2:9092"}}},
+                  {{"method", "close"}},
+              }),
+              {{"bootstrap_servers", "127.0.0.1:9092"}});
   const Tasks& t = c.kafka();
   ASSERT_EQ(t.steps.size(), 4u);
   EXPECT_EQ(c.names.at(t.steps[0].name_id),
@@ -109,8 +119,8 @@ TEST(KafkaCompile, DefaultBrokersAndFixedPlaceholders) {
   EXPECT_FALSE(c.kafka().clusters[0]->produces);
   expect_config_error(
       [] {
-        compile(Json::array({{{"method", "consume"}, {"topic", "t"},
-                              {"bootstrap_servers", "h-${uuid()}:9092"}}}));
+        compile(Json::array(
+            {{{"method", "consume"}, {"topic", "t"}, {"bootstrap_servers", "h-${uuid()}:9092"}}}));
       },
       "/0/bootstrap_servers", "not fixed for the run");
 }
