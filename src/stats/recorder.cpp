@@ -26,6 +26,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kRedisError: return "redis_error";
     case ErrorKind::kSqlError: return "sql_error";
     case ErrorKind::kGrpcStatus: return "grpc_status";
+    case ErrorKind::kKafkaError: return "kafka_error";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }

@@ -41,6 +41,7 @@
 
 #include "target/echo.hpp"
 #include "target/grpc_echo.hpp"
+#include "target/kafka_mock.hpp"
 #include "target/resp_server.hpp"
 #include "target/h2c.hpp"
 #include "target/handlers.hpp"
@@ -305,6 +306,7 @@ struct EmbeddedTarget::Impl {
   std::unique_ptr<EchoServers> echo;
   std::unique_ptr<RespServer> resp;  // likewise
   std::unique_ptr<GrpcEcho> grpc;    // on grpc++'s own threads
+  std::unique_ptr<KafkaMock> kafka;  // on librdkafka's own threads; only when options.kafka
 
   tcp::endpoint resolve() const {
     error_code ec;
@@ -367,6 +369,17 @@ struct EmbeddedTarget::Impl {
       grpc.reset();
       throw;
     }
+    if (options.kafka) {
+      try {
+        kafka = std::make_unique<KafkaMock>();
+      } catch (...) {
+        resp->close();
+        echo->close();
+        grpc->stop();
+        grpc.reset();
+        throw;
+      }
+    }
     for (auto& worker : fresh) {
       Worker* w = worker.get();
       net::co_spawn(w->ioc->get_executor(), accept_loop(w, &host_port),
@@ -419,6 +432,7 @@ struct EmbeddedTarget::Impl {
     resp.reset();
     if (grpc) grpc->stop();
     grpc.reset();
+    kafka.reset();
     running = false;
     log::info("target", "stopped");
   }
@@ -473,6 +487,10 @@ std::uint16_t EmbeddedTarget::grpc_port() const noexcept {
 
 std::string EmbeddedTarget::grpc_address() const {
   return impl_->host_text + ":" + std::to_string(grpc_port());
+}
+
+std::string EmbeddedTarget::kafka_address() const {
+  return impl_->kafka ? impl_->kafka->bootstrap() : std::string();
 }
 
 std::string EmbeddedTarget::udp_address() const {

@@ -26,6 +26,7 @@ enum class ErrorKind : std::uint8_t {
   kRedisError,      // a Redis server answered with an error reply (-ERR ..., -WRONGTYPE ...)
   kSqlError,        // a SQL server or SQLite refused a statement (message: SQLSTATE and text)
   kGrpcStatus,      // a gRPC call ended with a status other than OK (message: code name, text)
+  kKafkaError,      // librdkafka failed a produce or consume (message: its error name and text)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);

@@ -25,7 +25,9 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
        {"tcp_port", A::kInteger, false, 0, "TCP echo port (0 picks a free port)"},
        {"udp_port", A::kInteger, false, 0, "UDP echo port (0 picks a free port)"},
        {"redis_port", A::kInteger, false, 0, "RESP (Redis subset) port (0 picks a free port)"},
-       {"grpc_port", A::kInteger, false, 0, "gRPC echo port (0 picks a free port)"}},
+       {"grpc_port", A::kInteger, false, 0, "gRPC echo port (0 picks a free port)"},
+       {"kafka", A::kBool, false, false,
+        "also start a Kafka broker (librdkafka's mock cluster): ${target_kafka} = its address"}},
       [&app](const Args& a) -> Json {
         if (app.target_ && app.target_->running())
           throw std::runtime_error("the target is already running");
@@ -37,10 +39,11 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
         o.udp_port = static_cast<std::uint16_t>(a.integer("udp_port"));
         o.redis_port = static_cast<std::uint16_t>(a.integer("redis_port"));
         o.grpc_port = static_cast<std::uint16_t>(a.integer("grpc_port"));
+        o.kafka = a.flag("kafka");
         app.target_ = std::make_unique<target::EmbeddedTarget>(o);
         app.target_->start();
         // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P,
-        // ${target_redis} = redis://H:P/0, ${target_grpc} = H:P
+        // ${target_redis} = redis://H:P/0, ${target_grpc} = H:P, ${target_kafka} = H:P (kafka)
         const std::string var = a.str("variable");
         app.resolver_.set_variable(var, app.target_->base_url());
         app.resolver_.set_variable(var + "_ws", app.target_->ws_url());
@@ -48,13 +51,16 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
         app.resolver_.set_variable(var + "_udp", app.target_->udp_address());
         app.resolver_.set_variable(var + "_redis", app.target_->redis_url());
         app.resolver_.set_variable(var + "_grpc", app.target_->grpc_address());
-        return {{"url", app.target_->base_url()},
+        if (o.kafka) app.resolver_.set_variable(var + "_kafka", app.target_->kafka_address());
+        Json out = {{"url", app.target_->base_url()},
                 {"port", app.target_->port()},
                 {"ws", app.target_->ws_url()},
                 {"tcp", app.target_->tcp_address()},
                 {"udp", app.target_->udp_address()},
                 {"redis", app.target_->redis_url()},
                 {"grpc", app.target_->grpc_address()}};
+        if (o.kafka) out["kafka"] = app.target_->kafka_address();
+        return out;
       },
       [](const Args& a) {
         for (const char* k : {"port", "tcp_port", "udp_port", "redis_port", "grpc_port"}) {

@@ -46,7 +46,7 @@ std::vector<Param> start_test_params() {
       {"graceful_stop", A::kNumber | A::kNull, false, nullptr,
        "seconds in-flight requests may finish after test_time before they are aborted (30)"},
       {"bootstrap_servers", A::kAny, false, nullptr,
-       "accepted for compatibility (kafka_user is not built yet)"},
+       "kafka_user brokers, \"host:port,...\" or a list (default localhost:9092)"},
       {"record_log_max_mb", A::kInteger | A::kNull, false, nullptr,
        "disk cap of this run's per-request records in MiB (default 1024; 0 = no cap); past "
        "it the records are sampled"},
