@@ -469,6 +469,9 @@ class Session final : public engine::UserSession {
     } else if (co_await await_result(op, done, op.rec.start + st.timeout, Op::kConnect, &c)) {
       client_->connected.store(true, std::memory_order_release);
     }
+    // A connect that failed or timed out may still be under way in Paho: the next one starts
+    // from a fresh client.
+    if (!op.rec.ok() && client_) retire();
     co_return op.finish();
   }
 

@@ -3,6 +3,7 @@ config): a plain listener, a TLS listener with a self-signed certificate and a l
 wants a password. Covers connect, publish at QoS 0/1/2, subscribe and wait with expect, MQTT 5,
 delivery latency (a user receiving what it published), per-request placeholders read back by
 mosquitto_sub, bad input, a broker that is down, bad credentials and TLS."""
+import json
 import os
 import shutil
 import socket
@@ -197,6 +198,41 @@ password_file {pw}
         self.assertGreater(s["totals"]["failures"], 0)
         self.assertEqual(set(s["errors_by_kind"]), {"refused"}, s["errors"])
         self.assertEqual(s["per_name"]["connect"]["failures"], s["totals"]["failures"])
+
+    def test_broker_going_away_is_a_reset(self):
+        port = free_port()
+        log = os.path.join(self.workdir, "broker.log")
+        conf = os.path.join(self.workdir, "broker.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    f"user root\nlog_dest file {log}\nlog_type all\n")
+        broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (broker.kill(), broker.wait(10)))
+        wait_port(port, broker, "mosquitto")
+        ld = self.start_doc(doc(mqtt_test([
+            {"method": "subscribe", "topic": "nobody/publishes/here"},
+            {"method": "wait", "timeout": 30},
+        ], host=f"mqtt://127.0.0.1:{port}", test_time=3)))
+        # Once the user has subscribed it waits for a message that never comes: stop the broker.
+        for _ in range(400):
+            if os.path.exists(log):
+                with open(log) as f:
+                    if "SUBSCRIBE" in f.read():
+                        break
+            time.sleep(0.025)
+        broker.kill()
+        broker.wait(10)
+        out, err = ld.communicate(timeout=60)
+        self.assertEqual(ld.returncode, 0, err + out)
+        with open(os.path.join(self.workdir, "summary.json")) as f:
+            s = json.load(f)
+        self.assertEqual(s["per_name"]["wait"]["failures"], 1, s["errors"])
+        self.assertIn("reset", s["errors_by_kind"], s["errors"])
+        waits = [e for e in s["errors"] if e["name"] == "wait"]
+        self.assertEqual(waits[0]["message"], "connection closed by the broker")
+        # Reconnecting finds nothing listening.
+        self.assertIn("refused", s["errors_by_kind"], s["errors"])
 
     def test_credentials(self):
         url = f"mqtt://127.0.0.1:{self.pw_port}"
