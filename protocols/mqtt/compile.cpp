@@ -48,11 +48,11 @@ std::vector<action::Param> declared_fields() {
   return f;
 }
 
-const std::vector<std::string> kMethods = {"connect", "publish",  "subscribe", "unsubscribe",
-                                           "wait",    "receive",  "disconnect"};
+const std::vector<std::string> kMethods = {"connect", "publish", "subscribe", "unsubscribe",
+                                           "wait",    "receive", "disconnect"};
 constexpr std::string_view kUser = "an mqtt_user";
-constexpr Scheme kMqttSchemes[] = {{"mqtt", 1883, false}, {"mqtts", 8883, true},
-                                   {"tcp", 1883, false},  {"ssl", 8883, true}};
+constexpr Scheme kMqttSchemes[] = {
+    {"mqtt", 1883, false}, {"mqtts", 8883, true}, {"tcp", 1883, false}, {"ssl", 8883, true}};
 
 Method method_enum(const std::string& m) {
   if (m == "connect") return Method::kConnect;
@@ -98,8 +98,10 @@ struct FieldUse {
   const char* which;
 };
 constexpr FieldUse kUses[] = {
-    {"topic", [](Method m) { return m == Method::kPublish || m == Method::kSubscribe ||
-                                    m == Method::kUnsubscribe; },
+    {"topic",
+     [](Method m) {
+       return m == Method::kPublish || m == Method::kSubscribe || m == Method::kUnsubscribe;
+     },
      "publish, subscribe and unsubscribe"},
     {"payload", [](Method m) { return m == Method::kPublish; }, "publish"},
     {"retain", [](Method m) { return m == Method::kPublish; }, "publish"},
@@ -206,7 +208,8 @@ class MqttProtocol final : public engine::Protocol {
       Step s;
       s.method = method_enum(method);
       s.conn = conn_of(task, default_url, ctx, pc, *out);
-      if (task.contains("topic")) s.topic = params::Template::parse(task["topic"].get<std::string>(), pc);
+      if (task.contains("topic"))
+        s.topic = params::Template::parse(task["topic"].get<std::string>(), pc);
       if (s.method == Method::kPublish) s.payload = compile_payload_template(task, "payload", pc);
       if (task.contains("qos")) s.qos = task["qos"].get<int>();
       if (task.contains("retain")) s.retain = task["retain"].get<bool>();
@@ -215,15 +218,18 @@ class MqttProtocol final : public engine::Protocol {
       if (task.contains("expect")) {
         s.has_expect = true;
         s.expect = params::Template::parse(task["expect"].get<std::string>(), pc);
-        s.expect_message = "expect failed: payload contains '" + task["expect"].get<std::string>() + "'";
+        s.expect_message =
+            "expect failed: payload contains '" + task["expect"].get<std::string>() + "'";
       }
-      if (s.method == Method::kReceive && (task.contains("assertions") || task.contains("extract"))) {
+      if (s.method == Method::kReceive &&
+          (task.contains("assertions") || task.contains("extract"))) {
         s.checks = checks::Checks::compile(task, pc, /*http=*/false);
         if (s.checks->empty()) s.checks.reset();
       }
       const std::string label =
-          task.contains("name") ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
-                                : method;
+          task.contains("name")
+              ? params::resolve_static(task["name"].get<std::string>(), ctx.resolver)
+              : method;
       s.name_id = ctx.names.intern("MQTT", label);
       ctx.names.set_url(s.name_id, out->conns[s.conn].display);
       s.timeout = seconds_to_ns(timeout_of(task, kDefaultTimeoutS));
@@ -254,9 +260,9 @@ class MqttProtocol final : public engine::Protocol {
     Url u;
     std::string error;
     if (!parse_mqtt_url(text, u, error)) {
-      throw ConfigError(std::string(own ? "task field 'url'" : "LD_start_test host") + " '" + text +
-                            "' " + error,
-                        pointer);
+      throw ConfigError(
+          std::string(own ? "task field 'url'" : "LD_start_test host") + " '" + text + "' " + error,
+          pointer);
     }
     ConnSpec c;
     c.display = text;

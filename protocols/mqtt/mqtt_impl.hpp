@@ -27,7 +27,14 @@ constexpr std::string_view kDefaultUrl = "mqtt://127.0.0.1:1883";
 constexpr std::string_view kStampPrefix = "ldts:";
 constexpr std::size_t kStampSize = 5 + 16 + 8 + 4 + 1;
 
-enum class Method : std::uint8_t { kConnect, kPublish, kSubscribe, kUnsubscribe, kReceive, kDisconnect };
+enum class Method : std::uint8_t {
+  kConnect,
+  kPublish,
+  kSubscribe,
+  kUnsubscribe,
+  kReceive,
+  kDisconnect
+};
 
 // How a task connects (when it is a connect, or finds its user disconnected).
 struct ConnSpec {

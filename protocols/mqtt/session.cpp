@@ -231,26 +231,35 @@ constexpr ErrorInfo kDropped{ErrorKind::kOther,
 
 const char* op_label(Op op) {
   switch (op) {
-    case Op::kConnect: return "CONNACK";
-    case Op::kPublish: return "PUBACK";
-    case Op::kSubscribe: return "SUBACK";
-    case Op::kUnsubscribe: return "UNSUBACK";
-    case Op::kDisconnect: return "DISCONNECT";
+    case Op::kConnect:
+      return "CONNACK";
+    case Op::kPublish:
+      return "PUBACK";
+    case Op::kSubscribe:
+      return "SUBACK";
+    case Op::kUnsubscribe:
+      return "UNSUBACK";
+    case Op::kDisconnect:
+      return "DISCONNECT";
   }
   return "";
 }
 
 char hex_digit(unsigned v) { return "0123456789abcdef"[v & 15]; }
 void put_hex(std::string& out, std::uint64_t v, int digits) {
-  for (int i = digits - 1; i >= 0; --i) out.push_back(hex_digit(static_cast<unsigned>(v >> (4 * i))));
+  for (int i = digits - 1; i >= 0; --i)
+    out.push_back(hex_digit(static_cast<unsigned>(v >> (4 * i))));
 }
 bool get_hex(std::string_view s, std::uint64_t& v) {
   v = 0;
   for (const char ch : s) {
     unsigned d;
-    if (ch >= '0' && ch <= '9') d = ch - '0';
-    else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
-    else return false;
+    if (ch >= '0' && ch <= '9')
+      d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      d = ch - 'a' + 10;
+    else
+      return false;
     v = (v << 4) | d;
   }
   return true;
@@ -287,11 +296,18 @@ class Session final : public engine::UserSession {
       planned = steady_now();
     }
     switch (st.method) {
-      case Method::kPublish: co_await publish(st, index, planned); break;
+      case Method::kPublish:
+        co_await publish(st, index, planned);
+        break;
       case Method::kSubscribe:
-      case Method::kUnsubscribe: co_await subscription(st, planned); break;
-      case Method::kReceive: co_await receive(st, planned); break;
-      default: break;
+      case Method::kUnsubscribe:
+        co_await subscription(st, planned);
+        break;
+      case Method::kReceive:
+        co_await receive(st, planned);
+        break;
+      default:
+        break;
     }
   }
 
@@ -358,10 +374,10 @@ class Session final : public engine::UserSession {
     }
     if (c.tls) {
       const char* why = client_ && client_->tls_error[0] ? client_->tls_error : nullptr;
-      co_return ErrorInfo{ErrorKind::kTls,
-                          why ? w_.intern(std::string("TLS handshake failed: ") + why)
-                              : "TLS handshake failed",
-                          0, false};
+      co_return ErrorInfo{
+          ErrorKind::kTls,
+          why ? w_.intern(std::string("TLS handshake failed: ") + why) : "TLS handshake failed", 0,
+          false};
     }
     const std::string text = r.text[0] ? std::string(r.text) : MQTTAsync_strerror(r.code);
     co_return ErrorInfo{ErrorKind::kConnect, w_.intern("connect: " + text), r.code, false};
@@ -402,7 +418,8 @@ class Session final : public engine::UserSession {
       cid = &cid_;
     }
     // A new connection: a client with other settings or still connected is retired.
-    if (client_ && (client_->conn != st.conn || client_->client_id != *cid || connected())) retire();
+    if (client_ && (client_->conn != st.conn || client_->client_id != *cid || connected()))
+      retire();
     if (!client_) {
       auto cl = std::make_unique<Client>();
       cl->inbox = inbox_.sender();
@@ -435,8 +452,8 @@ class Session final : public engine::UserSession {
     }
     o.MQTTVersion = v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     o.keepAliveInterval = c.keepalive;
-    o.connectTimeout = std::max(1, static_cast<int>(std::ceil(
-                                       static_cast<double>(st.timeout) / kNanosPerSecond)));
+    o.connectTimeout =
+        std::max(1, static_cast<int>(std::ceil(static_cast<double>(st.timeout) / kNanosPerSecond)));
     o.automaticReconnect = 0;
     if (c.has_username) {
       user_.clear();
@@ -618,7 +635,8 @@ class Session final : public engine::UserSession {
     }
     op.stop();
     if (op.rec.ok() && st.checks) {
-      if (const char* msg = st.checks->apply(checks::ResponseView{0, last_payload, {}}, *w_.scope)) {
+      if (const char* msg =
+              st.checks->apply(checks::ResponseView{0, last_payload, {}}, *w_.scope)) {
         op.rec.error = {ErrorKind::kAssertion, msg, 0, false};
       }
     }

@@ -45,8 +45,7 @@ TEST(MqttConfig, BadTaskFieldsNameTheirPointer) {
 
 TEST(MqttConfig, BadOptionsNameTheirPointer) {
   auto p = make_protocol();
-  expect_config_error([&] { p->validate_options({{"mqtt_inbox", 0}}); }, "/mqtt_inbox",
-                      "from 1");
+  expect_config_error([&] { p->validate_options({{"mqtt_inbox", 0}}); }, "/mqtt_inbox", "from 1");
   p->validate_options({{"mqtt_inbox", 10}});
 }
 
@@ -68,12 +67,17 @@ Compiled compile(const Json& tasks, const std::string& host = "") {
 }
 
 TEST(MqttCompile, NamesConnectionsAndTemplates) {
-  const Compiled c = compile(Json::array({
-      {{"topic", "t/${uuid()}"}, {"payload", {{"a", 1}}}, {"qos", 1}},
-      {{"method", "receive"}, {"count", 3}, {"expect", "x"}, {"name", "three"}},
-      {{"method", "connect"}, {"url", "${broker}"}, {"version", 5}, {"verify", false},
-       {"client_id", "c-${uuid()}"}},
-  }), "mqtt://10.0.0.1:1999");
+  const Compiled c =
+      compile(Json::array({
+                  {{"topic", "t/${uuid()}"}, {"payload", {{"a", 1}}}, {"qos", 1}},
+                  {{"method", "receive"}, {"count", 3}, {"expect", "x"}, {"name", "three"}},
+                  {{"method", "connect"},
+                   {"url", "${broker}"},
+                   {"version", 5},
+                   {"verify", false},
+                   {"client_id", "c-${uuid()}"}},
+              }),
+              "mqtt://10.0.0.1:1999");
   const Tasks& t = c.mqtt();
   ASSERT_EQ(t.steps.size(), 3u);
   EXPECT_EQ(t.steps[0].method, Method::kPublish);
