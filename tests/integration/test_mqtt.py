@@ -146,6 +146,19 @@ password_file {pw}
         self.assertGreater(per["delivered"]["requests"], 20)
         self.assertLessEqual(abs(per["delivered"]["requests"] - per["wait"]["requests"]), 2)
 
+    def test_full_inbox_drops_and_counts(self):
+        # Ten messages arrive before each wait; the inbox holds three.
+        tasks = [{"method": "subscribe", "topic": "full/u", "qos": 1}]
+        tasks += [{"topic": "full/u", "payload": f"m{i}", "qos": 1} for i in range(10)]
+        tasks += [{"method": "wait", "count": 3, "timeout": 5}]
+        s = self.run_ok(mqtt_test(tasks, host=self.url, test_time=1, mqtt_inbox=3))
+        per = s["per_name"]["wait"]
+        self.assertGreater(per["requests"], 0)
+        drops = [e for e in s["errors"] if e["name"] == "wait"]
+        self.assertEqual(len(drops), 1, s["errors"])
+        self.assertIn("inbox was full", drops[0]["message"])
+        self.assertEqual(set(s["errors_by_kind"]), {"other"})
+
     def test_placeholders_read_back_by_mosquitto_sub(self):
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port),
                                 "-t", "ph/#", "-q", "1", "-v", "-i", "independent-reader"],
