@@ -18,6 +18,7 @@ PACKAGES=(
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
   postgresql mariadb-server redis-server redis-tools python3-grpcio
   kcat python3-confluent-kafka
+  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
 )
