@@ -341,12 +341,6 @@ class Http1Protocol final : public engine::Protocol {
 
 }  // namespace
 
-Nanos Tasks::max_timeout() const noexcept {
-  Nanos m = 0;
-  for (const auto& s : steps) m = std::max(m, s.timeout);
-  return m;
-}
-
 std::shared_ptr<engine::Protocol> make_protocol() { return std::make_shared<Http1Protocol>(); }
 
 }  // namespace ld::proto::http1

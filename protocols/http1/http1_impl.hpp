@@ -13,6 +13,7 @@
 #include "common/url.hpp"
 #include "action/registry.hpp"
 #include "core/json_util.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -56,14 +57,10 @@ struct Step {
   std::vector<tcp::endpoint> endpoints;    // resolved when the plan was built (may be empty)
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
-  std::vector<Step> steps;
   proto::TlsContexts tls;  // shared by every step and user
 };
 

@@ -13,6 +13,7 @@
 
 #include "checks/checks.hpp"
 #include "loaddensity/protocol/completion.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -67,11 +68,8 @@ struct Consumer {
   bool earliest = false;
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
   void end_run() noexcept override;
@@ -81,7 +79,6 @@ class Tasks final : public engine::CompiledTasks {
   void retire(rd_kafka_t* rk);
 
   std::vector<std::unique_ptr<Cluster>> clusters;
-  std::vector<Step> steps;
   std::unique_ptr<engine::OffloadPool> pool;  // per run
 
  private:

@@ -206,10 +206,4 @@ void Tasks::retire(rd_kafka_t* rk) {
   retired_.push_back(rk);
 }
 
-Nanos Tasks::max_timeout() const noexcept {
-  Nanos m = 0;
-  for (const auto& s : steps) m = std::max(m, s.timeout);
-  return m;
-}
-
 }  // namespace ld::proto::kafka

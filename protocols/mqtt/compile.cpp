@@ -315,12 +315,6 @@ class MqttProtocol final : public engine::Protocol {
 
 }  // namespace
 
-Nanos Tasks::max_timeout() const noexcept {
-  Nanos m = 0;
-  for (const auto& s : steps) m = std::max(m, s.timeout);
-  return m;
-}
-
 std::shared_ptr<engine::Protocol> make_protocol() { return std::make_shared<MqttProtocol>(); }
 
 }  // namespace ld::proto::mqtt

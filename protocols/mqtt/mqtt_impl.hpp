@@ -10,6 +10,7 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -72,18 +73,14 @@ struct Step {
   std::unique_ptr<checks::Checks> checks;  // receive: on the last matching payload
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
   std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
   net::awaitable<void> drain_worker(engine::WorkerContext& worker, Nanos deadline) override;
 
   std::vector<ConnSpec> conns;
-  std::vector<Step> steps;
   std::uint32_t connect_name_id = 0;  // the record of a connect a task made on first use
   std::size_t inbox = kDefaultInbox;  // messages a user holds before dropping
 };

@@ -11,6 +11,7 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "core/json_util.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 #include "redis/url.hpp"
@@ -52,15 +53,11 @@ struct Step {
   std::unique_ptr<checks::Checks> checks;  // null when the task has none
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
   std::vector<Endpoint> endpoints;
-  std::vector<Step> steps;
   std::size_t pipeline = 1;  // commands in flight per user (engine lanes over one connection)
   proto::TlsContexts tls;    // shared by every rediss:// endpoint and user
 };

@@ -445,12 +445,6 @@ std::string to_markers(std::string_view sql, bool named, std::vector<std::string
   return rewrite(sql, Dialect{'?', true, named}, names, &order);
 }
 
-Nanos Tasks::max_timeout() const noexcept {
-  Nanos m = 0;
-  for (const auto& s : steps) m = std::max(m, s.timeout);
-  return m;
-}
-
 std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
   switch (backend) {
     case Backend::kPostgres:

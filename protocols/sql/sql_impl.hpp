@@ -6,6 +6,7 @@
 
 #include "checks/checks.hpp"
 #include "loaddensity/protocol/completion.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -50,11 +51,8 @@ struct Step {
   bool needs_rows() const noexcept { return assertions || extract; }
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
   std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
@@ -64,7 +62,6 @@ class Tasks final : public engine::CompiledTasks {
   std::string conninfo;  // PostgreSQL: the URL as libpq takes it
   std::string path;      // SQLite: the database file (":memory:" per user)
   MariaTarget maria;     // MariaDB
-  std::vector<Step> steps;
   std::unique_ptr<engine::OffloadPool> pool;  // SQLite: per run
 };
 

@@ -12,6 +12,7 @@
 #include "checks/checks.hpp"
 #include "common/task_fields.hpp"
 #include "core/json_util.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -48,14 +49,10 @@ struct Step {
   Nanos timeout = 0;
 };
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
-  std::vector<Step> steps;
   std::vector<Endpoint> endpoints;
   std::size_t write_buffer = 4096;  // masking buffer per connection: the largest payload, capped
 };
