@@ -5,6 +5,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/url.hpp"
+#include "core/text.hpp"
 #include "grpc/grpc_impl.hpp"
 
 namespace ld::proto::grpc {
@@ -20,13 +22,7 @@ int status_code_of(std::string_view name) {
   }
   if (digits) return n < kStatusCount ? n : -1;
   for (int i = 0; i < kStatusCount; ++i) {
-    const std::string_view s = kStatusNames[i];
-    if (s.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t k = 0; k < s.size() && same; ++k) {
-      same = s[k] == std::toupper(static_cast<unsigned char>(name[k]));
-    }
-    if (same) return i;
+    if (text::iequals(kStatusNames[i], name)) return i;
   }
   return -1;
 }
@@ -77,22 +73,6 @@ bool find_field(std::string_view headers, std::string_view name, std::string_vie
     headers.remove_prefix(eol + 2);
   }
   return found;
-}
-
-// grpc-message is percent-encoded (gRPC over HTTP/2, "Status-Message").
-void append_percent_decoded(std::string& out, std::string_view s) {
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
 }
 
 const stats::ErrorInfo kNoStatus{stats::ErrorKind::kProtocol,
@@ -154,7 +134,9 @@ void Call::judge(std::string_view body, std::string_view headers, std::string& s
     scratch.assign(kStatusNames[code]);
     if (find_field(headers, "grpc-message", value) && !value.empty()) {
       scratch += ": ";
-      append_percent_decoded(scratch, value);
+      std::string text;  // grpc-message is percent-encoded ("Status-Message")
+      if (!percent_decode(value, text)) text.assign(value);
+      scratch += text;
     }
     // The code is in the text (and in rec.status), so the error carries none of its own.
     rec.error = {stats::ErrorKind::kGrpcStatus, w.intern(scratch), 0, false};

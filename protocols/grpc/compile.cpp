@@ -120,23 +120,9 @@ class GrpcProtocol final : public engine::Protocol {
   std::vector<std::string> user_types() const override { return {"grpc_user"}; }
   std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
   std::vector<action::Param> options() const override {
-    return {{"max_streams", action::kInteger | action::kNull, false, nullptr,
-             "concurrent calls per user connection, 1 to " +
-                 std::to_string(http2::kMaxStreamsLimit) + " (default 1)"}};
+    return {http2::max_streams_option("calls")};
   }
-
-  void validate_options(const Json& args) const override {
-    if (args.contains("max_streams") && !args["max_streams"].is_null()) {
-      const Json& m = args["max_streams"];
-      if (!m.is_number_integer() || m.get<long long>() < 1 ||
-          m.get<long long>() > static_cast<long long>(http2::kMaxStreamsLimit)) {
-        throw ConfigError("max_streams must be an integer from 1 to " +
-                              std::to_string(http2::kMaxStreamsLimit) + ", got " +
-                              json_brief(m, 40),
-                          "/max_streams");
-      }
-    }
-  }
+  void validate_options(const Json& args) const override { http2::check_max_streams(args); }
 
   void validate_task(const Json& task) const override {
     check_task_fields(task, fields_, kUser);
@@ -212,9 +198,7 @@ class GrpcProtocol final : public engine::Protocol {
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
                                                  engine::CompileContext& ctx) const override {
     auto out = std::make_unique<Tasks>();
-    if (ctx.options.contains("max_streams") && ctx.options["max_streams"].is_number_integer()) {
-      out->h2.max_streams = ctx.options["max_streams"].get<std::size_t>();
-    }
+    out->h2.max_streams = http2::max_streams_of(ctx.options);
     std::map<std::string, std::shared_ptr<const Schema>> schemas;
     std::map<std::string, std::vector<http2::tcp::endpoint>> dns;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -355,14 +339,8 @@ class GrpcProtocol final : public engine::Protocol {
     if (task.contains("proto")) schema = proto_schema(task);
     const std::string method_text = task["method"].get<std::string>();
     if (!schema) {
-      std::string service = method_text;
-      if (!service.empty() && service.front() == '/') service.erase(0, 1);
-      std::size_t cut = service.find('/');
-      if (cut == std::string::npos) cut = service.rfind('.');
-      if (cut == std::string::npos) {
-        field_error("method", "'" + method_text + "' is not a method name (write package.Service/Method)");
-      }
-      service.resize(cut);
+      std::string service, name;
+      if (!split_method(method_text, service, name, error)) field_error("method", error);
       const std::string key = "reflection|" + ep.target + (ep.tls ? "|tls|" : "|") + ep.ca + "|" +
                               ep.cert + "|" + ep.authority + "|" + service;
       auto& slot = schemas[key];

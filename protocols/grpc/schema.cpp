@@ -352,17 +352,24 @@ std::shared_ptr<const Schema> Schema::from_reflection(const Endpoint& endpoint,
   return s;
 }
 
-const pb::MethodDescriptor* Schema::method(const std::string& full, std::string& error) const {
-  // "pkg.Service/Method" (also "/pkg.Service/Method" and "pkg.Service.Method").
-  std::string text = full;
-  if (!text.empty() && text.front() == '/') text.erase(0, 1);
+bool split_method(const std::string& full, std::string& service, std::string& method,
+                  std::string& error) {
+  std::string_view text = full;
+  if (!text.empty() && text.front() == '/') text.remove_prefix(1);
   std::size_t cut = text.find('/');
-  if (cut == std::string::npos) cut = text.rfind('.');
-  if (cut == std::string::npos || cut == 0 || cut + 1 == text.size()) {
+  if (cut == std::string_view::npos) cut = text.rfind('.');
+  if (cut == std::string_view::npos || cut == 0 || cut + 1 == text.size()) {
     error = "'" + full + "' is not a method name (write package.Service/Method)";
-    return nullptr;
+    return false;
   }
-  const std::string service = text.substr(0, cut), name = text.substr(cut + 1);
+  service.assign(text.substr(0, cut));
+  method.assign(text.substr(cut + 1));
+  return true;
+}
+
+const pb::MethodDescriptor* Schema::method(const std::string& full, std::string& error) const {
+  std::string service, name;
+  if (!split_method(full, service, name, error)) return nullptr;
   const pb::ServiceDescriptor* svc = impl_->pool.FindServiceByName(service);
   if (!svc) {
     error = "no service '" + service + "' in the schema";

@@ -52,6 +52,11 @@ class Schema {
   std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
 };
 
+// "pkg.Service/Method" (also "/pkg.Service/Method" and "pkg.Service.Method") -> its parts;
+// false with `error` set when it is not a method name.
+bool split_method(const std::string& text, std::string& service, std::string& method,
+                  std::string& error);
+
 // "type.googleapis.com/<full name>", the URL the resolver knows a message type by.
 std::string type_url(const std::string& full_name);
 

@@ -59,23 +59,13 @@ class Http2Protocol final : public engine::Protocol {
   std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
 
   std::vector<action::Param> options() const override {
-    return {{"max_streams", action::kInteger | action::kNull, false, nullptr,
-             "concurrent requests per user connection, 1 to " +
-                 std::to_string(kMaxStreamsLimit) + " (default 1)"},
+    return {max_streams_option("requests"),
             {"http2", action::kBool | action::kNull, false, nullptr,
              "false runs the tasks on the HTTP/1.1 client (default true)"}};
   }
 
   void validate_options(const Json& args) const override {
-    if (args.contains("max_streams") && !args["max_streams"].is_null()) {
-      const Json& m = args["max_streams"];
-      if (!m.is_number_integer() || m.get<long long>() < 1 ||
-          m.get<long long>() > static_cast<long long>(kMaxStreamsLimit)) {
-        throw ConfigError("max_streams must be an integer from 1 to " +
-                              std::to_string(kMaxStreamsLimit) + ", got " + json_brief(m, 40),
-                          "/max_streams");
-      }
-    }
+    check_max_streams(args);
     if (args.contains("http2") && !args["http2"].is_null() && !args["http2"].is_boolean()) {
       throw ConfigError("http2 must be true or false, got " + json_brief(args["http2"], 40),
                         "/http2");
@@ -123,9 +113,7 @@ class Http2Protocol final : public engine::Protocol {
     // validate_options() ran when the document was checked.
     if (http1_disabled(ctx.options) && http1_) return http1_->compile(tasks, ctx);
     auto out = std::make_unique<Tasks>();
-    if (ctx.options.contains("max_streams") && ctx.options["max_streams"].is_number_integer()) {
-      out->max_streams = ctx.options["max_streams"].get<std::size_t>();
-    }
+    out->max_streams = max_streams_of(ctx.options);
     std::map<std::string, std::vector<tcp::endpoint>> dns;
     // Placeholders fixed for the run are folded here; per-request ones stay as written.
     engine::CompileContext resolved_ctx = ctx;
@@ -354,6 +342,29 @@ nghttp2_nv nv(const std::string& name, const std::string& value) {
 
 }  // namespace
 
+action::Param max_streams_option(const std::string& what) {
+  return {"max_streams", action::kInteger | action::kNull, false, nullptr,
+          "concurrent " + what + " per user connection, 1 to " + std::to_string(kMaxStreamsLimit) +
+              " (default 1)"};
+}
+
+void check_max_streams(const Json& args) {
+  if (!args.contains("max_streams") || args["max_streams"].is_null()) return;
+  const Json& m = args["max_streams"];
+  if (!m.is_number_integer() || m.get<long long>() < 1 ||
+      m.get<long long>() > static_cast<long long>(kMaxStreamsLimit)) {
+    throw ConfigError("max_streams must be an integer from 1 to " +
+                          std::to_string(kMaxStreamsLimit) + ", got " + json_brief(m, 40),
+                      "/max_streams");
+  }
+}
+
+std::size_t max_streams_of(const Json& args) {
+  return args.contains("max_streams") && args["max_streams"].is_number_integer()
+             ? args["max_streams"].get<std::size_t>()
+             : 1;
+}
+
 void finalize(Step& s) {
   static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
                            kPath = ":path", kContentType = "content-type",
@@ -371,12 +382,6 @@ void finalize(Step& s) {
   if (!s.content_length.empty()) s.nva.push_back(nv(kContentLength, s.content_length));
   s.request_bytes = s.body.size();
   for (const auto& h : s.nva) s.request_bytes += h.namelen + h.valuelen + 4;
-}
-
-Nanos Tasks::max_timeout() const noexcept {
-  Nanos m = 0;
-  for (const auto& s : steps) m = std::max(m, s.timeout);
-  return m;
 }
 
 std::shared_ptr<engine::Protocol> make_protocol(std::shared_ptr<engine::Protocol> http1) {

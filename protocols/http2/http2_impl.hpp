@@ -15,6 +15,7 @@
 #include "common/url.hpp"
 #include "action/registry.hpp"
 #include "core/json_util.hpp"
+#include "common/step_tasks.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "params/resolver.hpp"
 
@@ -87,14 +88,10 @@ struct Step {
 // Fills step.nva from the Step's strings. Call once the Step is at its final address.
 void finalize(Step& step);
 
-class Tasks final : public engine::CompiledTasks {
+class Tasks final : public proto::StepTasks<Step> {
  public:
-  std::size_t size() const noexcept override { return steps.size(); }
-  Nanos max_timeout() const noexcept override;
-  std::uint32_t name_id(std::size_t i) const noexcept override { return steps[i].name_id; }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
-  std::vector<Step> steps;
   std::size_t max_streams = 1;  // concurrent requests per user connection
   proto::TlsContexts tls;       // shared by every step and user
 };
@@ -102,5 +99,12 @@ class Tasks final : public engine::CompiledTasks {
 constexpr int kMaxRedirects = 30;
 constexpr double kDefaultTimeoutS = 30.0;
 constexpr std::size_t kMaxStreamsLimit = 1000;
+
+// LD_start_test `max_streams`, shared with the protocols layered on this client (gRPC):
+// its declaration (`what` names the unit: "requests", "calls"), its check (ConfigError at
+// "/max_streams") and its value (1 when absent).
+action::Param max_streams_option(const std::string& what);
+void check_max_streams(const Json& args);
+std::size_t max_streams_of(const Json& args);
 
 }  // namespace ld::proto::http2

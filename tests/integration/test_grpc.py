@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from ldtest import SOURCE, Case, doc
+from ldtest import SOURCE, Case, doc, free_port
 
 PROTO = os.path.join(SOURCE, "examples", "proto", "echo.proto")
 SERVICE = "loaddensity.echo.Echo"
@@ -194,10 +194,7 @@ class GrpcTest(Case):
         self.assertGreater(s["totals"]["requests"], 30)
 
     def test_server_down_is_counted(self):
-        import socket
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         s = self.run_ok(grpc_test([{"target": f"127.0.0.1:{port}", "proto": PROTO,
                                     "method": f"{SERVICE}/Unary"}], test_time=1), failures=None)
         self.assertEqual(set(s["errors_by_kind"]), {"refused"})
