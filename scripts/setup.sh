@@ -13,12 +13,13 @@ PACKAGES=(
   libboost1.74-dev libssl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libsqlite3-dev libpq-dev libmariadb-dev libnghttp2-dev libspdlog-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc
-  librdkafka-dev
+  librdkafka-dev libmongoc-dev libbson-dev libzmq3-dev cppzmq-dev
   # test and benchmark servers and tools
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
   postgresql mariadb-server redis-server redis-tools python3-grpcio
   kcat python3-confluent-kafka
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
+  python3-pymongo prometheus influxdb influxdb-client python3-zmq
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
 )

@@ -16,6 +16,7 @@
 #include "core/json_util.hpp"
 #include "engine/scheduler.hpp"
 #include "loaddensity/protocol/protocol.hpp"
+#include "loaddensity/stats/live.hpp"
 #include "loaddensity/stats/metrics.hpp"
 #include "params/resolver.hpp"
 
@@ -111,6 +112,10 @@ class App {
   stats::Metrics& metrics_ = session_.metrics;
   std::optional<engine::FailureBudget>& failure_budget_ = session_.failure_budget;
   std::optional<engine::NetworkConditioner>& conditioner_ = session_.conditioner;
+  // Live snapshots of every test this App runs (kept between runs: the latest is the last
+  // run's final snapshot). Exporters, the dashboard and a distributed worker read it or
+  // observe it.
+  stats::LiveFeed live_feed_;
   std::unique_ptr<target::EmbeddedTarget> target_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files

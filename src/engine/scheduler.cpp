@@ -637,6 +637,15 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   stats::LiveFeed local_feed;
   stats::LiveFeed& feed = live_feed_ ? *live_feed_ : local_feed;
   if (progress) feed.add_observer(progress);
+  // The feed may be the caller's and outlive this run: the progress sink leaves it on every
+  // way out.
+  struct ObserverGuard {
+    stats::LiveFeed& feed;
+    stats::LiveObserver* o;
+    ~ObserverGuard() {
+      if (o) feed.remove_observer(o);
+    }
+  } progress_guard{feed, progress};
   auto live_names = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
   for (std::uint32_t id = 0; id < names.size(); ++id) live_names->push_back(names.at(id));
   std::vector<stats::LiveName> live_totals(names.size());
@@ -867,7 +876,6 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   }
   const Nanos t_end = steady_now();
   collect(t_end, true);
-  if (progress) feed.remove_observer(progress);
   for (unsigned i = 0; i < nthreads; ++i) {
     if (gone(i)) continue;
     Worker& w = *workers[i];

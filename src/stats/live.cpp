@@ -68,9 +68,13 @@ std::shared_ptr<const LiveSnapshot> LiveFeed::latest() const {
   return latest_;
 }
 
-void LiveFeed::add_observer(LiveObserver* o) { observers_.push_back(o); }
+void LiveFeed::add_observer(LiveObserver* o) {
+  std::lock_guard<std::mutex> lock(observers_mu_);
+  observers_.push_back(o);
+}
 
 void LiveFeed::remove_observer(LiveObserver* o) {
+  std::lock_guard<std::mutex> lock(observers_mu_);
   observers_.erase(std::remove(observers_.begin(), observers_.end(), o), observers_.end());
 }
 
@@ -79,6 +83,7 @@ void LiveFeed::publish(std::shared_ptr<const LiveSnapshot> s) {
     std::lock_guard<std::mutex> lock(mu_);
     latest_ = s;
   }
+  std::lock_guard<std::mutex> lock(observers_mu_);
   for (LiveObserver* o : observers_) o->on_interval(*s);
 }
 

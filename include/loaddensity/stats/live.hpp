@@ -155,6 +155,10 @@ class LiveObserver {
 };
 
 // The published snapshot and the observers of one run (or of a session of runs).
+// One feed may outlive many runs (the App keeps one for its exporters and dashboard); observers
+// may be added and removed from any thread. remove_observer() waits for a call in progress to
+// that observer to return, so the observer may be destroyed right after; an observer must
+// therefore never add or remove observers from inside on_interval().
 class LiveFeed {
  public:
   std::shared_ptr<const LiveSnapshot> latest() const;
@@ -166,7 +170,8 @@ class LiveFeed {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const LiveSnapshot> latest_;
-  std::vector<LiveObserver*> observers_;  // control thread only
+  std::mutex observers_mu_;  // held while observers are called
+  std::vector<LiveObserver*> observers_;
 };
 
 }  // namespace ld::stats

@@ -111,7 +111,7 @@ void register_test_commands(action::CommandRegistry& r, App& app) {
         std::unique_ptr<engine::ProgressSink> progress;
         if (app.options_.progress) progress = engine::make_terminal_progress(app.err_);
         const RunResult result = app.runner_.run(
-            a, app.session_, RunControls{&app.interrupted_, progress.get(), nullptr});
+            a, app.session_, RunControls{&app.interrupted_, progress.get(), &app.live_feed_});
         const engine::PlanConfig& plan = result.plan;
         const engine::RunOutcome& outcome = result.outcome;
         if (const std::uint64_t every =
