@@ -196,9 +196,9 @@ class MqttProtocol final : public engine::Protocol {
       out->inbox = ctx.options["mqtt_inbox"].get<std::size_t>();
     }
     std::string default_url(kDefaultUrl);
-    if (ctx.host.rfind("mqtt://", 0) == 0 || ctx.host.rfind("mqtts://", 0) == 0) {
-      default_url = ctx.host;
-    }
+    // The host may be a registered variable (${target_mqtt}): resolved now, fixed for the run.
+    const std::string host = params::resolve_static(ctx.host, ctx.resolver);
+    if (host.rfind("mqtt://", 0) == 0 || host.rfind("mqtts://", 0) == 0) default_url = host;
     const params::ParseContext pc = ctx.parse_context();
     bool auto_connect = false;
     compile_each(tasks.size(), [&](std::size_t i) {
