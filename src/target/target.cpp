@@ -42,6 +42,7 @@
 #include "target/echo.hpp"
 #include "target/grpc_echo.hpp"
 #include "target/kafka_mock.hpp"
+#include "target/mongo_server.hpp"
 #include "target/resp_server.hpp"
 #include "target/h2c.hpp"
 #include "target/handlers.hpp"
@@ -305,6 +306,7 @@ struct EmbeddedTarget::Impl {
   // TCP/UDP echo on the first worker's io_context; destroyed after that io_context (below).
   std::unique_ptr<EchoServers> echo;
   std::unique_ptr<RespServer> resp;  // likewise
+  std::unique_ptr<MongoServer> mongo;  // likewise
   std::unique_ptr<GrpcEcho> grpc;    // on grpc++'s own threads
   std::unique_ptr<KafkaMock> kafka;  // on librdkafka's own threads; only when options.kafka
 
@@ -360,11 +362,21 @@ struct EmbeddedTarget::Impl {
     echo->start();
     resp = std::make_unique<RespServer>(*fresh.front()->ioc, endpoint.address(), options.redis_port);
     resp->start();
+    try {
+      mongo = std::make_unique<MongoServer>(*fresh.front()->ioc, endpoint.address(),
+                                            options.mongo_port);
+    } catch (...) {
+      resp->close();
+      echo->close();
+      throw;
+    }
+    mongo->start();
     grpc = std::make_unique<GrpcEcho>();
     try {
       grpc->start(endpoint.address().to_string(), options.grpc_port);
     } catch (...) {
       resp->close();
+      mongo->close();
       echo->close();
       grpc.reset();
       throw;
@@ -374,6 +386,7 @@ struct EmbeddedTarget::Impl {
         kafka = std::make_unique<KafkaMock>();
       } catch (...) {
         resp->close();
+        mongo->close();
         echo->close();
         grpc->stop();
         grpc.reset();
@@ -408,9 +421,11 @@ struct EmbeddedTarget::Impl {
       Worker* w = worker.get();
       EchoServers* e = worker == workers.front() ? echo.get() : nullptr;
       RespServer* r = worker == workers.front() ? resp.get() : nullptr;
-      net::post(*w->ioc, [w, e, r] {
+      MongoServer* m = worker == workers.front() ? mongo.get() : nullptr;
+      net::post(*w->ioc, [w, e, r, m] {
         if (e) e->close();
         if (r) r->close();
+        if (m) m->close();
         shut_down(w);
       });
     }
@@ -430,6 +445,7 @@ struct EmbeddedTarget::Impl {
     workers.clear();
     echo.reset();
     resp.reset();
+    mongo.reset();
     if (grpc) grpc->stop();
     grpc.reset();
     kafka.reset();
@@ -479,6 +495,14 @@ std::uint16_t EmbeddedTarget::redis_port() const noexcept {
 
 std::string EmbeddedTarget::redis_url() const {
   return "redis://" + impl_->host_text + ":" + std::to_string(redis_port()) + "/0";
+}
+
+std::uint16_t EmbeddedTarget::mongo_port() const noexcept {
+  return impl_->mongo ? impl_->mongo->port() : 0;
+}
+
+std::string EmbeddedTarget::mongo_url() const {
+  return "mongodb://" + impl_->host_text + ":" + std::to_string(mongo_port());
 }
 
 std::uint16_t EmbeddedTarget::grpc_port() const noexcept {
