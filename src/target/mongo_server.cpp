@@ -563,14 +563,19 @@ bool bool_of(const bson_t* cmd, const char* key) {
   return bson_iter_init_find(&it, cmd, key) && bson_iter_as_bool(&it);
 }
 
+// The document `it` points at as a static bson_t (valid while what it reads lives).
+bool iter_doc(const bson_iter_t* it, bson_t* out) {
+  std::uint32_t len = 0;
+  const std::uint8_t* data = nullptr;
+  bson_iter_document(it, &len, &data);
+  return data && bson_init_static(out, data, len);
+}
+
 // A sub-document field as a static bson_t (an empty one when absent).
 bool doc_of(const bson_t* cmd, const char* key, bson_t* out) {
   bson_iter_t it;
   if (bson_iter_init_find(&it, cmd, key) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-    std::uint32_t len = 0;
-    const std::uint8_t* data = nullptr;
-    bson_iter_document(&it, &len, &data);
-    return bson_init_static(out, data, len);
+    return iter_doc(&it, out);
   }
   bson_init(out);
   return false;
@@ -847,16 +852,13 @@ struct MongoStore::Impl {
     int nerr = 0;
     while (bson_iter_next(&docs)) {
       bson_t doc;
-      std::uint32_t len = 0;
-      const std::uint8_t* data = nullptr;
       int code = 0;
       std::string msg;
       if (!BSON_ITER_HOLDS_DOCUMENT(&docs)) {
         code = 2;
         msg = "documents must be documents";
       } else {
-        bson_iter_document(&docs, &len, &data);
-        bson_init_static(&doc, data, len);
+        iter_doc(&docs, &doc);
         if (bson_has_field(&doc, "_id")) {
           msg = store(c, &doc, code);
         } else {
@@ -956,11 +958,7 @@ struct MongoStore::Impl {
     int nerr = 0, nup = 0;
     for (; bson_iter_next(&ups); ++index) {
       bson_t spec, q, u;
-      std::uint32_t len = 0;
-      const std::uint8_t* data = nullptr;
-      if (!BSON_ITER_HOLDS_DOCUMENT(&ups)) continue;
-      bson_iter_document(&ups, &len, &data);
-      bson_init_static(&spec, data, len);
+      if (!BSON_ITER_HOLDS_DOCUMENT(&ups) || !iter_doc(&ups, &spec)) continue;
       doc_of(&spec, "q", &q);
       bson_iter_t uit;
       if (!bson_iter_init_find(&uit, &spec, "u") || !BSON_ITER_HOLDS_DOCUMENT(&uit)) {
@@ -1076,10 +1074,7 @@ struct MongoStore::Impl {
     for (; bson_iter_next(&dels); ++index) {
       if (!BSON_ITER_HOLDS_DOCUMENT(&dels)) continue;
       bson_t spec, q;
-      std::uint32_t len = 0;
-      const std::uint8_t* data = nullptr;
-      bson_iter_document(&dels, &len, &data);
-      bson_init_static(&spec, data, len);
+      if (!iter_doc(&dels, &spec)) continue;
       doc_of(&spec, "q", &q);
       const std::int64_t limit = int_of(&spec, "limit").value_or(0);
       std::vector<std::uint64_t> seqs;
@@ -1125,11 +1120,8 @@ struct MongoStore::Impl {
       }
       const std::string_view stage = bson_iter_key(&st);
       if (stage == "$match" && BSON_ITER_HOLDS_DOCUMENT(&st)) {
-        std::uint32_t len = 0;
-        const std::uint8_t* data = nullptr;
-        bson_iter_document(&st, &len, &data);
         bson_destroy(&match);
-        bson_init_static(&match, data, len);
+        iter_doc(&st, &match);
       } else if (stage == "$skip") {
         skip = bson_iter_as_int64(&st);
       } else if (stage == "$limit") {
