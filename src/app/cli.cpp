@@ -214,6 +214,9 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   target_cmd->add_option("--mqtt-port", topts.mqtt_port, "MQTT broker port (0 = any free port)")
       ->capture_default_str();
+  target_cmd->add_option("--mongo-port", topts.mongo_port,
+                         "MongoDB wire-protocol responder port (0 = any free port)")
+      ->capture_default_str();
   target_cmd->add_flag("--kafka", topts.kafka,
                        "Also serve a Kafka broker (librdkafka's mock cluster, a free port)");
 
@@ -358,7 +361,8 @@ int run_cli(int argc, char** argv) {
       std::cout << "embedded target listening on " << t.base_url() << " (Ctrl-C stops it)\n"
                 << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
                 << t.udp_address() << "  redis " << t.redis_url() << "  grpc "
-                << t.grpc_address() << "  mqtt " << t.mqtt_url();
+                << t.grpc_address() << "  mqtt " << t.mqtt_url()
+                << "  mongo " << t.mongo_url();
       if (topts.kafka) std::cout << "  kafka " << t.kafka_address();
       std::cout << std::endl;
       while (!app.interrupt_flag().load()) {

@@ -6,16 +6,19 @@
 #include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
 // clang-format on
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 namespace ld::target {
@@ -56,6 +59,38 @@ class TcpListener {
     boost::system::error_code ec;
     acceptor_.close(ec);
     for (tcp::socket* s : connections_) s->close(ec);
+  }
+
+  // Serves one connection of a request/reply protocol (RESP, MongoDB's wire protocol): reads
+  // into a buffer, calls `consume(in, out, open)` to answer the complete requests at the front
+  // of `in` (it returns how many bytes it used and clears `open` to close after replying), then
+  // writes `out`. The connection closes when the peer does, on a write error, or when more than
+  // `max_pending` bytes of an incomplete request are buffered.
+  template <class Consume>
+  boost::asio::awaitable<void> serve_requests(tcp::socket socket, std::size_t max_pending,
+                                              Consume consume) {
+    namespace net = boost::asio;
+    Registration registration(*this, socket);
+    std::array<char, 16 * 1024> buffer;
+    std::string in, out;
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    bool open = true;
+    while (open && !stopping_) {
+      const std::size_t n = co_await socket.async_read_some(
+          net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
+      if (ec || stopping_) break;
+      in.append(buffer.data(), n);
+      in.erase(0, consume(std::string_view(in), out, open));
+      if (in.size() > max_pending) break;
+      if (!out.empty()) {
+        co_await net::async_write(socket, net::buffer(out),
+                                  net::redirect_error(net::use_awaitable, ec));
+        out.clear();
+        if (ec) break;
+      }
+    }
+    socket.close(ec);
   }
 
   // Registers a connection for close() while it lives (hold it in the serving coroutine).

@@ -5,8 +5,6 @@
 
 #include "target/resp_server.hpp"
 
-#include <array>
-#include <boost/asio/write.hpp>
 #include <charconv>
 #include <deque>
 #include <unordered_map>
@@ -296,42 +294,25 @@ struct RespServer::Impl {
   Impl(net::io_context& io, const net::ip::address& address, std::uint16_t port)
       : listener(io, address, port, "RESP") {}
 
-  net::awaitable<void> serve(tcp::socket socket) {
-    TcpListener::Registration registration(listener, socket);
-    std::array<char, 16 * 1024> buffer;
-    std::string in, out;
-    std::vector<std::string_view> args;
-    error_code ec;
-    socket.set_option(tcp::no_delay(true), ec);
-    bool open = true;
-    while (open && !listener.stopping()) {
-      const std::size_t n = co_await socket.async_read_some(
-          net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
-      if (ec || listener.stopping()) break;
-      in.append(buffer.data(), n);
-      std::size_t pos = 0;
-      while (open && pos < in.size()) {
-        std::size_t used = 0;
-        const resp::Scan scan = resp::scan_command(std::string_view(in).substr(pos), args, used);
-        if (scan == resp::Scan::kIncomplete) break;
-        if (scan == resp::Scan::kMalformed) {
-          resp::append_error(out, "ERR Protocol error");
-          open = false;
-          break;
-        }
-        open = store.execute(args, out);
-        pos += used;
+  // The complete commands at the front of `in`, answered into `out`; the bytes used.
+  std::size_t consume(std::string_view in, std::string& out, bool& open) {
+    std::size_t pos = 0;
+    while (open && pos < in.size()) {
+      std::size_t used = 0;
+      const resp::Scan scan = resp::scan_command(in.substr(pos), args, used);
+      if (scan == resp::Scan::kIncomplete) break;
+      if (scan == resp::Scan::kMalformed) {
+        resp::append_error(out, "ERR Protocol error");
+        open = false;
+        break;
       }
-      in.erase(0, pos);
-      if (in.size() > resp::kMaxBulk) break;  // a command larger than Redis accepts
-      if (!out.empty()) {
-        co_await net::async_write(socket, net::buffer(out), net::redirect_error(net::use_awaitable, ec));
-        out.clear();
-        if (ec) break;
-      }
+      open = store.execute(args, out);
+      pos += used;
     }
-    socket.close(ec);
+    return pos;
   }
+
+  std::vector<std::string_view> args;  // io thread only (one command at a time)
 };
 
 RespServer::RespServer(net::io_context& io, const net::ip::address& address, std::uint16_t port)
@@ -340,7 +321,14 @@ RespServer::RespServer(net::io_context& io, const net::ip::address& address, std
 RespServer::~RespServer() = default;
 
 void RespServer::start() {
-  impl_->listener.start([this](tcp::socket s) { return impl_->serve(std::move(s)); });
+  impl_->listener.start([this](tcp::socket s) {
+    // A command larger than Redis accepts closes the connection.
+    return impl_->listener.serve_requests(
+        std::move(s), resp::kMaxBulk,
+        [this](std::string_view in, std::string& out, bool& open) {
+          return impl_->consume(in, out, open);
+        });
+  });
 }
 
 void RespServer::close() noexcept { impl_->listener.close(); }

@@ -43,6 +43,7 @@
 #include "target/grpc_echo.hpp"
 #include "target/kafka_mock.hpp"
 #include "target/mqtt_broker.hpp"
+#include "target/mongo_server.hpp"
 #include "target/resp_server.hpp"
 #include "target/h2c.hpp"
 #include "target/handlers.hpp"
@@ -307,6 +308,7 @@ struct EmbeddedTarget::Impl {
   std::unique_ptr<EchoServers> echo;
   std::unique_ptr<RespServer> resp;  // likewise
   std::unique_ptr<MqttBroker> mqtt;  // likewise
+  std::unique_ptr<MongoServer> mongo;  // likewise
   std::unique_ptr<GrpcEcho> grpc;    // on grpc++'s own threads
   std::unique_ptr<KafkaMock> kafka;  // on librdkafka's own threads; only when options.kafka
 
@@ -364,18 +366,23 @@ struct EmbeddedTarget::Impl {
     resp->start();
     try {
       mqtt = std::make_unique<MqttBroker>(*fresh.front()->ioc, endpoint.address(), options.mqtt_port);
+      mongo = std::make_unique<MongoServer>(*fresh.front()->ioc, endpoint.address(),
+                                            options.mongo_port);
     } catch (...) {
+      if (mqtt) mqtt->close();
       resp->close();
       echo->close();
       throw;
     }
     mqtt->start();
+    mongo->start();
     grpc = std::make_unique<GrpcEcho>();
     try {
       grpc->start(endpoint.address().to_string(), options.grpc_port);
     } catch (...) {
       mqtt->close();
       resp->close();
+      mongo->close();
       echo->close();
       grpc.reset();
       throw;
@@ -386,6 +393,7 @@ struct EmbeddedTarget::Impl {
       } catch (...) {
         mqtt->close();
         resp->close();
+        mongo->close();
         echo->close();
         grpc->stop();
         grpc.reset();
@@ -420,11 +428,13 @@ struct EmbeddedTarget::Impl {
       Worker* w = worker.get();
       EchoServers* e = worker == workers.front() ? echo.get() : nullptr;
       RespServer* r = worker == workers.front() ? resp.get() : nullptr;
-      MqttBroker* m = worker == workers.front() ? mqtt.get() : nullptr;
-      net::post(*w->ioc, [w, e, r, m] {
+      MqttBroker* q = worker == workers.front() ? mqtt.get() : nullptr;
+      MongoServer* g = worker == workers.front() ? mongo.get() : nullptr;
+      net::post(*w->ioc, [w, e, r, q, g] {
         if (e) e->close();
         if (r) r->close();
-        if (m) m->close();
+        if (q) q->close();
+        if (g) g->close();
         shut_down(w);
       });
     }
@@ -445,6 +455,7 @@ struct EmbeddedTarget::Impl {
     echo.reset();
     resp.reset();
     mqtt.reset();
+    mongo.reset();
     if (grpc) grpc->stop();
     grpc.reset();
     kafka.reset();
@@ -502,6 +513,14 @@ std::uint16_t EmbeddedTarget::mqtt_port() const noexcept {
 
 std::string EmbeddedTarget::mqtt_url() const {
   return "mqtt://" + impl_->host_text + ":" + std::to_string(mqtt_port());
+}
+
+std::uint16_t EmbeddedTarget::mongo_port() const noexcept {
+  return impl_->mongo ? impl_->mongo->port() : 0;
+}
+
+std::string EmbeddedTarget::mongo_url() const {
+  return "mongodb://" + impl_->host_text + ":" + std::to_string(mongo_port());
 }
 
 std::uint16_t EmbeddedTarget::grpc_port() const noexcept {

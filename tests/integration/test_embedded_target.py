@@ -215,6 +215,7 @@ EXAMPLE_OUTCOMES = {
     "every_report": ({"/status/503": {"http_status"}, "/delay/1": {"timeout"}}, "test_time"),
     "http2_smoke": ({"h2 GET /status/404": {"http_status"}}, "test_time"),
     "kafka": (None, "test_time"),
+    "mongo": (None, "test_time"),
     "mqtt": (None, "test_time"),
     "open_model": (None, "test_time"),
     "quick_smoke": (None, "test_time"),
