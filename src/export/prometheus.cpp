@@ -5,6 +5,8 @@
 #include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
 // clang-format on
 
+#include <pthread.h>
+
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -143,7 +145,10 @@ PrometheusExporter::PrometheusExporter(stats::LiveFeed& feed, const std::string&
   m.port = m.acceptor.local_endpoint().port();
   m.inbox = std::make_unique<SnapshotInbox>(feed);
   net::co_spawn(m.io, m.accept_loop(), net::detached);
-  m.thread = std::thread([&m] { m.io.run(); });
+  m.thread = std::thread([&m] {
+    pthread_setname_np(pthread_self(), "ld-prometheus");
+    m.io.run();
+  });
   log::info("exporter.prometheus", "listening on " + url());
 }
 

@@ -1,5 +1,7 @@
 #include "export/pusher.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "core/log.hpp"
@@ -94,6 +96,9 @@ void Pusher::stop() {
 }
 
 void Pusher::loop() {
+  // "ld-influxdb", "ld-otlp", "ld-statsd": visible in top -H and /proc/PID/task/*/comm.
+  const std::string thread_name = "ld-" + component_.substr(component_.find('.') + 1);
+  pthread_setname_np(pthread_self(), thread_name.substr(0, 15).c_str());
   using clock = std::chrono::steady_clock;
   constexpr auto kMaxBackoff = std::chrono::milliseconds(30000);
   auto next = clock::now() + interval_;
