@@ -138,9 +138,9 @@ action::Document prometheus_document(const std::string& addr) {
       port.find_first_not_of("0123456789") != std::string::npos) {
     throw ConfigError("--prometheus: expected HOST:PORT, HOST or PORT, got '" + addr + "'");
   }
-  Json doc = {{"load_density",
-               Json::array({Json::array({"LD_start_prometheus_exporter",
-                                         {{"addr", host}, {"port", std::stoi(port)}}})})}};
+  Json doc = {
+      {"load_density", Json::array({Json::array({"LD_start_prometheus_exporter",
+                                                 {{"addr", host}, {"port", std::stoi(port)}}})})}};
   return action::parse_document_json(std::move(doc), "--prometheus");
 }
 

@@ -131,7 +131,8 @@ std::string histogram_point(const Series& s, std::int64_t start, std::int64_t no
 
 std::string otlp_endpoint(const std::string& endpoint) {
   const HttpUrl u = parse_http_url(endpoint);
-  if (u.target == "/" && endpoint.find('/', 7) == std::string::npos) return endpoint + "/v1/metrics";
+  if (u.target == "/" && endpoint.find('/', 7) == std::string::npos)
+    return endpoint + "/v1/metrics";
   if (u.target == "/" && endpoint.back() == '/') return endpoint + "v1/metrics";
   return endpoint;
 }
@@ -155,11 +156,11 @@ std::string otlp_metrics_request(const SeriesBook& book, const std::string& serv
                                    {s.requests}, {}, nullptr));
     for (std::size_t k = 1; k < s.by_kind.size(); ++k) {
       if (!s.by_kind[k]) continue;
-      errors.push_back(int_point(
-          {{"request_type", type},
-           {"name", name},
-           {"error.kind", stats::error_kind_name(static_cast<stats::ErrorKind>(k))}},
-          start_ns, now_ns, std::int64_t(s.by_kind[k])));
+      errors.push_back(
+          int_point({{"request_type", type},
+                     {"name", name},
+                     {"error.kind", stats::error_kind_name(static_cast<stats::ErrorKind>(k))}},
+                    start_ns, now_ns, std::int64_t(s.by_kind[k])));
     }
   }
   Pb scope_metrics;
@@ -169,17 +170,17 @@ std::string otlp_metrics_request(const SeriesBook& book, const std::string& serv
     scope_metrics.bytes(1, scope.out);
   }
   if (!requests.empty()) {
-    scope_metrics.bytes(2, metric("loaddensity.requests", "Requests by outcome", "", 7,
-                                  monotonic_sum(requests)));
-    scope_metrics.bytes(2, metric("loaddensity.request.latency",
-                                  "Request latency from the planned start", "ms", 9,
-                                  histogram(latency)));
-    scope_metrics.bytes(2, metric("loaddensity.response.size", "Response body bytes", "By", 9,
-                                  histogram(size)));
+    scope_metrics.bytes(
+        2, metric("loaddensity.requests", "Requests by outcome", "", 7, monotonic_sum(requests)));
+    scope_metrics.bytes(
+        2, metric("loaddensity.request.latency", "Request latency from the planned start", "ms", 9,
+                  histogram(latency)));
+    scope_metrics.bytes(
+        2, metric("loaddensity.response.size", "Response body bytes", "By", 9, histogram(size)));
   }
   if (!errors.empty()) {
-    scope_metrics.bytes(2, metric("loaddensity.errors", "Failures by kind", "", 7,
-                                  monotonic_sum(errors)));
+    scope_metrics.bytes(
+        2, metric("loaddensity.errors", "Failures by kind", "", 7, monotonic_sum(errors)));
   }
   {
     Pb gauge;  // Gauge{data_points = 1}
@@ -197,8 +198,7 @@ std::string otlp_metrics_request(const SeriesBook& book, const std::string& serv
 }
 
 OtlpExporter::OtlpExporter(stats::LiveFeed& feed, OtlpOptions options)
-    : Pusher(feed, "exporter.otlp", otlp_endpoint(options.endpoint), options.interval,
-             false),
+    : Pusher(feed, "exporter.otlp", otlp_endpoint(options.endpoint), options.interval, false),
       o_(std::move(options)),
       url_(parse_http_url(otlp_endpoint(o_.endpoint))),
       start_ns_(unix_now_ns()) {}

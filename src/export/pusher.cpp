@@ -42,8 +42,8 @@ void EndpointHealth::down(const std::string& why) {
 void EndpointHealth::up() {
   if (!down_ || ++successes_ < recover_after_) return;
   down_ = false;
-  log::info(component_, endpoint_ + " reachable again after " +
-                            std::to_string(failed_attempts_) + " failed attempt(s)");
+  log::info(component_, endpoint_ + " reachable again after " + std::to_string(failed_attempts_) +
+                            " failed attempt(s)");
   failed_attempts_ = 0;
 }
 

@@ -75,7 +75,8 @@ void SeriesBook::fold(const std::shared_ptr<const stats::LiveSnapshot>& s) {
     d.requests = cur.requests - old.requests;
     d.failures = cur.failures - old.failures;
     d.bytes_in = cur.bytes_in - old.bytes_in;
-    for (std::size_t k = 0; k < d.by_kind.size(); ++k) d.by_kind[k] = cur.by_kind[k] - old.by_kind[k];
+    for (std::size_t k = 0; k < d.by_kind.size(); ++k)
+      d.by_kind[k] = cur.by_kind[k] - old.by_kind[k];
     const auto& cb = cur.latency.buckets();
     const auto& ob = old.latency.buckets();
     if (!cb.empty()) {
@@ -155,7 +156,8 @@ std::vector<std::uint64_t> bucket_counts(const Series& s) {
   std::size_t j = 0;
   for (std::size_t i = 0; i < s.buckets.size(); ++i) {
     if (!s.buckets[i]) continue;
-    const std::int64_t upper = LiveHistogram::bucket_lower_us(i) + LiveHistogram::bucket_width_us(i);
+    const std::int64_t upper =
+        LiveHistogram::bucket_lower_us(i) + LiveHistogram::bucket_width_us(i);
     while (j < bounds.size() && bounds[j] < upper) ++j;  // bounds are bucket boundaries
     out[j] += s.buckets[i];
   }

@@ -35,8 +35,8 @@ std::string statsd_lines(const SeriesBook& book, const std::string& prefix) {
     const std::uint64_t ok = s.requests - s.failures;
     if (ok) out += prefix + ".requests:" + std::to_string(ok) + "|c|" + tags + ",outcome:success\n";
     if (s.failures) {
-      out += prefix + ".requests:" + std::to_string(s.failures) + "|c|" + tags +
-             ",outcome:failure\n";
+      out +=
+          prefix + ".requests:" + std::to_string(s.failures) + "|c|" + tags + ",outcome:failure\n";
     }
     // Latencies by whole millisecond (the original sends int(ms) per request).
     std::map<std::int64_t, std::uint64_t> by_ms;
@@ -54,8 +54,8 @@ std::string statsd_lines(const SeriesBook& book, const std::string& prefix) {
            sample_rate(s.requests) + "|" + tags + '\n';
     for (std::size_t k = 1; k < s.by_kind.size(); ++k) {
       if (!s.by_kind[k]) continue;
-      out += prefix + ".errors:" + std::to_string(s.by_kind[k]) + "|c|" + tags + ",kind:" +
-             stats::error_kind_name(static_cast<stats::ErrorKind>(k)) + '\n';
+      out += prefix + ".errors:" + std::to_string(s.by_kind[k]) + "|c|" + tags +
+             ",kind:" + stats::error_kind_name(static_cast<stats::ErrorKind>(k)) + '\n';
     }
   }
   out += prefix + ".users:" + std::to_string(book.users()) + "|g\n";

@@ -39,7 +39,8 @@ std::vector<std::string> pack_lines(std::string_view lines, std::size_t max_byte
     const std::string_view line = lines.substr(0, nl);
     lines = nl == std::string_view::npos ? std::string_view{} : lines.substr(nl + 1);
     if (line.empty()) continue;
-    if (!cur.empty() && cur.size() + 1 + line.size() > max_bytes) out.push_back(std::exchange(cur, {}));
+    if (!cur.empty() && cur.size() + 1 + line.size() > max_bytes)
+      out.push_back(std::exchange(cur, {}));
     if (!cur.empty()) cur += '\n';
     cur += line;
   }
@@ -103,7 +104,8 @@ HttpUrl parse_http_url(const std::string& url) {
   }
   if (authority.front() == '[') {  // [v6]:port
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("'" + url + "': bad IPv6 host");
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("'" + url + "': bad IPv6 host");
     u.host = std::string(authority.substr(1, close - 1));
     authority = authority.substr(close + 1);
     u.port = authority.size() > 1 && authority[0] == ':' ? std::string(authority.substr(1)) : "80";
@@ -144,24 +146,25 @@ HttpResult http_post(const HttpUrl& url, std::string_view content_type, std::str
     result.error = std::string(what) + ": " +
                    (ec == beast::error::timeout ? std::string("timed out") : ec.message());
   };
-  resolver.async_resolve(url.host, url.port, [&](const boost::system::error_code& ec,
-                                                 tcp::resolver::results_type eps) {
-    if (ec) return fail("resolve", ec);
-    stream.expires_at(deadline);
-    stream.async_connect(eps, [&](const boost::system::error_code& ec, const tcp::endpoint&) {
-      if (ec) return fail("connect", ec);
-      stream.expires_at(deadline);
-      http::async_write(stream, req, [&](const boost::system::error_code& ec, std::size_t) {
-        if (ec) return fail("write", ec);
+  resolver.async_resolve(
+      url.host, url.port,
+      [&](const boost::system::error_code& ec, tcp::resolver::results_type eps) {
+        if (ec) return fail("resolve", ec);
         stream.expires_at(deadline);
-        http::async_read(stream, buffer, parser,
-                         [&](const boost::system::error_code& ec, std::size_t) {
-                           if (ec) return fail("read", ec);
-                           result.status = static_cast<int>(parser.get().result_int());
-                         });
+        stream.async_connect(eps, [&](const boost::system::error_code& ec, const tcp::endpoint&) {
+          if (ec) return fail("connect", ec);
+          stream.expires_at(deadline);
+          http::async_write(stream, req, [&](const boost::system::error_code& ec, std::size_t) {
+            if (ec) return fail("write", ec);
+            stream.expires_at(deadline);
+            http::async_read(stream, buffer, parser,
+                             [&](const boost::system::error_code& ec, std::size_t) {
+                               if (ec) return fail("read", ec);
+                               result.status = static_cast<int>(parser.get().result_int());
+                             });
+          });
+        });
       });
-    });
-  });
   ioc.run_until(deadline + std::chrono::milliseconds(100));
   if (result.status == 0 && result.error.empty()) result.error = "timed out";
   boost::system::error_code ignored;

@@ -47,27 +47,30 @@ std::chrono::milliseconds ms(std::int64_t v) { return std::chrono::milliseconds(
 void register_exporter_commands(action::CommandRegistry& r, App& app) {
   auto& state = app.exporters_;
 
-  r.add(Command{
-      "LD_start_prometheus_exporter",
-      "Serve live metrics for Prometheus at http://ADDR:PORT/metrics.",
-      {{"port", A::kInteger, false, 9646, "0 picks a free port"},
-       {"addr", A::kString, false, "127.0.0.1", "listen address"}},
-      [&app, &state](const Args& a) -> Json {
-        auto& run = running(app, state);
-        const std::string addr = a.str("addr");
-        const auto port = static_cast<std::uint16_t>(a.integer("port"));
-        run.prometheus.reset();  // a second start moves the endpoint
-        run.prometheus = std::make_unique<exporters::PrometheusExporter>(app.live_feed_, addr, port);
-        return {{"url", run.prometheus->url()}, {"port", run.prometheus->port()}};
-      },
-      [](const Args& a) {
-        check_port(a, "port", 0);
-        if (exporters::listen_address(a.str("addr")).empty()) {
-          throw ConfigError("addr must be an IP address (or localhost), got '" + a.str("addr") + "'",
-                            "/addr");
-        }
-      }});
-  r.add(Command{"LD_stop_prometheus_exporter", "Stop the Prometheus endpoint.", {},
+  r.add(Command{"LD_start_prometheus_exporter",
+                "Serve live metrics for Prometheus at http://ADDR:PORT/metrics.",
+                {{"port", A::kInteger, false, 9646, "0 picks a free port"},
+                 {"addr", A::kString, false, "127.0.0.1", "listen address"}},
+                [&app, &state](const Args& a) -> Json {
+                  auto& run = running(app, state);
+                  const std::string addr = a.str("addr");
+                  const auto port = static_cast<std::uint16_t>(a.integer("port"));
+                  run.prometheus.reset();  // a second start moves the endpoint
+                  run.prometheus =
+                      std::make_unique<exporters::PrometheusExporter>(app.live_feed_, addr, port);
+                  return {{"url", run.prometheus->url()}, {"port", run.prometheus->port()}};
+                },
+                [](const Args& a) {
+                  check_port(a, "port", 0);
+                  if (exporters::listen_address(a.str("addr")).empty()) {
+                    throw ConfigError(
+                        "addr must be an IP address (or localhost), got '" + a.str("addr") + "'",
+                        "/addr");
+                  }
+                }});
+  r.add(Command{"LD_stop_prometheus_exporter",
+                "Stop the Prometheus endpoint.",
+                {},
                 [&app, &state](const Args&) -> Json {
                   running(app, state).prometheus.reset();
                   return {{"status", "stopped"}};
@@ -104,7 +107,8 @@ void register_exporter_commands(action::CommandRegistry& r, App& app) {
       [](const Args& a) {
         const std::string t = a.str("transport");
         if (t != "udp" && t != "http") {
-          throw ConfigError("transport must be \"udp\" or \"http\", got \"" + t + "\"", "/transport");
+          throw ConfigError("transport must be \"udp\" or \"http\", got \"" + t + "\"",
+                            "/transport");
         }
         check_port(a, "port", 1);
         if (t == "http") {
@@ -115,7 +119,9 @@ void register_exporter_commands(action::CommandRegistry& r, App& app) {
         number_in_range(a["timeout"], "timeout", 0, 600, true, "/timeout", "seconds");
         check_interval(a, "interval_ms");
       }});
-  r.add(Command{"LD_stop_influxdb_sink", "Write the last batch and stop the InfluxDB sink.", {},
+  r.add(Command{"LD_stop_influxdb_sink",
+                "Write the last batch and stop the InfluxDB sink.",
+                {},
                 [&app, &state](const Args&) -> Json {
                   running(app, state).influxdb.reset();
                   return {{"status", "stopped"}};
@@ -144,37 +150,40 @@ void register_exporter_commands(action::CommandRegistry& r, App& app) {
         if (a.has("endpoint")) check_url(a, "endpoint");
         check_interval(a, "export_interval_ms");
       }});
-  r.add(Command{"LD_stop_opentelemetry_exporter", "Export once more and stop the OTLP exporter.",
+  r.add(Command{"LD_stop_opentelemetry_exporter",
+                "Export once more and stop the OTLP exporter.",
                 {},
                 [&app, &state](const Args&) -> Json {
                   running(app, state).otlp.reset();
                   return {{"status", "stopped"}};
                 }});
 
-  r.add(Command{
-      "LD_start_statsd_sink",
-      "Send live DogStatsD metrics over UDP, aggregated per interval.",
-      {{"host", A::kString, false, "127.0.0.1", ""},
-       {"port", A::kInteger, false, 8125, ""},
-       {"prefix", A::kString, false, "loaddensity", "metric name prefix"},
-       {"interval_ms", A::kInteger, false, 1000, "how often the aggregates are sent"}},
-      [&app, &state](const Args& a) -> Json {
-        exporters::StatsdOptions o;
-        o.host = a.str("host");
-        o.port = static_cast<std::uint16_t>(a.integer("port"));
-        o.prefix = a.str("prefix");
-        o.interval = ms(a.integer("interval_ms"));
-        auto& run = running(app, state);
-        run.statsd.reset();
-        run.statsd = std::make_unique<exporters::StatsdSink>(app.live_feed_, o);
-        run.statsd->start();
-        return {{"status", "started"}, {"endpoint", o.host + ":" + std::to_string(o.port)}};
-      },
-      [](const Args& a) {
-        check_port(a, "port", 1);
-        check_interval(a, "interval_ms");
-      }});
-  r.add(Command{"LD_stop_statsd_sink", "Send the last interval and stop the StatsD sink.", {},
+  r.add(
+      Command{"LD_start_statsd_sink",
+              "Send live DogStatsD metrics over UDP, aggregated per interval.",
+              {{"host", A::kString, false, "127.0.0.1", ""},
+               {"port", A::kInteger, false, 8125, ""},
+               {"prefix", A::kString, false, "loaddensity", "metric name prefix"},
+               {"interval_ms", A::kInteger, false, 1000, "how often the aggregates are sent"}},
+              [&app, &state](const Args& a) -> Json {
+                exporters::StatsdOptions o;
+                o.host = a.str("host");
+                o.port = static_cast<std::uint16_t>(a.integer("port"));
+                o.prefix = a.str("prefix");
+                o.interval = ms(a.integer("interval_ms"));
+                auto& run = running(app, state);
+                run.statsd.reset();
+                run.statsd = std::make_unique<exporters::StatsdSink>(app.live_feed_, o);
+                run.statsd->start();
+                return {{"status", "started"}, {"endpoint", o.host + ":" + std::to_string(o.port)}};
+              },
+              [](const Args& a) {
+                check_port(a, "port", 1);
+                check_interval(a, "interval_ms");
+              }});
+  r.add(Command{"LD_stop_statsd_sink",
+                "Send the last interval and stop the StatsD sink.",
+                {},
                 [&app, &state](const Args&) -> Json {
                   running(app, state).statsd.reset();
                   return {{"status", "stopped"}};

@@ -120,15 +120,15 @@ TEST(LatencyBuckets, BoundsAreLiveHistogramBoundariesAndCountsExact) {
   }
   Series s;
   stats::LiveHistogram h;
-  const std::int64_t values_ns[] = {10'000, 31'999, 32'000, 47'999, 48'000, 1'000'000,
-                                    999'000'000'000};
+  const std::int64_t values_ns[] = {10'000, 31'999,    32'000,         47'999,
+                                    48'000, 1'000'000, 999'000'000'000};
   for (std::int64_t ns : values_ns) h.record(ns);
   s.buckets.assign(h.buckets().begin(), h.buckets().end());
   const auto counts = bucket_counts(s);
   ASSERT_EQ(counts.size(), latency_bounds_us().size() + 1);
-  EXPECT_EQ(counts[0], 2u);  // < 32 us
-  EXPECT_EQ(counts[1], 2u);  // [32, 48) us
-  EXPECT_EQ(counts[2], 1u);  // [48, 64) us
+  EXPECT_EQ(counts[0], 2u);      // < 32 us
+  EXPECT_EQ(counts[1], 2u);      // [32, 48) us
+  EXPECT_EQ(counts[2], 1u);      // [48, 64) us
   EXPECT_EQ(counts.back(), 1u);  // above 33.5 s
 }
 
@@ -184,13 +184,14 @@ TEST(Influx, LineProtocolEscapingAndPoints) {
   EXPECT_EQ(out, "\"say \\\"hi\\\" \\\\o/\"");
 
   const std::string lines = influx_lines(sample_book(), "loaddensity_request", 1700000000000000000);
-  EXPECT_EQ(lines,
-            "loaddensity_request,request_type=GET,name=in\"dex\\ requests=2i,failures=0i,"
-            "success=true,latency_ms=2,latency_p50_ms=1.5035,latency_p95_ms=2.4955,latency_p99_ms=2.4955,"
-            "response_bytes=400i 1700000000000000000\n"
-            "loaddensity_request,request_type=POST,name=a\\ b\\,c\\=d requests=1i,failures=1i,"
-            "success=false,latency_ms=0.04,latency_p50_ms=0.04,latency_p95_ms=0.04,"
-            "latency_p99_ms=0.04,response_bytes=7i,errors_http_status=1i 1700000000000000000\n");
+  EXPECT_EQ(
+      lines,
+      "loaddensity_request,request_type=GET,name=in\"dex\\ requests=2i,failures=0i,"
+      "success=true,latency_ms=2,latency_p50_ms=1.5035,latency_p95_ms=2.4955,latency_p99_ms=2.4955,"
+      "response_bytes=400i 1700000000000000000\n"
+      "loaddensity_request,request_type=POST,name=a\\ b\\,c\\=d requests=1i,failures=1i,"
+      "success=false,latency_ms=0.04,latency_p50_ms=0.04,latency_p95_ms=0.04,"
+      "latency_p99_ms=0.04,response_bytes=7i,errors_http_status=1i 1700000000000000000\n");
 }
 
 TEST(Statsd, TagEscapingAndLines) {
