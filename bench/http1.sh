@@ -5,6 +5,10 @@
 # Prints requests/s, loader CPU seconds and requests per loader CPU-second, then peak RSS per
 # connected user with 5,000 users (loaddensity and wrk).
 #   bench/http1.sh [seconds=15] [binary=build/release/loaddensity]
+# Switches (environment): LD_ONLY=1 runs the plain loaddensity row only; LD_EXPORTERS=1 runs
+# loaddensity with every live exporter on (Prometheus scraped every second, InfluxDB UDP,
+# OTLP/HTTP, DogStatsD; receivers from bench/exporter_sink.py on CPU 0). bench/
+# http1_exporters.sh compares the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -29,7 +33,19 @@ http {
 }
 CONF
 taskset -c 0 nginx -c "$dir/nginx.conf" -e "$dir/error.log"
-trap 'kill $(cat "$dir/nginx.pid") 2>/dev/null; rm -rf "$dir"' EXIT
+sink_pid=
+trap 'kill $(cat "$dir/nginx.pid") $sink_pid 2>/dev/null; rm -rf "$dir"' EXIT
+EXPORTERS=
+if [ "${LD_EXPORTERS:-0}" = 1 ]; then
+  taskset -c 0 /usr/bin/python3 bench/exporter_sink.py >"$dir/sink.env" &
+  sink_pid=$!
+  until [ -s "$dir/sink.env" ]; do sleep 0.1; done
+  eval "$(head -1 "$dir/sink.env")"
+  EXPORTERS="[\"LD_start_prometheus_exporter\", {\"port\": $PROM_PORT}],
+ [\"LD_start_influxdb_sink\", {\"port\": $INFLUX_PORT}],
+ [\"LD_start_opentelemetry_exporter\", {\"endpoint\": \"http://127.0.0.1:$OTLP_PORT\", \"export_interval_ms\": 1000}],
+ [\"LD_start_statsd_sink\", {\"port\": $STATSD_PORT}],"
+fi
 sleep 0.3
 URL="http://127.0.0.1:$port/"
 
@@ -44,14 +60,16 @@ row() {  # name requests elapsed user sys
 printf "%-26s %10s %9s %8s %14s\n" "loader (CPU 1)" "requests" "req/s" "cpu s" "req/cpu-s"
 
 # --- wrk
+if [ "${LD_ONLY:-0}" != 1 ]; then
 read -r e u s m < <(measure taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s "$URL")
 wrk_req=$(awk '/requests in/ {print $1}' "$dir/out")
 row "wrk -t1 -c$CONNS" "$wrk_req" "$e" "$u" "$s" | tee "$dir/wrk.row"
+fi
 
 # --- loaddensity
 ld_doc() {  # users seconds [url]
   cat <<JSON
-[["LD_start_test", {"user_detail_dict": {"user": "fast_http_user"}, "user_count": $1,
+[$EXPORTERS ["LD_start_test", {"user_detail_dict": {"user": "fast_http_user"}, "user_count": $1,
   "spawn_rate": 1000000, "test_time": $2, "threads": 1,
   "tasks": [{"method": "get", "request_url": "${3:-$URL}", "name": "hello"}]}],
  ["LD_generate_summary_report", {"report_name": "$dir/ld-summary"}]]
@@ -61,8 +79,9 @@ ld_doc $CONNS "$DURATION" >"$dir/ld.json"
 read -r e u s m < <(measure taskset -c 1 "$BIN" -q run "$dir/ld.json")
 ld_req=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['requests'])")
 ld_fail=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['failures'])")
-row "loaddensity (1 thread)" "$ld_req" "$e" "$u" "$s" | tee "$dir/ld.row"
+row "loaddensity (1 thread)${EXPORTERS:+, exporters}" "$ld_req" "$e" "$u" "$s" | tee "$dir/ld.row"
 [ "$ld_fail" = 0 ] || echo "  (loaddensity counted $ld_fail failures)"
+[ "${LD_ONLY:-0}" = 1 ] && exit 0
 
 # --- loaddensity with per-request placeholders (the request is rendered for every send)
 ld_doc $CONNS "$DURATION" "${URL}?id=\${randint(1,1000000)}&u=\${uuid()}" >"$dir/ld-dyn.json"

@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 #include "engine/plan.hpp"
 #include "engine/scheduler.hpp"
+#include "export/exporters.hpp"
 #include "loaddensity/core/error.hpp"
 #include "locust/locust_csv.hpp"
 #include "params/sources.hpp"

@@ -30,6 +30,9 @@ class RecordLogRun;
 namespace ld::engine {
 class NameTable;
 }
+namespace ld::exporters {
+struct Running;
+}
 
 namespace ld::app {
 
@@ -82,6 +85,7 @@ class App {
   friend void register_target_commands(action::CommandRegistry&, App&);
   friend void register_reliability_commands(action::CommandRegistry&, App&);
   friend void register_report_commands(action::CommandRegistry&, App&);
+  friend void register_exporter_commands(action::CommandRegistry&, App&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
@@ -116,6 +120,8 @@ class App {
   // run's final snapshot). Exporters, the dashboard and a distributed worker read it or
   // observe it.
   stats::LiveFeed live_feed_;
+  // The exporters observing live_feed_ (declared after it: they stop first).
+  std::unique_ptr<exporters::Running> exporters_;
   std::unique_ptr<target::EmbeddedTarget> target_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files

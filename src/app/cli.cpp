@@ -111,6 +111,39 @@ int run_documents(App& app, const std::vector<action::Document>& docs) {
   return code;
 }
 
+// --prometheus [ADDR]: HOST:PORT, [V6]:PORT, HOST, PORT or nothing (127.0.0.1:9646), as a
+// one-action document run before the others.
+action::Document prometheus_document(const std::string& addr) {
+  std::string host = "127.0.0.1";
+  std::string port = "9646";
+  const auto colon = addr.rfind(':');
+  if (addr.empty()) {
+  } else if (addr.find_first_not_of("0123456789") == std::string::npos) {
+    port = addr;
+  } else if (addr.front() == '[') {
+    const auto close = addr.find(']');
+    if (close == std::string::npos) throw ConfigError("--prometheus: bad address '" + addr + "'");
+    host = addr.substr(1, close - 1);
+    if (close + 1 < addr.size()) {
+      if (addr[close + 1] != ':') throw ConfigError("--prometheus: bad address '" + addr + "'");
+      port = addr.substr(close + 2);
+    }
+  } else if (colon != std::string::npos && addr.find(':') == colon) {
+    host = addr.substr(0, colon);
+    port = addr.substr(colon + 1);
+  } else {
+    host = addr;
+  }
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    throw ConfigError("--prometheus: expected HOST:PORT, HOST or PORT, got '" + addr + "'");
+  }
+  Json doc = {
+      {"load_density", Json::array({Json::array({"LD_start_prometheus_exporter",
+                                                 {{"addr", host}, {"port", std::stoi(port)}}})})}};
+  return action::parse_document_json(std::move(doc), "--prometheus");
+}
+
 std::vector<std::string> json_files_in(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -237,9 +270,17 @@ int run_cli(int argc, char** argv) {
   for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe}) {
     no_footer(sub);
   }
+  std::string prometheus_addr;
+  std::vector<CLI::Option*> prometheus_opts;
   for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd}) {
     sub->add_option("--csv", opts.csv_prefix, "Also write Locust-compatible CSVs (PREFIX_*.csv)")
         ->option_text("PREFIX");
+    prometheus_opts.push_back(
+        sub->add_option("--prometheus", prometheus_addr,
+                        "Serve live metrics for Prometheus at http://ADDR/metrics while the "
+                        "documents run (HOST:PORT, HOST or PORT; default 127.0.0.1:9646)")
+            ->expected(0, 1)
+            ->option_text("[ADDR]"));
   }
   try {
     cli.parse(argc, argv);
@@ -321,6 +362,9 @@ int run_cli(int argc, char** argv) {
       return kExitOk;
     }
     std::vector<action::Document> docs;
+    for (const CLI::Option* o : prometheus_opts) {
+      if (o->count() > 0) docs.push_back(prometheus_document(prometheus_addr));
+    }
     if (*run || !legacy_file.empty()) {
       if (!legacy_file.empty()) run_files.push_back(legacy_file);
       for (const auto& f : run_files) docs.push_back(action::load_document_file(f));
