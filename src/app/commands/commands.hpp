@@ -2,6 +2,8 @@
 // The LD_* commands, grouped in modules by area. Each module registers its own commands on
 // the App's registry (which rejects a name registered twice, at start-up) and reaches the
 // App's session, runner and report state through the App it is given.
+#include "loaddensity/core/json.hpp"
+
 namespace ld::action {
 class CommandRegistry;
 }
@@ -18,6 +20,11 @@ void register_control_commands(action::CommandRegistry& r, App& app);      // ne
 void register_target_commands(action::CommandRegistry& r, App& app);       // embedded target
 void register_reliability_commands(action::CommandRegistry& r, App& app);  // budget, conditioner
 void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
+
+// LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
+// a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
+// LD_start_test's, completed with the CLI's defaults.
+Json start_test_as_worker(App& app, Json args);
 
 // Every module above.
 void register_all_commands(action::CommandRegistry& r, App& app);

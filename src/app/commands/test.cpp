@@ -108,6 +108,9 @@ void register_test_commands(action::CommandRegistry& r, App& app) {
           a["hard_timeout"] = app.options_.hard_timeout_s;
         }
         app.check_csv_columns(a["tasks"], "/tasks");  // the runner checks everything else
+        if (app.options_.worker.on || a["runner_mode"] == "worker") {
+          return start_test_as_worker(app, std::move(a));
+        }
         std::unique_ptr<engine::ProgressSink> progress;
         if (app.options_.progress) progress = engine::make_terminal_progress(app.err_);
         const RunResult result = app.runner_.run(
