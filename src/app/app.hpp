@@ -90,6 +90,7 @@ class App {
   friend void register_reliability_commands(action::CommandRegistry&, App&);
   friend void register_report_commands(action::CommandRegistry&, App&);
   friend Json start_test_as_worker(App&, Json);
+  friend void end_of_run(App&, const engine::RunOutcome&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).

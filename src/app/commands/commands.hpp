@@ -7,6 +7,9 @@
 namespace ld::action {
 class CommandRegistry;
 }
+namespace ld::engine {
+struct RunOutcome;
+}
 
 namespace ld::app {
 
@@ -25,6 +28,9 @@ void register_report_commands(action::CommandRegistry& r, App& app);       // re
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
 // LD_start_test's, completed with the CLI's defaults.
 Json start_test_as_worker(App& app, Json args);
+// After a run of LD_start_test: the record-sampling note, the end-of-test table (unless quiet),
+// and Interrupted when Ctrl-C stopped it.
+void end_of_run(App& app, const engine::RunOutcome& outcome);
 
 // Every module above.
 void register_all_commands(action::CommandRegistry& r, App& app);

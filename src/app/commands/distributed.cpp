@@ -8,7 +8,6 @@
 #include "distributed/worker.hpp"
 #include "engine/progress.hpp"
 #include "loaddensity/core/error.hpp"
-#include "summary/summary.hpp"
 
 namespace ld::app {
 
@@ -72,12 +71,7 @@ Json start_test_as_worker(App& app, Json a) {
     requests += outcome.metrics.requests();
     failures += outcome.metrics.failures();
     last_stop = outcome.stop_reason;
-    if (!app.options_.quiet) {
-      app.out_ << '\n';
-      reports::print_table(outcome.metrics, app.out_);
-      app.out_ << '\n';
-    }
-    if (outcome.stop_reason == "interrupted") throw Interrupted();
+    end_of_run(app, outcome);  // the table; Ctrl-C ends the worker
   }
   return Json{{"user_detail", a["user_detail_dict"]},
               {"runner_mode", "worker"},
