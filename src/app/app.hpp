@@ -43,6 +43,13 @@ struct Options {
   double hard_timeout_s = 0;  // default watchdog for LD_start_test (0 = none)
   std::string csv_prefix;     // --csv: Locust-compatible CSVs written after the run
   std::string command_line;   // shown in report headers
+  // `loaddensity worker`: every LD_start_test runs as a Locust-protocol worker of this master.
+  struct Worker {
+    bool on = false;
+    std::string master_host = "127.0.0.1";
+    int master_port = 5557;
+    double heartbeat_timeout_s = 60;  // a master gone this long ends the worker
+  } worker;
 };
 
 class App {
@@ -86,6 +93,8 @@ class App {
   friend void register_reliability_commands(action::CommandRegistry&, App&);
   friend void register_report_commands(action::CommandRegistry&, App&);
   friend void register_exporter_commands(action::CommandRegistry&, App&);
+  friend Json start_test_as_worker(App&, Json);
+  friend void end_of_run(App&, const engine::RunOutcome&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).

@@ -253,6 +253,26 @@ int run_cli(int argc, char** argv) {
   target_cmd->add_flag("--kafka", topts.kafka,
                        "Also serve a Kafka broker (librdkafka's mock cluster, a free port)");
 
+  std::vector<std::string> worker_files;
+  auto* worker_cmd = cli.add_subcommand(
+      "worker",
+      "Run action files as a worker of a Locust master: every LD_start_test follows the "
+      "master's user count until it stops or quits (docs/distributed.md)");
+  worker_cmd->add_option("files", worker_files, "Action JSON files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  worker_cmd->add_option("--master-host", opts.worker.master_host, "The master's address")
+      ->capture_default_str();
+  worker_cmd->add_option("--master-port", opts.worker.master_port, "The master's port")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  worker_cmd
+      ->add_option("--heartbeat-timeout", opts.worker.heartbeat_timeout_s,
+                   "Seconds without the master before the worker stops its test and exits "
+                   "with an error")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+
   std::string diff_db;
   std::int64_t diff_base = 0, diff_cur = 0;
   double diff_tolerance = 0.10;
@@ -267,12 +287,13 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   diff_cmd->add_flag("--json", diff_json, "Print the diff as JSON instead of a table");
 
-  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe}) {
+  for (CLI::App* sub :
+       {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe, worker_cmd}) {
     no_footer(sub);
   }
   std::string prometheus_addr;
   std::vector<CLI::Option*> prometheus_opts;
-  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd}) {
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, worker_cmd}) {
     sub->add_option("--csv", opts.csv_prefix, "Also write Locust-compatible CSVs (PREFIX_*.csv)")
         ->option_text("PREFIX");
     prometheus_opts.push_back(
@@ -301,6 +322,7 @@ int run_cli(int argc, char** argv) {
   }
 
   opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);
+  opts.worker.on = worker_cmd->parsed();
   for (int i = 0; i < argc; ++i) {
     opts.command_line += (i ? " " : "");
     opts.command_line += i == 0 ? std::string("loaddensity") : std::string(argv[i]);
@@ -364,6 +386,10 @@ int run_cli(int argc, char** argv) {
     std::vector<action::Document> docs;
     for (const CLI::Option* o : prometheus_opts) {
       if (o->count() > 0) docs.push_back(prometheus_document(prometheus_addr));
+    }
+    if (*worker_cmd) {
+      for (const auto& f : worker_files) docs.push_back(action::load_document_file(f));
+      return run_documents(app, docs);
     }
     if (*run || !legacy_file.empty()) {
       if (!legacy_file.empty()) run_files.push_back(legacy_file);

@@ -141,6 +141,7 @@ RunResult TestRunner::run(const Json& args, TestSession& session, const RunContr
       session.begin_record_run ? session.begin_record_run(*names, max_bytes, body_cap) : nullptr;
   scheduler.set_record_log(record_run);
   scheduler.set_live_feed(controls.live);
+  scheduler.set_external_target(controls.external);
   log::info("test", "started: " + plan.user_type + ", " + std::to_string(plan.users) +
                         " users, " + std::to_string(plan.threads) + " threads");
   result.outcome = scheduler.run(*controls.interrupt, controls.progress);

@@ -49,6 +49,8 @@ struct RunControls {
   const std::atomic<bool>* interrupt = nullptr;  // polled; true stops the test (required)
   engine::ProgressSink* progress = nullptr;      // the progress line, or null
   stats::LiveFeed* live = nullptr;               // live snapshots, or null
+  // The closed model's users follow this target (a Locust master's), or null.
+  const engine::ExternalUserTarget* external = nullptr;
 };
 
 struct RunResult {

@@ -202,10 +202,22 @@ PlanConfig parse_plan(const Json& args) {
                       "/user_detail_dict");
   }
   for (auto it = ud.begin(); it != ud.end(); ++it) {
-    if (it.key() != "user" && it.key() != "wait_time") {
-      throw ConfigError("user_detail_dict accepts \"user\" and \"wait_time\"; unknown key '" +
-                            it.key() + "'",
-                        "/user_detail_dict" + pointer_key(it.key()));
+    if (it.key() != "user" && it.key() != "wait_time" && it.key() != "locust_class") {
+      throw ConfigError(
+          "user_detail_dict accepts \"user\", \"wait_time\" and \"locust_class\"; unknown key '" +
+              it.key() + "'",
+          "/user_detail_dict" + pointer_key(it.key()));
+    }
+  }
+  if (ud.contains("locust_class")) {
+    const Json& lc = ud["locust_class"];
+    bool ok = lc.is_string() || (lc.is_array() && !lc.empty());
+    if (lc.is_array()) {
+      for (const auto& c : lc) ok = ok && c.is_string();
+    }
+    if (!ok) {
+      throw ConfigError("locust_class must be a Locust user class name or a list of them",
+                        "/user_detail_dict/locust_class");
     }
   }
   p.user_type = ud["user"].get<std::string>();
@@ -230,11 +242,11 @@ PlanConfig parse_plan(const Json& args) {
   }
   if (p.threads == 0) p.threads = std::max(1u, std::thread::hardware_concurrency());
   if (args.contains("host") && args["host"].is_string()) p.host = args["host"].get<std::string>();
-  if (args.contains("runner_mode") && args["runner_mode"].is_string() &&
-      args["runner_mode"].get<std::string>() != "local") {
-    throw ConfigError("runner_mode '" + args["runner_mode"].get<std::string>() +
-                          "': this build runs tests locally only (runner_mode \"local\")",
-                      "/runner_mode");
+  if (args.contains("runner_mode") && args["runner_mode"].is_string()) {
+    const std::string mode = args["runner_mode"].get<std::string>();
+    if (mode != "local" && mode != "worker") {
+      throw ConfigError("runner_mode '" + mode + "': use \"local\" or \"worker\"", "/runner_mode");
+    }
   }
   const Json& tasks = arg(args, "tasks");
   if (tasks.is_null()) throw ConfigError("LD_start_test needs \"tasks\"", "/tasks");

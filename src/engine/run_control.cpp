@@ -50,13 +50,14 @@ class PacedUsers final : public UserDriver {
   bool starts_users() const noexcept override { return false; }
 };
 
-class InterruptStop final : public StopCondition {
+class FlagStop final : public StopCondition {
  public:
-  explicit InterruptStop(const std::atomic<bool>& f) : f_(f) {}
-  std::string check(Nanos) override { return f_.load() ? "interrupted" : ""; }
+  FlagStop(const std::atomic<bool>& f, std::string reason) : f_(f), reason_(std::move(reason)) {}
+  std::string check(Nanos) override { return f_.load() ? reason_ : ""; }
 
  private:
   const std::atomic<bool>& f_;
+  std::string reason_;
 };
 
 class DeadlineStop final : public StopCondition {
@@ -112,7 +113,10 @@ std::unique_ptr<UserDriver> external_users(const ExternalUserTarget& target, std
 std::unique_ptr<UserDriver> paced_users() { return std::make_unique<PacedUsers>(); }
 
 std::unique_ptr<StopCondition> stop_on_interrupt(const std::atomic<bool>& flag) {
-  return std::make_unique<InterruptStop>(flag);
+  return std::make_unique<FlagStop>(flag, "interrupted");
+}
+std::unique_ptr<StopCondition> stop_on_flag(const std::atomic<bool>& flag, std::string reason) {
+  return std::make_unique<FlagStop>(flag, std::move(reason));
 }
 std::unique_ptr<StopCondition> stop_at(Nanos at, std::string reason) {
   return std::make_unique<DeadlineStop>(at, std::move(reason));

@@ -27,10 +27,12 @@ struct FailureBudget {
 
 // A closed-model user count set from outside while the test runs (the Locust worker's
 // master says "spawn N users at rate R"). Any thread may store; the control loop reads it
-// every tick. Ignored by the open model and by load shapes.
+// every tick. Ignored by the open model and by load shapes. `stop` ends the test gracefully
+// (stop reason "stopped_by_master"), like test_time would.
 struct ExternalUserTarget {
   std::atomic<std::uint32_t> users{0};
   std::atomic<double> spawn_rate{1};
+  std::atomic<bool> stop{false};
 };
 
 // How many closed-model users should run now, and how fast new ones start.
@@ -78,6 +80,8 @@ using StopConditions = std::vector<std::unique_ptr<StopCondition>>;
 
 // "interrupted" once `flag` is true.
 std::unique_ptr<StopCondition> stop_on_interrupt(const std::atomic<bool>& flag);
+// `reason` once `flag` is true (the external target's stop).
+std::unique_ptr<StopCondition> stop_on_flag(const std::atomic<bool>& flag, std::string reason);
 // `reason` at `at` (test_time, the open model's schedule end, hard_timeout).
 std::unique_ptr<StopCondition> stop_at(Nanos at, std::string reason);
 // "failure_budget: ..." when the failure rate over the last window_s intervals breaches.

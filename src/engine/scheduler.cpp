@@ -750,6 +750,9 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
   stops.push_back(stop_on_interrupt(interrupt));
   if (hard_at) stops.push_back(stop_at(hard_at, "hard_timeout"));
   if (end_at) stops.push_back(stop_at(end_at, "test_time"));
+  if (external_ && !open && !plan.shape) {
+    stops.push_back(stop_on_flag(external_->stop, "stopped_by_master"));
+  }
   if (run->policies.failure_budget) {
     stops.push_back(stop_on_failure_budget(*run->policies.failure_budget));
   }

@@ -2,8 +2,13 @@
 // The LD_* commands, grouped in modules by area. Each module registers its own commands on
 // the App's registry (which rejects a name registered twice, at start-up) and reaches the
 // App's session, runner and report state through the App it is given.
+#include "loaddensity/core/json.hpp"
+
 namespace ld::action {
 class CommandRegistry;
+}
+namespace ld::engine {
+struct RunOutcome;
 }
 
 namespace ld::app {
@@ -19,6 +24,14 @@ void register_target_commands(action::CommandRegistry& r, App& app);       // em
 void register_reliability_commands(action::CommandRegistry& r, App& app);  // budget, conditioner
 void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
 void register_exporter_commands(action::CommandRegistry& r, App& app);     // live exporters
+
+// LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
+// a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
+// LD_start_test's, completed with the CLI's defaults.
+Json start_test_as_worker(App& app, Json args);
+// After a run of LD_start_test: the record-sampling note, the end-of-test table (unless quiet),
+// and Interrupted when Ctrl-C stopped it.
+void end_of_run(App& app, const engine::RunOutcome& outcome);
 
 // Every module above.
 void register_all_commands(action::CommandRegistry& r, App& app);

@@ -28,11 +28,12 @@ std::vector<Param> start_test_params() {
       {"spawn_rate", A::kNumber, false, 10, "users started per second"},
       {"test_time", A::kNumber | A::kNull, false, 60, "seconds; null runs until stopped"},
       {"web_ui_dict", A::kObject | A::kNull, false, nullptr, ""},
-      {"runner_mode", A::kString, false, "local", ""},
+      {"runner_mode", A::kString, false, "local",
+       "local, or worker: a Locust master drives the users (docs/distributed.md)"},
       {"master_bind_host", A::kString, false, "*", ""},
       {"master_bind_port", A::kInteger, false, 5557, ""},
-      {"master_host", A::kString, false, "127.0.0.1", ""},
-      {"master_port", A::kInteger, false, 5557, ""},
+      {"master_host", A::kString, false, "127.0.0.1", "runner_mode worker: the master's address"},
+      {"master_port", A::kInteger, false, 5557, "runner_mode worker: the master's port"},
       {"expected_workers", A::kInteger, false, 0, ""},
       {"tasks", A::kArray | A::kObject, true, nullptr, "the task list"},
       {"host", A::kString | A::kNull, false, nullptr, "base URL for relative task URLs"},
@@ -57,6 +58,22 @@ std::vector<Param> start_test_params() {
 }
 
 }  // namespace
+
+void end_of_run(App& app, const engine::RunOutcome& outcome) {
+  if (const std::uint64_t every =
+          outcome.metrics.runs.empty() ? 1 : outcome.metrics.runs.back().records_sample_every;
+      every > 1) {
+    app.err_ << "note: the per-request record log reached record_log_max_mb; per-request "
+                "reports of this run list a sample (down to 1 in "
+             << every << " requests); aggregates are exact\n";
+  }
+  if (!app.options_.quiet) {
+    app.out_ << '\n';
+    reports::print_table(outcome.metrics, app.out_);
+    app.out_ << '\n';
+  }
+  if (outcome.stop_reason == "interrupted") throw Interrupted();
+}
 
 void register_test_commands(action::CommandRegistry& r, App& app) {
   auto validate_start = [&app](const Args& args) {
@@ -108,25 +125,16 @@ void register_test_commands(action::CommandRegistry& r, App& app) {
           a["hard_timeout"] = app.options_.hard_timeout_s;
         }
         app.check_csv_columns(a["tasks"], "/tasks");  // the runner checks everything else
+        if (app.options_.worker.on || a["runner_mode"] == "worker") {
+          return start_test_as_worker(app, std::move(a));
+        }
         std::unique_ptr<engine::ProgressSink> progress;
         if (app.options_.progress) progress = engine::make_terminal_progress(app.err_);
         const RunResult result = app.runner_.run(
             a, app.session_, RunControls{&app.interrupted_, progress.get(), &app.live_feed_});
         const engine::PlanConfig& plan = result.plan;
         const engine::RunOutcome& outcome = result.outcome;
-        if (const std::uint64_t every =
-                outcome.metrics.runs.empty() ? 1 : outcome.metrics.runs.back().records_sample_every;
-            every > 1) {
-          app.err_ << "note: the per-request record log reached record_log_max_mb; per-request "
-                      "reports of this run list a sample (down to 1 in "
-                   << every << " requests); aggregates are exact\n";
-        }
-        if (!app.options_.quiet) {
-          app.out_ << '\n';
-          reports::print_table(outcome.metrics, app.out_);
-          app.out_ << '\n';
-        }
-        if (outcome.stop_reason == "interrupted") throw Interrupted();
+        end_of_run(app, outcome);
         return Json{{"user_detail", a["user_detail_dict"]},
                     {"user_count", plan.users},
                     {"spawn_rate", plan.spawn_rate},

@@ -187,6 +187,25 @@ TEST(ControlLoopTest, AnExternalTargetIsFollowedAtTheNextTick) {
   EXPECT_EQ(w.running, 6u);
 }
 
+TEST(ControlLoopTest, AnExternalStopEndsTheRunWithItsReason) {
+  // A Locust master's stop/quit: the RPC thread raises the target's flag; with no test_time
+  // the run ends at the next tick with the flag's reason.
+  ManualClock clock(kT0);
+  FakeWorkers w;
+  ExternalUserTarget target;
+  target.users = 2;
+  target.spawn_rate = 1e9;
+  w.on_collect = [&] {
+    if (w.collected_at.size() == 5) target.stop = true;
+  };
+  StopConditions stops;
+  stops.push_back(stop_on_flag(target.stop, "stopped_by_master"));
+  const LoopEnd r = run_loop(clock, w, external_users(target, 10), std::move(stops));
+  EXPECT_EQ(r.reason, "stopped_by_master");
+  EXPECT_EQ(r.ended_at, 5 * kS + ControlLoop::kTick);
+  EXPECT_EQ(w.running, 2u);
+}
+
 TEST(ControlLoopTest, TheOpenModelStartsNoUsersFromTheControlThread) {
   ManualClock clock(kT0);
   FakeWorkers w;
