@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from ldtest import BIN, Case
+from ldtest import BIN, Case, self_signed_cert
 
 END = b"Return_Data_Over_JE\n"
 TOKEN = "s3cret-token"
@@ -395,12 +395,8 @@ class Token(ServeCase):
 class Tls(ServeCase):
     def setUp(self):
         super().setUp()
-        self.cert = os.path.join(self.workdir, "cert.pem")
-        self.key = os.path.join(self.workdir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", self.key, "-out", self.cert, "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        self.cert, self.key = self_signed_cert(self.workdir,
+                                               san="DNS:localhost,IP:127.0.0.1")
         self.ctx = ssl.create_default_context(cafile=self.cert)
 
     def tls_ask(self, server, payload):
