@@ -23,8 +23,12 @@ using action::Command;
 using action::Param;
 namespace A = action;
 
-App::App(std::ostream& out, std::ostream& err, Options options)
-    : out_(out), err_(err), options_(options) {
+App::App(std::ostream& out, std::ostream& err, Options options, TestRunner* shared_runner)
+    : out_(out),
+      err_(err),
+      options_(options),
+      own_runner_(shared_runner ? nullptr : std::make_unique<TestRunner>(protocols_)),
+      runner_(shared_runner ? *shared_runner : *own_runner_) {
   engine::register_builtin_protocols(protocols_);
   session_.begin_record_run = [this](const engine::NameTable& names, std::uint64_t max_bytes,
                                      std::size_t body_cap) {

@@ -54,7 +54,9 @@ struct Options {
 
 class App {
  public:
-  App(std::ostream& out, std::ostream& err, Options options);
+  // `shared_runner`: run tests through that runner instead of one of this App's own (the
+  // sessions of `serve` share their server's runner, so one test runs at a time).
+  App(std::ostream& out, std::ostream& err, Options options, TestRunner* shared_runner = nullptr);
   ~App();
 
   action::CommandRegistry& registry() noexcept { return registry_; }
@@ -95,6 +97,7 @@ class App {
   friend void register_exporter_commands(action::CommandRegistry&, App&);
   friend Json start_test_as_worker(App&, Json);
   friend void end_of_run(App&, const engine::RunOutcome&);
+  friend void register_serve_commands(action::CommandRegistry&, App&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
@@ -120,7 +123,8 @@ class App {
   engine::ProtocolRegistry protocols_;
   // The CLI's one session: what its tests read and write (the commands below use the aliases).
   TestSession session_;
-  TestRunner runner_{protocols_};
+  std::unique_ptr<TestRunner> own_runner_;  // null when the App uses a shared runner
+  TestRunner& runner_;
   params::Resolver& resolver_ = session_.resolver;
   stats::Metrics& metrics_ = session_.metrics;
   std::optional<engine::FailureBudget>& failure_budget_ = session_.failure_budget;

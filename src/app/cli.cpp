@@ -287,8 +287,40 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   diff_cmd->add_flag("--json", diff_json, "Print the diff as JSON instead of a table");
 
+  // The original's `serve`; the last two options are limits of our own (docs/serve.md).
+  Json serve_args = Json::object();
+  std::string serve_host = "localhost", serve_token, serve_cert, serve_key;
+  int serve_port = 9940;
+  bool serve_framed = false;
+  double serve_timeout = 30;
+  int serve_max = 128;
+  auto* serve_cmd = cli.add_subcommand(
+      "serve", "Serve action documents on a TCP control socket until quit (docs/serve.md)");
+  serve_cmd->add_option("--host", serve_host, "Listen address")->capture_default_str();
+  serve_cmd->add_option("--port", serve_port, "Port (0 = any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  serve_cmd->add_flag("--framed", serve_framed,
+                      "Length-prefixed requests and replies (4-byte big-endian length + body)");
+  serve_cmd->add_option("--token", serve_token,
+                        "Token every request must carry (default: LOAD_DENSITY_SOCKET_TOKEN)");
+  serve_cmd->add_option("--tls-cert", serve_cert, "TLS certificate chain (PEM)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-key", serve_key, "TLS private key (PEM)")->check(CLI::ExistingFile);
+  serve_cmd
+      ->add_option("--read-timeout", serve_timeout,
+                   "Seconds a client has to send its request and take its reply")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-3, limits::kMaxSeconds));
+  serve_cmd
+      ->add_option("--max-connections", serve_max,
+                   "Connections served at once; more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+
   for (CLI::App* sub :
-       {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe, worker_cmd}) {
+       {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe, serve_cmd,
+        worker_cmd}) {
     no_footer(sub);
   }
   std::string prometheus_addr;
@@ -404,6 +436,19 @@ int run_cli(int argc, char** argv) {
     }
     if (*run_str_cmd || !legacy_str.empty()) {
       docs.push_back(action::parse_document(run_str.empty() ? legacy_str : run_str, "<string>"));
+      return run_documents(app, docs);
+    }
+    if (*serve_cmd) {
+      serve_args = {{"host", serve_host},
+                    {"port", serve_port},
+                    {"framed", serve_framed},
+                    {"read_timeout", serve_timeout},
+                    {"max_connections", serve_max}};
+      if (!serve_token.empty()) serve_args["token"] = serve_token;
+      if (!serve_cert.empty()) serve_args["certfile"] = serve_cert;
+      if (!serve_key.empty()) serve_args["keyfile"] = serve_key;
+      docs.push_back(action::parse_document_json(
+          Json::array({Json::array({"LD_start_socket_server", serve_args})}), "serve"));
       return run_documents(app, docs);
     }
     if (*init || !legacy_create.empty()) {

@@ -32,8 +32,8 @@ class BusyScope {
     bool expected = false;
     if (!busy_.compare_exchange_strong(expected, true)) {
       std::lock_guard<std::mutex> lock(mu_);
-      throw RunnerBusy("a test is already running in this session (" + running_ +
-                       "); start another one when it has ended, or from another session");
+      throw RunnerBusy("a test is already running (" + running_ +
+                       "); start another one when it has ended");
     }
     std::lock_guard<std::mutex> lock(mu_);
     running_ = std::move(what);

@@ -67,6 +67,16 @@ def start_test(tasks, users=4, test_time=2, **kw):
     return ["LD_start_test", args]
 
 
+def self_signed_cert(directory, subject="/CN=localhost", san=None, days=1):
+    """Writes a self-signed RSA certificate and its key (PEM) into `directory`: (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    extra = ["-addext", f"subjectAltName={san}"] if san else []
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days),
+                    "-subj", subject, "-keyout", key, "-out", cert, *extra],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nothing listens on (just now)."""
     with socket.socket() as s:

@@ -12,6 +12,7 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_reliability_commands(r, app);
   register_report_commands(r, app);
   register_exporter_commands(r, app);
+  register_serve_commands(r, app);
 }
 
 }  // namespace ld::app

@@ -24,6 +24,7 @@ void register_target_commands(action::CommandRegistry& r, App& app);       // em
 void register_reliability_commands(action::CommandRegistry& r, App& app);  // budget, conditioner
 void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
 void register_exporter_commands(action::CommandRegistry& r, App& app);     // live exporters
+void register_serve_commands(action::CommandRegistry& r, App& app);        // control socket
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
