@@ -11,6 +11,8 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_target_commands(r, app);
   register_reliability_commands(r, app);
   register_report_commands(r, app);
+  register_dashboard_commands(r, app);
+  register_notifier_commands(r, app);
 }
 
 }  // namespace ld::app

@@ -18,6 +18,8 @@ void register_control_commands(action::CommandRegistry& r, App& app);      // ne
 void register_target_commands(action::CommandRegistry& r, App& app);       // embedded target
 void register_reliability_commands(action::CommandRegistry& r, App& app);  // budget, conditioner
 void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
+void register_dashboard_commands(action::CommandRegistry& r, App& app);    // live dashboard
+void register_notifier_commands(action::CommandRegistry& r, App& app);     // Slack, Teams
 
 // Every module above.
 void register_all_commands(action::CommandRegistry& r, App& app);
