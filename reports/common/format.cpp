@@ -153,6 +153,16 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+std::string thousands(std::uint64_t n) {
+  const std::string s = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
 AtomicFile::AtomicFile(std::string path)
     : path_(std::move(path)),
       tmp_(path_ + ".tmp-" + std::to_string(::getpid())),

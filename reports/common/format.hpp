@@ -29,6 +29,8 @@ std::string py_float(double v);
 double ns_to_ms3(std::int64_t ns);
 // Fixed-point text with `decimals` digits ("%.*f").
 std::string fixed(double v, int decimals);
+// A count with thousands separators: "12,345".
+std::string thousands(std::uint64_t n);
 
 // A file written through a temporary name and renamed into place by commit(). If commit() is
 // never called (an exception unwound the writer) the temporary file is removed.

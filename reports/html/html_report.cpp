@@ -65,14 +65,7 @@ std::string ms(std::int64_t ns) {
   return fixed(v, 2);
 }
 
-std::string count(std::uint64_t n) {
-  std::string s = std::to_string(n), out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
+std::string count(std::uint64_t n) { return thousands(n); }
 
 std::string rate(double r) {
   if (r >= 1000) return count(static_cast<std::uint64_t>(std::llround(r)));
@@ -124,6 +117,8 @@ void name_row(std::ostream& o, const std::string& type, const std::string& name,
 }
 
 }  // namespace
+
+const char* html_report_style() noexcept { return kStyle; }
 
 void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx) {
   const double duration = m.duration_s();

@@ -21,6 +21,9 @@ struct HtmlContext {
   std::size_t max_failures = 100;         // failed requests listed individually
 };
 
+// The report's stylesheet (colours, tiles, tables), which the live dashboard shares.
+const char* html_report_style() noexcept;
+
 void write_html(std::ostream& out, const stats::Metrics& m, const HtmlContext& ctx);
 // Writes `<html_name>.html` atomically; returns the path. Throws when no test has run.
 std::string write_html_report(const stats::Metrics& m, const HtmlContext& ctx,

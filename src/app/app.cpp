@@ -7,6 +7,7 @@
 #include "app/commands/commands.hpp"
 #include "core/data_path.hpp"
 #include "core/text.hpp"
+#include "dashboard/dashboard.hpp"
 #include "engine/plan.hpp"
 #include "engine/scheduler.hpp"
 #include "export/exporters.hpp"

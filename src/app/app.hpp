@@ -33,6 +33,10 @@ class NameTable;
 namespace ld::exporters {
 struct Running;
 }
+namespace ld::dashboard {
+class Dashboard;
+struct Options;
+}
 
 namespace ld::app {
 
@@ -84,6 +88,10 @@ class App {
   // The --csv files, after the documents ran. Returns the paths.
   std::vector<std::string> write_csv_option();
 
+  // Starts the live dashboard (replacing a running one) on this App's live feed; returns its
+  // URL. Throws std::runtime_error when the address cannot be bound (commands/dashboard.cpp).
+  std::string start_dashboard(const dashboard::Options& o);
+
  private:
   // The command modules (src/app/commands/) work on the App's state.
   friend void register_test_commands(action::CommandRegistry&, App&);
@@ -98,6 +106,8 @@ class App {
   friend Json start_test_as_worker(App&, Json);
   friend void end_of_run(App&, const engine::RunOutcome&);
   friend void register_serve_commands(action::CommandRegistry&, App&);
+  friend void register_dashboard_commands(action::CommandRegistry&, App&);
+  friend void register_notifier_commands(action::CommandRegistry&, App&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).
@@ -135,6 +145,7 @@ class App {
   stats::LiveFeed live_feed_;
   // The exporters observing live_feed_ (declared after it: they stop first).
   std::unique_ptr<exporters::Running> exporters_;
+  std::unique_ptr<dashboard::Dashboard> dashboard_;  // observes live_feed_: declared after it
   std::unique_ptr<target::EmbeddedTarget> target_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;  // nesting of LD_execute_action / LD_execute_files
@@ -148,6 +159,9 @@ class App {
   Json sla_results_;                              // the last SLA evaluation (null: none)
   bool gate_failed_ = false;
 };
+
+// `--dashboard [ADDR]`: "" (127.0.0.1:8765), PORT, HOST or HOST:PORT. Throws ConfigError.
+dashboard::Options dashboard_address(const std::string& addr);
 
 // Exit codes, documented in the README.
 constexpr int kExitOk = 0;

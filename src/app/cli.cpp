@@ -17,6 +17,7 @@
 #include "core/cleanup.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "dashboard/dashboard.hpp"
 #include "loaddensity/core/error.hpp"
 #include "sqlite/run_store.hpp"
 #include "target/target.hpp"
@@ -78,10 +79,21 @@ int exit_code_for(const App& app, std::size_t failed, std::size_t config_failure
   return failed ? kExitActionFailed : kExitOk;
 }
 
-int run_documents(App& app, const std::vector<action::Document>& docs) {
+// `dashboard`: --dashboard's ADDR, or null when not given.
+int run_documents(App& app, const std::vector<action::Document>& docs,
+                  const std::string* dashboard) {
   // Every document is checked before the first action runs: bad input changes nothing.
   try {
     for (const auto& d : docs) app.check(d);
+    if (dashboard) {
+      const auto o = dashboard_address(*dashboard);
+      try {
+        std::cerr << "dashboard: " << app.start_dashboard(o) << std::endl;
+      } catch (const std::runtime_error& e) {
+        std::cerr << "error: --dashboard: " << e.what() << '\n';
+        return kExitActionFailed;
+      }
+    }
   } catch (const ConfigError& e) {
     std::cerr << "error: " << e.what() << '\n';
     return kExitBadInput;
@@ -195,6 +207,13 @@ int run_cli(int argc, char** argv) {
   cli.add_option("--log-format", log_format, "text, or json (one object per line)")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
+  std::string dashboard_addr;
+  auto* dashboard_opt =
+      cli.add_option("--dashboard", dashboard_addr,
+                     "Serve the live dashboard while the documents run, at ADDR: HOST, PORT or "
+                     "HOST:PORT (default 127.0.0.1:8765); put it after the files")
+          ->expected(0, 1)
+          ->option_text("[ADDR]");
 
   // The original's single-flag forms, kept for tools that call it that way.
   std::string legacy_file, legacy_dir, legacy_create, legacy_str;
@@ -416,27 +435,28 @@ int run_cli(int argc, char** argv) {
       return kExitOk;
     }
     std::vector<action::Document> docs;
+    const std::string* dashboard = *dashboard_opt ? &dashboard_addr : nullptr;
     for (const CLI::Option* o : prometheus_opts) {
       if (o->count() > 0) docs.push_back(prometheus_document(prometheus_addr));
     }
     if (*worker_cmd) {
       for (const auto& f : worker_files) docs.push_back(action::load_document_file(f));
-      return run_documents(app, docs);
+      return run_documents(app, docs, dashboard);
     }
     if (*run || !legacy_file.empty()) {
       if (!legacy_file.empty()) run_files.push_back(legacy_file);
       for (const auto& f : run_files) docs.push_back(action::load_document_file(f));
-      return run_documents(app, docs);
+      return run_documents(app, docs, dashboard);
     }
     if (*run_dir_cmd || !legacy_dir.empty()) {
       for (const auto& f : json_files_in(run_dir.empty() ? legacy_dir : run_dir)) {
         docs.push_back(action::load_document_file(f));
       }
-      return run_documents(app, docs);
+      return run_documents(app, docs, dashboard);
     }
     if (*run_str_cmd || !legacy_str.empty()) {
       docs.push_back(action::parse_document(run_str.empty() ? legacy_str : run_str, "<string>"));
-      return run_documents(app, docs);
+      return run_documents(app, docs, dashboard);
     }
     if (*serve_cmd) {
       serve_args = {{"host", serve_host},
@@ -449,7 +469,7 @@ int run_cli(int argc, char** argv) {
       if (!serve_key.empty()) serve_args["keyfile"] = serve_key;
       docs.push_back(action::parse_document_json(
           Json::array({Json::array({"LD_start_socket_server", serve_args})}), "serve"));
-      return run_documents(app, docs);
+      return run_documents(app, docs, nullptr);
     }
     if (*init || !legacy_create.empty()) {
       const std::string written = scaffold_project(init_path.empty() ? legacy_create : init_path);

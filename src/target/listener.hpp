@@ -1,7 +1,8 @@
 #pragma once
-// Private to ld_target: what the plain TCP listeners (echo, RESP) share. A listener binds an
-// acceptor, accepts on one io_context and keeps the set of open connections so that close()
-// can end them; each connection runs `serve(socket)` as its own coroutine.
+// What the plain TCP listeners share (the target's echo and RESP, the live dashboard; header
+// only). A listener binds an acceptor, accepts on one io_context and keeps the set of open
+// connections so that close() can end them; each connection runs `serve(socket)` as its own
+// coroutine.
 // clang-format off
 #include <utility>  // first: Boost 1.74's Asio uses std::exchange without including it
 // clang-format on

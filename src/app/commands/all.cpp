@@ -13,6 +13,8 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_report_commands(r, app);
   register_exporter_commands(r, app);
   register_serve_commands(r, app);
+  register_dashboard_commands(r, app);
+  register_notifier_commands(r, app);
 }
 
 }  // namespace ld::app

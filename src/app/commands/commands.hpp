@@ -25,6 +25,8 @@ void register_reliability_commands(action::CommandRegistry& r, App& app);  // bu
 void register_report_commands(action::CommandRegistry& r, App& app);       // reports, gates
 void register_exporter_commands(action::CommandRegistry& r, App& app);     // live exporters
 void register_serve_commands(action::CommandRegistry& r, App& app);        // control socket
+void register_dashboard_commands(action::CommandRegistry& r, App& app);    // live dashboard
+void register_notifier_commands(action::CommandRegistry& r, App& app);     // Slack, Teams
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
