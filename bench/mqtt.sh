@@ -8,6 +8,8 @@
 #   Then memory per connected idle user: peak RSS with USERS users (one QoS 0 publish a second
 #   each) minus a 1-user baseline.
 #   bench/mqtt.sh [seconds=10] [binary=build/release/loaddensity] [users=3000]
+#   MEM_SPAWN_RATE (users/s, default: all at once) and MEM_TIME (s, default 6) shape the
+#   memory run, e.g. MEM_SPAWN_RATE=1000 MEM_TIME=20 for 10,000 users.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -78,7 +80,8 @@ cat "$dir/ratios"
 mem_doc() {  # users
   cat <<JSON
 [["LD_start_test", {"user_detail_dict": {"user": "mqtt_user", "wait_time": 1}, "user_count": $1,
-  "spawn_rate": 1000000, "test_time": 6, "threads": 1, "host": "mqtt://127.0.0.1:$port",
+  "spawn_rate": ${MEM_SPAWN_RATE:-1000000}, "test_time": ${MEM_TIME:-6}, "threads": 1,
+  "host": "mqtt://127.0.0.1:$port",
   "tasks": [{"method": "publish", "topic": "bench/idle", "payload": "x", "qos": 0}]}],
  ["LD_generate_summary_report", {"report_name": "$dir/ld-summary"}]]
 JSON
