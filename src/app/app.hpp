@@ -160,9 +160,6 @@ class App {
   bool gate_failed_ = false;
 };
 
-// `--dashboard [ADDR]`: "" (127.0.0.1:8765), PORT, HOST or HOST:PORT. Throws ConfigError.
-dashboard::Options dashboard_address(const std::string& addr);
-
 // Exit codes, documented in the README.
 constexpr int kExitOk = 0;
 constexpr int kExitActionFailed = 1;

@@ -14,6 +14,7 @@
 
 #include "app/app.hpp"
 #include "app/scaffold.hpp"
+#include "common/url.hpp"
 #include "core/cleanup.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -79,6 +80,22 @@ int exit_code_for(const App& app, std::size_t failed, std::size_t config_failure
   return failed ? kExitActionFailed : kExitOk;
 }
 
+// The address of --prometheus or --dashboard: "" (the defaults in host and port), PORT, HOST,
+// [V6], HOST:PORT or [V6]:PORT. Throws ConfigError naming `option`.
+void listen_address(const std::string& addr, std::string_view option, std::string& host,
+                    std::uint16_t& port) {
+  if (addr.empty()) return;
+  if (addr.find_first_not_of("0123456789") == std::string::npos) {  // PORT
+    const long p = addr.size() <= 5 ? std::stol(addr) : 70000;
+    if (p > 65535) throw ConfigError(std::string(option) + ": port " + addr + " is out of range");
+    port = static_cast<std::uint16_t>(p);
+  } else if (addr.find(':') == std::string::npos || (addr.front() == '[' && addr.back() == ']')) {
+    host = addr.front() == '[' ? addr.substr(1, addr.size() - 2) : addr;  // HOST
+  } else if (std::string error; !proto::parse_host_port(addr, host, port, error)) {  // HOST:PORT
+    throw ConfigError(std::string(option) + ": " + error + " (use HOST, PORT or HOST:PORT)");
+  }
+}
+
 // `dashboard`: --dashboard's ADDR, or null when not given.
 int run_documents(App& app, const std::vector<action::Document>& docs,
                   const std::string* dashboard) {
@@ -86,7 +103,8 @@ int run_documents(App& app, const std::vector<action::Document>& docs,
   try {
     for (const auto& d : docs) app.check(d);
     if (dashboard) {
-      const auto o = dashboard_address(*dashboard);
+      dashboard::Options o;
+      listen_address(*dashboard, "--dashboard", o.host, o.port);
       try {
         std::cerr << "dashboard: " << app.start_dashboard(o) << std::endl;
       } catch (const std::runtime_error& e) {
@@ -123,36 +141,15 @@ int run_documents(App& app, const std::vector<action::Document>& docs,
   return code;
 }
 
-// --prometheus [ADDR]: HOST:PORT, [V6]:PORT, HOST, PORT or nothing (127.0.0.1:9646), as a
-// one-action document run before the others.
+// --prometheus [ADDR] (127.0.0.1:9646 by default), as a one-action document run before the
+// others.
 action::Document prometheus_document(const std::string& addr) {
   std::string host = "127.0.0.1";
-  std::string port = "9646";
-  const auto colon = addr.rfind(':');
-  if (addr.empty()) {
-  } else if (addr.find_first_not_of("0123456789") == std::string::npos) {
-    port = addr;
-  } else if (addr.front() == '[') {
-    const auto close = addr.find(']');
-    if (close == std::string::npos) throw ConfigError("--prometheus: bad address '" + addr + "'");
-    host = addr.substr(1, close - 1);
-    if (close + 1 < addr.size()) {
-      if (addr[close + 1] != ':') throw ConfigError("--prometheus: bad address '" + addr + "'");
-      port = addr.substr(close + 2);
-    }
-  } else if (colon != std::string::npos && addr.find(':') == colon) {
-    host = addr.substr(0, colon);
-    port = addr.substr(colon + 1);
-  } else {
-    host = addr;
-  }
-  if (host.empty() || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
-    throw ConfigError("--prometheus: expected HOST:PORT, HOST or PORT, got '" + addr + "'");
-  }
+  std::uint16_t port = 9646;
+  listen_address(addr, "--prometheus", host, port);
   Json doc = {
       {"load_density", Json::array({Json::array({"LD_start_prometheus_exporter",
-                                                 {{"addr", host}, {"port", std::stoi(port)}}})})}};
+                                                 {{"addr", host}, {"port", port}}})})}};
   return action::parse_document_json(std::move(doc), "--prometheus");
 }
 

@@ -113,7 +113,7 @@ std::unique_ptr<UserDriver> external_users(const ExternalUserTarget& target, std
 std::unique_ptr<UserDriver> paced_users() { return std::make_unique<PacedUsers>(); }
 
 std::unique_ptr<StopCondition> stop_on_interrupt(const std::atomic<bool>& flag) {
-  return std::make_unique<FlagStop>(flag, "interrupted");
+  return stop_on_flag(flag, "interrupted");
 }
 std::unique_ptr<StopCondition> stop_on_flag(const std::atomic<bool>& flag, std::string reason) {
   return std::make_unique<FlagStop>(flag, std::move(reason));

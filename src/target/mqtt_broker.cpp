@@ -177,7 +177,8 @@ bool walk_properties(std::string_view block, Each each) {
   return !r.bad;
 }
 
-struct Retained {
+// A message as routed and as kept when retained.
+struct Message {
   std::string payload;
   std::string properties;  // MQTT 5 properties to forward
   std::uint8_t qos = 0;
@@ -206,7 +207,7 @@ struct MqttBroker::Impl {
     std::uint16_t next_id = 0;
     std::uint16_t keepalive_s = 0;
     Nanos last_rx = steady_now();
-    std::optional<std::pair<std::string, Retained>> will;  // topic, message
+    std::optional<std::pair<std::string, Message>> will;  // topic, message
     bool will_retain = false;
     std::string out, writing_buf;
     bool writing = false;
@@ -221,7 +222,7 @@ struct MqttBroker::Impl {
   net::steady_timer sweep;
   std::unordered_set<Session*> sessions;  // connected (CONNACK sent) or awaiting CONNECT
   std::unordered_map<std::string, Session*> by_client_id;
-  std::map<std::string, Retained, std::less<>> retained;
+  std::map<std::string, Message, std::less<>> retained;
   std::size_t retained_bytes = 0;
   std::uint64_t assigned_ids = 0;
 
@@ -283,7 +284,7 @@ struct MqttBroker::Impl {
     send(s, static_cast<std::uint8_t>(type << 4 | (type == kPubrel ? 0x02 : 0)), body);
   }
 
-  void deliver(Session& s, std::string_view topic, const Retained& m, std::uint8_t qos,
+  void deliver(Session& s, std::string_view topic, const Message& m, std::uint8_t qos,
                bool retain) {
     std::string body;
     body.reserve(topic.size() + m.payload.size() + m.properties.size() + 8);
@@ -299,7 +300,7 @@ struct MqttBroker::Impl {
 
   // ----- routing ---------------------------------------------------------------------------
 
-  void route(std::string_view topic, const Retained& m, const Session* from) {
+  void route(std::string_view topic, const Message& m, const Session* from) {
     for (Session* s : sessions) {
       if (!s->connected || s->closed) continue;
       int best = -1;
@@ -311,7 +312,7 @@ struct MqttBroker::Impl {
     }
   }
 
-  void retain(std::string_view topic, const Retained& m) {
+  void retain(std::string_view topic, const Message& m) {
     auto it = retained.find(topic);
     if (it != retained.end()) {
       retained_bytes -= it->first.size() + it->second.payload.size() + it->second.properties.size();
@@ -324,7 +325,7 @@ struct MqttBroker::Impl {
     retained_bytes += size;
   }
 
-  void publish(std::string_view topic, const Retained& m, bool retain_flag, const Session* from) {
+  void publish(std::string_view topic, const Message& m, bool retain_flag, const Session* from) {
     if (retain_flag) retain(topic, m);
     route(topic, m, from);
   }
@@ -351,7 +352,7 @@ struct MqttBroker::Impl {
     std::string client_id(r.str());
     const bool clean = flags & 0x02;
     if (flags & 0x04) {  // will
-      Retained w;
+      Message w;
       if (s.version == 5) {
         const std::string_view props = r.bytes(r.varint());
         // Will properties other than the will delay (0x18) travel with the message.
@@ -412,7 +413,7 @@ struct MqttBroker::Impl {
     if (qos > 2) return false;
     std::string_view topic = r.str();
     const std::uint16_t id = qos ? r.u16() : 0;
-    Retained m;
+    Message m;
     m.qos = qos;
     if (s.version == 5) {
       const std::string_view props = r.bytes(r.varint());

@@ -4,7 +4,6 @@
 
 #include <ostream>
 
-#include "common/url.hpp"
 #include "dashboard/dashboard.hpp"
 #include "loaddensity/core/error.hpp"
 
@@ -19,22 +18,6 @@ std::string App::start_dashboard(const dashboard::Options& o) {
   dashboard_.reset();
   dashboard_ = std::make_unique<dashboard::Dashboard>(live_feed_, o);
   return dashboard_->url();
-}
-
-dashboard::Options dashboard_address(const std::string& addr) {
-  dashboard::Options o;
-  if (addr.empty()) return o;
-  std::string error;
-  if (addr.find_first_not_of("0123456789") == std::string::npos) {  // PORT
-    const long port = addr.size() <= 5 ? std::stol(addr) : 70000;
-    if (port > 65535) throw ConfigError("--dashboard: port " + addr + " is out of range");
-    o.port = static_cast<std::uint16_t>(port);
-  } else if (addr.find(':') == std::string::npos || (addr.front() == '[' && addr.back() == ']')) {
-    o.host = addr.front() == '[' ? addr.substr(1, addr.size() - 2) : addr;  // HOST
-  } else if (!proto::parse_host_port(addr, o.host, o.port, error)) {        // HOST:PORT
-    throw ConfigError("--dashboard: " + error + " (use HOST, PORT or HOST:PORT)");
-  }
-  return o;
 }
 
 void register_dashboard_commands(action::CommandRegistry& r, App& app) {
