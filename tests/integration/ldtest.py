@@ -1,6 +1,7 @@
 """Helpers for integration tests: run the built binary on an action document in a temp dir."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -65,6 +66,28 @@ def start_test(tasks, users=4, test_time=2, **kw):
             "spawn_rate": 1000, "test_time": test_time, "tasks": tasks}
     args.update(kw)
     return ["LD_start_test", args]
+
+
+def start_target(*args, listing):
+    """Starts `loaddensity target ARGS` in the background and waits for its address listing.
+    Returns (process, the first group of the regex `listing` in it); stop it with
+    stop_target()."""
+    proc = subprocess.Popen([BIN, "target", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    for _ in range(5):  # the listing is the second line
+        m = re.search(listing, proc.stdout.readline())
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    proc.wait(30)
+    proc.stdout.close()
+    raise RuntimeError(f"loaddensity target {' '.join(args)} printed nothing like {listing!r}")
+
+
+def stop_target(proc):
+    proc.terminate()
+    proc.wait(30)
+    proc.stdout.close()
 
 
 def self_signed_cert(directory, subject="/CN=localhost", san=None, days=1):

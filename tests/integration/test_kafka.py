@@ -2,12 +2,10 @@
 background, with kcat on the other side: kcat reads what loaddensity produced (keys, values,
 headers) and loaddensity consumes what kcat produced; consumer groups, expect and assertion
 failures, a broker that is down, and bad input."""
-import os
-import re
 import subprocess
 import uuid
 
-from ldtest import BIN, Case, doc, free_port
+from ldtest import Case, doc, free_port, start_target, stop_target
 
 
 def kafka_test(tasks, users=1, test_time=2, **kw):
@@ -20,24 +18,11 @@ def kafka_test(tasks, users=1, test_time=2, **kw):
 class KafkaTest(Case):
     @classmethod
     def setUpClass(cls):
-        cls.broker = subprocess.Popen([BIN, "target", "--kafka"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True)
-        cls.addr = None
-        for _ in range(5):  # the listing is the second line
-            line = cls.broker.stdout.readline()
-            m = re.search(r"kafka (\S+)", line)
-            if m:
-                cls.addr = m.group(1)
-                break
-        if not cls.addr:
-            cls.broker.kill()
-            raise RuntimeError("loaddensity target --kafka printed no kafka address")
+        cls.broker, cls.addr = start_target("--kafka", listing=r"kafka (\S+)")
 
     @classmethod
     def tearDownClass(cls):
-        cls.broker.terminate()
-        cls.broker.wait(30)
-        cls.broker.stdout.close()
+        stop_target(cls.broker)
 
     def topic(self):
         return "t-" + uuid.uuid4().hex[:12]

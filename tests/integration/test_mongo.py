@@ -4,14 +4,12 @@ other side: pymongo's own CRUD calls get MongoDB's answers from the responder; l
 what pymongo inserted and pymongo reads what loaddensity inserted, updated and deleted; failures
 (assertions, expect_min, server errors, a server that is down) have their kinds; bad input exits
 2. No real MongoDB server is packaged for Debian 12, so none is tested here."""
-import re
-import subprocess
 import uuid
 
 import pymongo
 from bson import ObjectId
 
-from ldtest import BIN, Case, doc, free_port
+from ldtest import Case, doc, free_port, start_target, stop_target
 
 
 def mongo_test(tasks, users=1, test_time=2, **kw):
@@ -24,25 +22,13 @@ def mongo_test(tasks, users=1, test_time=2, **kw):
 class MongoTest(Case):
     @classmethod
     def setUpClass(cls):
-        cls.server = subprocess.Popen([BIN, "target"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True)
-        cls.url = None
-        for _ in range(5):
-            m = re.search(r"mongo (mongodb://\S+)", cls.server.stdout.readline())
-            if m:
-                cls.url = m.group(1)
-                break
-        if not cls.url:
-            cls.server.kill()
-            raise RuntimeError("loaddensity target printed no mongo URL")
+        cls.server, cls.url = start_target(listing=r"mongo (mongodb://\S+)")
         cls.client = pymongo.MongoClient(cls.url, serverSelectionTimeoutMS=5000)
 
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
-        cls.server.terminate()
-        cls.server.wait(30)
-        cls.server.stdout.close()
+        stop_target(cls.server)
 
     def coll(self):
         name = "c" + uuid.uuid4().hex[:10]

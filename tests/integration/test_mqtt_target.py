@@ -2,17 +2,12 @@
 independent clients (mosquitto_pub / mosquitto_sub, MQTT 3.1.1 and 5) and driven by mqtt_user:
 routing with wildcards at every QoS, retained messages, wills, a client id taken over, MQTT 5
 properties forwarded, and the offline example's scenario."""
-import os
-import re
 import shutil
 import socket
 import subprocess
-import time
 import unittest
 
-from ldtest import Case, doc
-
-BIN = os.environ.get("LOADDENSITY_BIN", "loaddensity")
+from ldtest import Case, doc, start_target, stop_target
 
 
 def mqtt_test(tasks, url, users=1, test_time=2):
@@ -25,24 +20,13 @@ def mqtt_test(tasks, url, users=1, test_time=2):
 class EmbeddedMqttBrokerTest(Case):
     @classmethod
     def setUpClass(cls):
-        cls.target = subprocess.Popen([BIN, "target"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True)
-        cls.port = None
-        for _ in range(5):  # the listing is the second line
-            m = re.search(r"mqtt mqtt://127\.0\.0\.1:(\d+)", cls.target.stdout.readline())
-            if m:
-                cls.port = int(m.group(1))
-                break
-        if not cls.port:
-            cls.target.kill()
-            raise RuntimeError("loaddensity target printed no mqtt address")
+        cls.target, port = start_target(listing=r"mqtt mqtt://127\.0\.0\.1:(\d+)")
+        cls.port = int(port)
         cls.url = f"mqtt://127.0.0.1:{cls.port}"
 
     @classmethod
     def tearDownClass(cls):
-        cls.target.terminate()
-        cls.target.wait(30)
-        cls.target.stdout.close()
+        stop_target(cls.target)
 
     def sub(self, *args, count):
         """mosquitto_sub that exits after `count` messages (or 10 s); returns the process once
