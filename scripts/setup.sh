@@ -14,12 +14,15 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libmariadb-dev libnghttp2-dev libspdlog-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc
   librdkafka-dev libmongoc-dev libbson-dev libzmq3-dev cppzmq-dev
+  liburing-dev libsimdjson-dev libyaml-cpp-dev libpugixml-dev
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libnghttp3-dev
   # test and benchmark servers and tools
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
   postgresql mariadb-server redis-server redis-tools python3-grpcio
   kcat python3-confluent-kafka
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
   python3-pymongo prometheus influxdb influxdb-client python3-zmq
+  ngtcp2-server ngtcp2-client python3-jsonschema python3-botocore python3-jwt yamllint
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
 )
