@@ -15,6 +15,12 @@ std::string where(const Document& doc, const Action& a) {
 void Executor::check(const Document& doc, int depth) const {
   for (const Action& a : doc.actions) {
     const Command* c = registry_.find(a.command);
+    if (!c && registry_.refusal(a.command)) {
+      const std::string ptr = a.pointer + "/0";
+      throw ConfigError(where(doc, a) + ": '" + a.command +
+                            "' is refused: " + *registry_.refusal(a.command) + " [at " + ptr + "]",
+                        ptr);
+    }
     if (!c) {
       std::string msg = where(doc, a) + ": unknown command '" + a.command + "'";
       const std::string s = registry_.suggest(a.command);
@@ -74,6 +80,9 @@ ExecutionReport Executor::run(const Document& doc) {
     }
     ++rep.ran;
     try {
+      if (!c && registry_.refusal(a.command)) {
+        throw ConfigError("'" + a.command + "' is refused: " + *registry_.refusal(a.command));
+      }
       if (!c) throw ConfigError("unknown command '" + a.command + "'");
       const Json bound = registry_.bind(*c, a.args);
       Json result = c->handler(bound);

@@ -1,5 +1,6 @@
 #include "action/registry.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/text.hpp"
@@ -91,8 +92,22 @@ void CommandRegistry::add(Command c) {
   const std::string name = c.name;
   // Two modules registering one name is a programming error: found at start-up, not when a
   // document happens to use the name.
-  if (commands_.count(name)) throw std::logic_error("command registered twice: " + name);
+  if (commands_.count(name) || refused_.count(name)) {
+    throw std::logic_error("command registered twice: " + name);
+  }
   commands_[name] = std::move(c);
+}
+
+void CommandRegistry::refuse(const std::string& name, std::string reason) {
+  if (commands_.count(name) || refused_.count(name)) {
+    throw std::logic_error("command registered twice: " + name);
+  }
+  refused_[name] = std::move(reason);
+}
+
+const std::string* CommandRegistry::refusal(const std::string& name) const {
+  const auto it = refused_.find(name);
+  return it == refused_.end() ? nullptr : &it->second;
 }
 
 const Command* CommandRegistry::find(const std::string& name) const {
@@ -117,7 +132,16 @@ Json CommandRegistry::bind(const Command& c, const Json& raw) const {
     for (const auto& p : c.params) v.push_back(p.name);
     return v;
   };
-  if (raw.is_array()) {
+  std::size_t variadic = c.params.size();  // index of the *args parameter, if any
+  for (std::size_t i = 0; i < c.params.size(); ++i) {
+    if (c.params[i].variadic) variadic = std::min(variadic, i);
+  }
+  if (raw.is_array() && variadic < c.params.size()) {
+    for (std::size_t i = 0; i < raw.size() && i < variadic; ++i) out[c.params[i].name] = raw[i];
+    Json rest = Json::array();
+    for (std::size_t i = variadic; i < raw.size(); ++i) rest.push_back(raw[i]);
+    out[c.params[variadic].name] = std::move(rest);
+  } else if (raw.is_array()) {
     if (raw.size() > c.params.size()) {
       throw ConfigError(c.name + " takes at most " + std::to_string(c.params.size()) +
                             " positional argument(s), got " + std::to_string(raw.size()),

@@ -33,6 +33,9 @@ struct Param {
   bool required = false;
   Json default_value;  // used when absent and not required (null when none)
   std::string help;
+  // Takes every remaining positional value as one list (Python's *args): parameters after it
+  // are keyword-only. Its types are those of the list (kArray); by name it is given as a list.
+  bool variadic = false;
 };
 
 // A typed view of bound arguments. bind() checked each value's JSON type against its
@@ -71,6 +74,8 @@ struct Command {
   // The parameter that holds a nested action list (LD_execute_action): the static check of a
   // document checks the nested actions too, to limits::kMaxActionNesting levels.
   std::string nested_actions;
+  // Where the command comes from: empty for loaddensity's own, a plugin library's path.
+  std::string origin;
 };
 
 class CommandRegistry {
@@ -81,6 +86,10 @@ class CommandRegistry {
   std::vector<std::string> names() const;  // sorted
   // Names close to `name`, for "did you mean".
   std::string suggest(const std::string& name) const;
+  // A name a document may not use, with the reason (eval, LD_add_package_to_executor, ...):
+  // the static check refuses it with that text instead of "unknown command".
+  void refuse(const std::string& name, std::string reason);
+  const std::string* refusal(const std::string& name) const;  // null unless refused
 
   // Binds raw arguments (object, array or null) to the command's parameters. Throws
   // ConfigError whose pointer is relative to the arguments value.
@@ -88,6 +97,7 @@ class CommandRegistry {
 
  private:
   std::map<std::string, Command> commands_;
+  std::map<std::string, std::string> refused_;
 };
 
 }  // namespace ld::action

@@ -54,6 +54,8 @@ struct Options {
     int master_port = 5557;
     double heartbeat_timeout_s = 60;  // a master gone this long ends the worker
   } worker;
+  std::vector<std::string> plugins;  // --plugin: libraries every App registers (docs/plugins.md)
+  bool load_plugins = true;          // LD_load_plugin allowed (not in `serve` sessions)
 };
 
 class App {
@@ -108,6 +110,8 @@ class App {
   friend void register_serve_commands(action::CommandRegistry&, App&);
   friend void register_dashboard_commands(action::CommandRegistry&, App&);
   friend void register_notifier_commands(action::CommandRegistry&, App&);
+  friend void register_builtin_commands(action::CommandRegistry&, App&);
+  friend void register_plugin_commands(action::CommandRegistry&, App&);
 
   Json register_csv_sources(const Json& list, const std::string& pointer);
   // Static checks of CSV sources: a literal path is read and parsed now (placeholders wait).

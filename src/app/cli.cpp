@@ -184,6 +184,11 @@ int run_cli(int argc, char** argv) {
                  "Worker threads for tests that do not set `threads` (default: one per core)")
       ->check(CLI::Range(1u, 1024u));
   cli.add_flag("--list-commands", list_commands, "List every LD_* command and exit");
+  cli.add_option("--plugin", opts.plugins,
+                 "Load a plugin library (its commands join the registry; repeatable; "
+                 "docs/plugins.md)")
+      ->option_text("PATH")
+      ->allow_extra_args(false);
   cli.add_option("--hard-timeout", opts.hard_timeout_s,
                  "Watchdog: end any test still running after this many seconds (reports are "
                  "still written)")
@@ -375,7 +380,14 @@ int run_cli(int argc, char** argv) {
     opts.command_line += (i ? " " : "");
     opts.command_line += i == 0 ? std::string("loaddensity") : std::string(argv[i]);
   }
-  App app(std::cout, std::cerr, opts);
+  std::unique_ptr<App> app_holder;
+  try {
+    app_holder = std::make_unique<App>(std::cout, std::cerr, opts);
+  } catch (const ConfigError& e) {  // a --plugin that cannot be loaded
+    std::cerr << "error: --plugin: " << e.what() << '\n';
+    return kExitBadInput;
+  }
+  App& app = *app_holder;
   install_signal_handlers(&app.interrupt_flag());
 
   try {

@@ -3,6 +3,7 @@
 #include "loaddensity/core/clock.hpp"
 #include "loaddensity/core/error.hpp"
 #include "loaddensity/core/json.hpp"
+#include "loaddensity/plugin.h"
 #include "loaddensity/protocol/completion.hpp"
 #include "loaddensity/protocol/protocol.hpp"
 #include "loaddensity/stats/histogram.hpp"

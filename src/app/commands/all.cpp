@@ -15,6 +15,8 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_serve_commands(r, app);
   register_dashboard_commands(r, app);
   register_notifier_commands(r, app);
+  register_builtin_commands(r, app);
+  register_plugin_commands(r, app);  // last: a plugin's names meet every other name
 }
 
 }  // namespace ld::app

@@ -27,6 +27,8 @@ void register_exporter_commands(action::CommandRegistry& r, App& app);     // li
 void register_serve_commands(action::CommandRegistry& r, App& app);        // control socket
 void register_dashboard_commands(action::CommandRegistry& r, App& app);    // live dashboard
 void register_notifier_commands(action::CommandRegistry& r, App& app);     // Slack, Teams
+void register_builtin_commands(action::CommandRegistry& r, App& app);      // print, len, ...
+void register_plugin_commands(action::CommandRegistry& r, App& app);       // LD_load_plugin
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is

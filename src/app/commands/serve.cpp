@@ -52,6 +52,7 @@ class AppSession final : public serve::Session {
     o.quiet = true;  // no per-action lines or tables: the reply carries the results
     o.progress = false;
     o.csv_prefix.clear();
+    o.load_plugins = false;  // a client cannot load code into the server; --plugin can
     return o;
   }
   struct Held {
