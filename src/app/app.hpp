@@ -54,6 +54,14 @@ struct Options {
     int master_port = 5557;
     double heartbeat_timeout_s = 60;  // a master gone this long ends the worker
   } worker;
+  // `loaddensity master`: every LD_start_test runs as a Locust-protocol master; the fields
+  // given on the command line override the document's.
+  struct Master {
+    bool on = false;
+    std::string bind_host;      // "" = the document's
+    int bind_port = 0;          // 0 = the document's
+    int expected_workers = -1;  // -1 = the document's
+  } master;
 };
 
 class App {
@@ -104,6 +112,7 @@ class App {
   friend void register_report_commands(action::CommandRegistry&, App&);
   friend void register_exporter_commands(action::CommandRegistry&, App&);
   friend Json start_test_as_worker(App&, Json);
+  friend Json start_test_as_master(App&, Json);
   friend void end_of_run(App&, const engine::RunOutcome&);
   friend void register_serve_commands(action::CommandRegistry&, App&);
   friend void register_dashboard_commands(action::CommandRegistry&, App&);
