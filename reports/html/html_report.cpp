@@ -202,10 +202,10 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
       << "</td><td class=\"num\">" << r.threads << "</td><td>" << html_escape(r.stop_reason)
       << "</td></tr>\n";
   }
-  o << "</tbody></table>\n";
+  o << "</tbody></table>";
   for (std::size_t i = 0; i < m.runs.size(); ++i) {
     for (const auto& n : m.runs[i].notes) {
-      o << "<p class=\"note\">Run " << i + 1 << ": " << html_escape(n) << "</p>\n";
+      o << "\n<p class=\"note\">Run " << i + 1 << ": " << html_escape(n) << "</p>";
     }
   }
   o << "</section>\n";

@@ -105,7 +105,8 @@ struct Master::Impl {
   std::vector<std::string> exceptions;
   std::vector<std::string> notes;
   std::uint32_t target = 0;  // users dispatched now
-  bool running = false;      // between the first spawn and the stop
+  bool running = false;      // between the first spawn and the end of the stop
+  bool dispatching = false;  // between the first spawn and the stop: shares may change
   Clock::time_point run_start = Clock::now();
   double run_start_wall = 0;
   std::vector<std::uint32_t> users_by_second;  // the dispatched target, per second of the run
@@ -220,7 +221,7 @@ struct Master::Impl {
     std::string text = "worker " + p.id + " went missing at " + p.summary.missing_at + " (" +
                        fmt_s(p.summary.missing_after_s) + " s into the run): no message for " +
                        fmt_s(opt.heartbeat_timeout_s) + " s";
-    if (running && had > 0) {
+    if (dispatching && had > 0) {
       text += active_count() > 0 ? "; its " + std::to_string(had) + " users moved to the " +
                                        std::to_string(active_count()) + " other workers"
                                  : "; no worker left";
@@ -228,12 +229,12 @@ struct Master::Impl {
     notes.push_back(text);
     say(text);
     p.counts.assign(p.counts.size(), 0);
-    if (running) dispatch(false);
+    if (dispatching) dispatch(false);
   }
 
   void join(Peer& p) {
     send(p.id, "ack", Json{{"index", p.index}});
-    if (running) dispatch(false);
+    if (dispatching) dispatch(false);
   }
 
   void handle(const std::string& ident, const Message& m) {
@@ -247,7 +248,7 @@ struct Master::Impl {
         p->summary.node_id = p->id;
         p->counts.assign(opt.classes.size(), 0);
         say("worker " + p->id + " connected (" + std::to_string(active_count()) +
-            " ready)" + (running ? "; users rebalanced" : ""));
+            " ready)" + (dispatching ? "; users rebalanced" : ""));
       } else if (p->state == Peer::kStopped || !running) {
         p->last_seen = Clock::now();
         return;  // ready again after our stop: nothing more to send it
@@ -265,7 +266,7 @@ struct Master::Impl {
     }
     p->last_seen = Clock::now();
     if (m.type == "heartbeat") {
-      if (p->state == Peer::kMissing && running) {
+      if (p->state == Peer::kMissing && dispatching) {
         p->state = Peer::kReady;
         const std::string text = "worker " + p->id + " is back at " + local_time_now();
         notes.push_back(text);
@@ -280,7 +281,7 @@ struct Master::Impl {
       p->quit_seen = true;
       const bool was_active = p->active();
       p->state = Peer::kGone;
-      if (running && was_active) {
+      if (dispatching && was_active) {
         const std::string text = "worker " + p->id + " quit at " + local_time_now();
         notes.push_back(text);
         say(text);
@@ -441,7 +442,7 @@ struct Master::Impl {
     }
     // 2. Ramp up, run, watch.
     const std::string started_at = local_time_now();
-    running = true;
+    running = dispatching = true;
     run_start = Clock::now();
     run_start_wall = LocustReport::wall_now();
     std::string reason;
@@ -475,6 +476,7 @@ struct Master::Impl {
       }
     }
     const double duration = seconds_since(run_start);
+    dispatching = false;
     // 3. Stop: each worker ends its run and sends its last stats, then client_stopped.
     for (auto& p : peers) {
       if (p.active()) send(p.id, "stop", nullptr);

@@ -206,3 +206,25 @@ class DeploymentFilesTest(Case):
                             "document-start: disable}}", *files],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
+class MasterInputTest(Case):
+    def master_doc(self, **kw):
+        args = {"user_detail_dict": {"user": "fast_http_user"}, "runner_mode": "master",
+                "master_bind_host": "127.0.0.1", "master_bind_port": free_port(),
+                "tasks": [{"method": "get", "request_url": "http://127.0.0.1:1/", "name": "/"}]}
+        args.update(kw)
+        return [["LD_start_test", args]]
+
+    def test_bad_master_arguments_stop_with_exit_2(self):
+        for kw, field in (({"expected_workers": -1}, "/expected_workers"),
+                          ({"worker_startup_timeout": 0}, "/worker_startup_timeout"),
+                          ({"master_bind_port": 70000}, "/master_bind_port")):
+            r = self.run_doc(self.master_doc(**kw), timeout=60)
+            self.assertEqual(r.code, 2, (kw, r.err))
+            self.assertIn(field, r.err)
+
+    def test_no_worker_within_the_startup_timeout_fails_the_test(self):
+        r = self.run_doc(self.master_doc(worker_startup_timeout=0.5), timeout=60)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("no worker connected to the master", r.err)
