@@ -354,9 +354,8 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
 
-  for (CLI::App* sub :
-       {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe, serve_cmd,
-        worker_cmd, master_cmd}) {
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe,
+                        serve_cmd, worker_cmd, master_cmd}) {
     no_footer(sub);
   }
   std::string prometheus_addr;

@@ -180,12 +180,12 @@ struct Master::Impl {
     auto field = [](const Json& o, const char* k) -> const Json& {
       return o.contains(k) && o[k].is_object() ? o[k] : kNone;
     };
-    const Json& entries = data.contains("stats") && data["stats"].is_array() ? data["stats"] : kNone;
+    const Json& entries =
+        data.contains("stats") && data["stats"].is_array() ? data["stats"] : kNone;
     for (const auto& e : entries) {
       if (!e.is_object()) continue;
-      const std::string method = e.value("method", Json()).is_string()
-                                     ? e["method"].get<std::string>()
-                                     : std::string();
+      const std::string method =
+          e.value("method", Json()).is_string() ? e["method"].get<std::string>() : std::string();
       Acc& a = p.names[{method, e.value("name", std::string())}];
       a.requests += e.value("num_requests", std::uint64_t{0});
       a.failures += e.value("num_failures", std::uint64_t{0});
@@ -247,8 +247,8 @@ struct Master::Impl {
         p->index = static_cast<int>(peers.size()) - 1;
         p->summary.node_id = p->id;
         p->counts.assign(opt.classes.size(), 0);
-        say("worker " + p->id + " connected (" + std::to_string(active_count()) +
-            " ready)" + (dispatching ? "; users rebalanced" : ""));
+        say("worker " + p->id + " connected (" + std::to_string(active_count()) + " ready)" +
+            (dispatching ? "; users rebalanced" : ""));
       } else if (p->state == Peer::kStopped || !running) {
         p->last_seen = Clock::now();
         return;  // ready again after our stop: nothing more to send it
@@ -289,9 +289,9 @@ struct Master::Impl {
         dispatch(false);
       }
     } else if (m.type == "exception") {
-      const std::string msg =
-          m.data.is_object() && m.data.value("msg", Json()).is_string() ? m.data["msg"].get<std::string>()
-                                                                        : m.data.dump();
+      const std::string msg = m.data.is_object() && m.data.value("msg", Json()).is_string()
+                                  ? m.data["msg"].get<std::string>()
+                                  : m.data.dump();
       exceptions.push_back(p->id + ": " + msg);
       say("worker " + p->id + " reported an exception: " + msg);
     } else if (m.type == "spawning" || m.type == "spawning_complete") {
@@ -501,9 +501,8 @@ struct Master::Impl {
     }
     const auto quit_start = Clock::now();
     auto quitting = [this] {
-      return std::any_of(peers.begin(), peers.end(), [](const Peer& p) {
-        return p.state != Peer::kMissing && !p.quit_seen;
-      });
+      return std::any_of(peers.begin(), peers.end(),
+                         [](const Peer& p) { return p.state != Peer::kMissing && !p.quit_seen; });
     };
     while (quitting() && seconds_since(quit_start) < kQuitWait) pump();
     return merge(reason, duration, seconds_since(run_start), started_at);

@@ -26,8 +26,8 @@ struct MasterOptions {
   double startup_timeout_s = 60;       // ... at most this long
   double heartbeat_timeout_s = 15;     // a worker silent this long is missing
   std::uint32_t users = 50;
-  double spawn_rate = 10;   // users per second over all workers
-  double test_time_s = 60;  // from the first spawn; 0 = until interrupted
+  double spawn_rate = 10;      // users per second over all workers
+  double test_time_s = 60;     // from the first spawn; 0 = until interrupted
   double stop_timeout_s = 45;  // how long a stop waits for the workers' client_stopped
   std::vector<std::string> classes{"LoadDensityUser"};  // Locust user classes, equal weights
   std::string host;  // the spawn message's host ("" = the workers' own)
@@ -38,14 +38,14 @@ struct WorkerSummary {
   bool full_results = false;  // sent ld_metrics (a loaddensity worker that finished its run)
   std::uint64_t requests = 0, failures = 0;
   bool missing = false;
-  std::string missing_at;  // local wall time, when missing
+  std::string missing_at;      // local wall time, when missing
   double missing_after_s = 0;  // seconds after the first spawn
 };
 
 struct MasterResult {
   stats::Metrics metrics;  // the merged run (one RunInfo)
   std::string stop_reason;
-  std::vector<WorkerSummary> workers;  // every worker that took part, in join order
+  std::vector<WorkerSummary> workers;   // every worker that took part, in join order
   std::vector<std::string> exceptions;  // "node_id: message", as the workers reported them
 };
 

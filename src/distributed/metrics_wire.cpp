@@ -71,8 +71,8 @@ stats::Metrics metrics_from_wire(const Json& j) {
   if (!j.is_object()) throw std::invalid_argument("ld_metrics is not a map");
   stats::Metrics m;
   for (const auto& n : j.at("names")) {
-    stats::NameMetrics& x = m.name_slot(n.at("type").get<std::string>(),
-                                        n.at("name").get<std::string>());
+    stats::NameMetrics& x =
+        m.name_slot(n.at("type").get<std::string>(), n.at("name").get<std::string>());
     x.requests += n.at("requests").get<std::uint64_t>();
     x.failures += n.at("failures").get<std::uint64_t>();
     x.bytes_in += n.value("bytes_in", std::uint64_t{0});

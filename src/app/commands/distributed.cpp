@@ -92,7 +92,8 @@ namespace ld::app {
 Json start_test_as_master(App& app, Json a) {
   const Options::Master& cli = app.options_.master;
   distributed::MasterOptions o;
-  o.bind_host = !cli.bind_host.empty() ? cli.bind_host : a.value("master_bind_host", std::string("*"));
+  o.bind_host =
+      !cli.bind_host.empty() ? cli.bind_host : a.value("master_bind_host", std::string("*"));
   o.bind_port = cli.bind_port > 0 ? cli.bind_port : a.value("master_bind_port", 5557);
   const long long expected =
       cli.expected_workers >= 0 ? cli.expected_workers : a.value("expected_workers", 0LL);
