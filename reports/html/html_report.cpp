@@ -202,7 +202,13 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
       << "</td><td class=\"num\">" << r.threads << "</td><td>" << html_escape(r.stop_reason)
       << "</td></tr>\n";
   }
-  o << "</tbody></table></section>\n";
+  o << "</tbody></table>";
+  for (std::size_t i = 0; i < m.runs.size(); ++i) {
+    for (const auto& n : m.runs[i].notes) {
+      o << "\n<p class=\"note\">Run " << i + 1 << ": " << html_escape(n) << "</p>";
+    }
+  }
+  o << "</section>\n";
 
   // ---- charts
   o << "<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">\n";

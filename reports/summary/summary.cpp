@@ -130,6 +130,7 @@ Json build_summary(const stats::Metrics& m) {
                     {"stop_reason", r.stop_reason},
                     {"load_model", r.load_model}});
     if (r.records_sample_every > 1) runs.back()["records_sample_every"] = r.records_sample_every;
+    if (!r.notes.empty()) runs.back()["notes"] = r.notes;
   }
   Json out = {{"totals", totals},       {"latency_overall", overall}, {"per_name", per_name},
           {"errors_by_kind", by_kind}, {"errors", errors},         {"errors_not_itemised", m.errors_dropped},

@@ -56,6 +56,14 @@ struct Options {
   } worker;
   std::vector<std::string> plugins;  // --plugin: libraries every App registers (docs/plugins.md)
   bool load_plugins = true;          // LD_load_plugin allowed (not in `serve` sessions)
+  // `loaddensity master`: every LD_start_test runs as a Locust-protocol master; the fields
+  // given on the command line override the document's.
+  struct Master {
+    bool on = false;
+    std::string bind_host;      // "" = the document's
+    int bind_port = 0;          // 0 = the document's
+    int expected_workers = -1;  // -1 = the document's
+  } master;
 };
 
 class App {
@@ -106,6 +114,7 @@ class App {
   friend void register_report_commands(action::CommandRegistry&, App&);
   friend void register_exporter_commands(action::CommandRegistry&, App&);
   friend Json start_test_as_worker(App&, Json);
+  friend Json start_test_as_master(App&, Json);
   friend void end_of_run(App&, const engine::RunOutcome&);
   friend void register_serve_commands(action::CommandRegistry&, App&);
   friend void register_dashboard_commands(action::CommandRegistry&, App&);

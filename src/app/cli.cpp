@@ -294,6 +294,26 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
 
+  std::vector<std::string> master_files;
+  auto* master_cmd = cli.add_subcommand(
+      "master",
+      "Run action files as a Locust-protocol master: every LD_start_test drives its users over "
+      "the connected workers and reports their merged results (docs/distributed.md)");
+  master_cmd->add_option("files", master_files, "Action JSON files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  master_cmd->add_option("--bind-host", opts.master.bind_host,
+                         "Address to listen on (default: the document's master_bind_host, *)");
+  master_cmd
+      ->add_option("--bind-port", opts.master.bind_port,
+                   "Port to listen on (default: the document's master_bind_port, 5557)")
+      ->check(CLI::Range(1, 65535));
+  master_cmd
+      ->add_option("--expected-workers", opts.master.expected_workers,
+                   "Workers to wait for before spawning (default: the document's "
+                   "expected_workers)")
+      ->check(CLI::Range(0, 100000));
+
   std::string diff_db;
   std::int64_t diff_base = 0, diff_cur = 0;
   double diff_tolerance = 0.10;
@@ -339,14 +359,13 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
 
-  for (CLI::App* sub :
-       {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe, serve_cmd,
-        worker_cmd}) {
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe,
+                        serve_cmd, worker_cmd, master_cmd}) {
     no_footer(sub);
   }
   std::string prometheus_addr;
   std::vector<CLI::Option*> prometheus_opts;
-  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, worker_cmd}) {
+  for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, worker_cmd, master_cmd}) {
     sub->add_option("--csv", opts.csv_prefix, "Also write Locust-compatible CSVs (PREFIX_*.csv)")
         ->option_text("PREFIX");
     prometheus_opts.push_back(
@@ -376,6 +395,7 @@ int run_cli(int argc, char** argv) {
 
   opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);
   opts.worker.on = worker_cmd->parsed();
+  opts.master.on = master_cmd->parsed();
   for (int i = 0; i < argc; ++i) {
     opts.command_line += (i ? " " : "");
     opts.command_line += i == 0 ? std::string("loaddensity") : std::string(argv[i]);
@@ -450,6 +470,10 @@ int run_cli(int argc, char** argv) {
     }
     if (*worker_cmd) {
       for (const auto& f : worker_files) docs.push_back(action::load_document_file(f));
+      return run_documents(app, docs, dashboard);
+    }
+    if (*master_cmd) {
+      for (const auto& f : master_files) docs.push_back(action::load_document_file(f));
       return run_documents(app, docs, dashboard);
     }
     if (*run || !legacy_file.empty()) {

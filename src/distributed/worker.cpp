@@ -19,6 +19,7 @@
 
 #include "core/log.hpp"
 #include "distributed/locust_stats.hpp"
+#include "distributed/metrics_wire.hpp"
 #include "distributed/msgpack.hpp"
 #include "loaddensity/core/error.hpp"
 #include "loaddensity/stats/live.hpp"
@@ -82,6 +83,7 @@ struct Worker::Impl {
   bool stop_after_run = false;     // the master stopped the run: client_stopped + ready after it
   bool respawn_after_run = false;  // a spawn came while the run was stopping
   bool run_ended = false;          // the test thread says the run is over
+  Json run_metrics;                // its full results for the last stats message, or null
   bool resend_ready = false;       // connect(): client_ready again
   std::vector<Message> outbox;
   std::string lost;
@@ -157,8 +159,9 @@ struct Worker::Impl {
     return opt.version;
   }
 
-  void send_stats() {
+  void send_stats(Json ld_metrics = nullptr) {
     Json data = report.take(LocustReport::wall_now());
+    if (!ld_metrics.is_null()) data["ld_metrics"] = std::move(ld_metrics);
     data["user_classes_count"] = classes_count;
     data["user_count"] = user_count;
     send("stats", std::move(data));
@@ -331,6 +334,7 @@ struct Worker::Impl {
       }
       std::vector<Message> out;
       bool ended = false, ready_again = false, acked_now = false;
+      Json ended_metrics;
       {
         std::lock_guard<std::mutex> lock(mu);
         out.swap(outbox);
@@ -341,11 +345,12 @@ struct Worker::Impl {
           ended = true;
           run_ended = false;
           running = false;
+          ended_metrics.swap(run_metrics);
         }
       }
       if (ready_again) send("client_ready", ready_version());
       for (auto& m : out) send(m.type, std::move(m.data));
-      if (ended) after_run();
+      if (ended) after_run(std::move(ended_metrics));
       if (seconds_since(last_heartbeat) >= kHeartbeatInterval) {
         last_heartbeat = Clock::now();
         const double cpu = cpu_seconds();
@@ -363,21 +368,25 @@ struct Worker::Impl {
       }
       check_master(acked_now);
     }
-    // Leaving: the last stats, then "quit" (as a Locust worker does when it shuts down).
+    // Leaving: what is still queued (an exception), the last stats, then "quit" (as a Locust
+    // worker does when it shuts down).
     bool acked_now;
+    std::vector<Message> out;
     {
       std::lock_guard<std::mutex> lock(mu);
       acked_now = acked;
+      out.swap(outbox);
     }
     if (acked_now) {
+      for (auto& m : out) send(m.type, std::move(m.data));
       send_stats();
       send("quit", nullptr);
     }
     close_socket();
   }
 
-  void after_run() {
-    send_stats();  // everything the run measured, its final interval included
+  void after_run(Json metrics) {
+    send_stats(std::move(metrics));  // everything the run measured, its final interval included
     bool stopped, respawn;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -460,9 +469,11 @@ MasterCommand Worker::wait(const std::atomic<bool>& interrupt) {
 
 engine::ExternalUserTarget& Worker::target() noexcept { return impl_->target; }
 
-void Worker::run_ended() {
+void Worker::run_ended(const stats::Metrics* metrics) {
+  Json wire = metrics ? metrics_to_wire(*metrics) : Json();
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->run_ended = true;
+  impl_->run_metrics = std::move(wire);
 }
 
 void Worker::send_exception(const std::string& msg, const std::string& traceback) {

@@ -15,6 +15,7 @@
 
 namespace ld::stats {
 class LiveFeed;
+class Metrics;
 }
 
 namespace ld::distributed {
@@ -56,9 +57,10 @@ class Worker {
   // What the run follows: users (capped at max_users), and `stop` once the master stops, quits
   // or is lost.
   engine::ExternalUserTarget& target() noexcept;
-  // The test thread: the run has ended. Sends its last stats, then (after a stop) tells the
-  // master the worker stopped and is ready again.
-  void run_ended();
+  // The test thread: the run has ended. Sends its last stats (with `metrics`, the run's full
+  // results, under "ld_metrics" for a loaddensity master; null when the run failed), then
+  // (after a stop) tells the master the worker stopped and is ready again.
+  void run_ended(const stats::Metrics* metrics);
   // An error of this worker for the master's exceptions tab.
   void send_exception(const std::string& msg, const std::string& traceback);
 

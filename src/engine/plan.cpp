@@ -244,8 +244,9 @@ PlanConfig parse_plan(const Json& args) {
   if (args.contains("host") && args["host"].is_string()) p.host = args["host"].get<std::string>();
   if (args.contains("runner_mode") && args["runner_mode"].is_string()) {
     const std::string mode = args["runner_mode"].get<std::string>();
-    if (mode != "local" && mode != "worker") {
-      throw ConfigError("runner_mode '" + mode + "': use \"local\" or \"worker\"", "/runner_mode");
+    if (mode != "local" && mode != "worker" && mode != "master") {
+      throw ConfigError("runner_mode '" + mode + "': use \"local\", \"worker\" or \"master\"",
+                        "/runner_mode");
     }
   }
   const Json& tasks = arg(args, "tasks");

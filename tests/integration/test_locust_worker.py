@@ -64,10 +64,10 @@ class Processes(Case):
              "--expect-workers", "1", *args],
             cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def start_worker(self, port, *args, users=10):
+    def start_worker(self, port, *args, users=10, doc=None):
         path = os.path.join(self.workdir, "worker_doc.json")
         with open(path, "w") as f:
-            json.dump(worker_doc(users), f)
+            json.dump(doc or worker_doc(users), f)
         return subprocess.Popen(
             [BIN, "worker", "--master-host", "127.0.0.1", "--master-port", str(port), "-q",
              path, *args],
@@ -159,12 +159,25 @@ class ScriptedMaster:
     def __init__(self):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting worker keeps its identity
+        self.accepted = self.sock.get_monitor_socket(zmq.EVENT_ACCEPTED)
         self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.node = None
         self.heartbeats = []
         self.stats = []  # every stats message, in order
 
+    def connections(self):
+        """Connections accepted so far."""
+        n = 0
+        while self.accepted.poll(0):
+            self.accepted.recv_multipart()
+            n += 1
+        self.accepted_count = getattr(self, "accepted_count", 0) + n
+        return self.accepted_count
+
     def close(self):
+        self.sock.disable_monitor()
+        self.accepted.close(linger=0)
         self.sock.close(linger=0)
         self.ctx.term()
 
@@ -271,3 +284,61 @@ class ScriptedMasterTest(Processes):
         # Every request of both runs reached the master, each once.
         self.assertGreater(both, first)
         self.assertEqual(ours["/get"]["requests"], both)
+
+    def test_reconnect_reopens_the_connection_and_keeps_the_worker(self):
+        master = ScriptedMaster()
+        worker = self.start_worker(master.port, "--heartbeat-timeout", "30", users=2)
+        try:
+            master.recv()  # client_ready
+            master.send("ack", {"index": 0})
+            self.assertEqual(master.connections(), 1)
+            master.send("reconnect", None)
+            # The worker closes its socket and connects again with the same identity; its
+            # heartbeats go on over the new connection.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and master.connections() < 2:
+                master.sock.poll(100)
+                while master.sock.poll(0):
+                    master.sock.recv_multipart()
+            self.assertEqual(master.connections(), 2)
+            before = len(master.heartbeats)
+            master.send("spawn", {"timestamp": time.time(), "host": "", "stop_timeout": None,
+                                  "parsed_options": {}, "user_classes_count": {"WebsiteUser": 1}})
+            got = master.expect("spawning", "spawning_complete", "stats")
+            self.assertEqual(got["spawning_complete"]["user_count"], 1)
+            self.assertGreater(len(master.heartbeats), before)
+            self.assertGreater(requests_in(master.stats, "/get"), 0)
+            master.send("quit", None)
+            master.expect("quit")
+            code, out, err = self.finish(worker, 60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+            master.close()
+        self.assertEqual(code, 0, err)
+        self.assertIn("reconnect", err)
+
+    def test_a_run_that_cannot_start_is_sent_as_an_exception(self):
+        # ${target} is never set (no LD_start_target): the run fails when its URL resolves.
+        doc = [["LD_start_test", {
+            "user_detail_dict": {"user": "fast_http_user"}, "user_count": 2,
+            "tasks": [{"method": "get", "request_url": "${target}/get", "name": "/get"}]}]]
+        master = ScriptedMaster()
+        worker = self.start_worker(master.port, "--heartbeat-timeout", "30", doc=doc)
+        try:
+            master.recv()  # client_ready
+            master.send("ack", {"index": 0})
+            master.send("spawn", {"timestamp": time.time(), "host": "", "stop_timeout": None,
+                                  "parsed_options": {}, "user_classes_count": {"WebsiteUser": 1}})
+            got = master.expect("spawning", "spawning_complete", "exception", "quit")
+            code, out, err = self.finish(worker, 60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+            master.close()
+        self.assertIn("target", got["exception"]["msg"])
+        self.assertIn("traceback", got["exception"])
+        self.assertNotEqual(code, 0)
+        self.assertIn("target", err)

@@ -74,6 +74,8 @@ struct RunInfo {
   std::string shape;        // load shape name; "" = constant users
   // 1, or N when the record log's disk cap left per-request reports a 1-in-N sample.
   std::uint64_t records_sample_every = 1;
+  // Events of a distributed run worth a report line ("worker X went missing at ..."), in order.
+  std::vector<std::string> notes;
 };
 
 class Metrics {

@@ -34,6 +34,9 @@ void register_plugin_commands(action::CommandRegistry& r, App& app);       // LD
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
 // LD_start_test's, completed with the CLI's defaults.
 Json start_test_as_worker(App& app, Json args);
+// LD_start_test with runner_mode "master" (or under `loaddensity master`): drives Locust-protocol
+// workers and folds their merged results into the session (src/app/commands/distributed.cpp).
+Json start_test_as_master(App& app, Json args);
 // After a run of LD_start_test: the record-sampling note, the end-of-test table (unless quiet),
 // and Interrupted when Ctrl-C stopped it.
 void end_of_run(App& app, const engine::RunOutcome& outcome);

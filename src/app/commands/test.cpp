@@ -29,12 +29,18 @@ std::vector<Param> start_test_params() {
       {"test_time", A::kNumber | A::kNull, false, 60, "seconds; null runs until stopped"},
       {"web_ui_dict", A::kObject | A::kNull, false, nullptr, ""},
       {"runner_mode", A::kString, false, "local",
-       "local, or worker: a Locust master drives the users (docs/distributed.md)"},
-      {"master_bind_host", A::kString, false, "*", ""},
-      {"master_bind_port", A::kInteger, false, 5557, ""},
+       "local; worker: a Locust master drives the users; master: drive Locust-protocol "
+       "workers (docs/distributed.md)"},
+      {"master_bind_host", A::kString, false, "*", "runner_mode master: the address to listen on"},
+      {"master_bind_port", A::kInteger, false, 5557, "runner_mode master: the port to listen on"},
       {"master_host", A::kString, false, "127.0.0.1", "runner_mode worker: the master's address"},
       {"master_port", A::kInteger, false, 5557, "runner_mode worker: the master's port"},
-      {"expected_workers", A::kInteger, false, 0, ""},
+      {"expected_workers", A::kInteger, false, 0,
+       "runner_mode master: workers to wait for before spawning"},
+      {"worker_startup_timeout", A::kNumber, false, 60,
+       "runner_mode master: seconds to wait for expected_workers"},
+      {"worker_lost_timeout", A::kNumber, false, 15,
+       "runner_mode master: seconds without a message before a worker is missing"},
       {"tasks", A::kArray | A::kObject, true, nullptr, "the task list"},
       {"host", A::kString | A::kNull, false, nullptr, "base URL for relative task URLs"},
       {"variables", A::kObject | A::kNull, false, nullptr, "variables registered before the run"},
@@ -127,6 +133,9 @@ void register_test_commands(action::CommandRegistry& r, App& app) {
         app.check_csv_columns(a["tasks"], "/tasks");  // the runner checks everything else
         if (app.options_.worker.on || a["runner_mode"] == "worker") {
           return start_test_as_worker(app, std::move(a));
+        }
+        if (app.options_.master.on || a["runner_mode"] == "master") {
+          return start_test_as_master(app, std::move(a));
         }
         std::unique_ptr<engine::ProgressSink> progress;
         if (app.options_.progress) progress = engine::make_terminal_progress(app.err_);

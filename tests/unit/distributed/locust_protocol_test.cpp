@@ -3,9 +3,14 @@
 // live snapshots in Locust's StatsEntry shape.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "distributed/locust_stats.hpp"
+#include "distributed/master.hpp"
+#include "distributed/metrics_wire.hpp"
 #include "distributed/msgpack.hpp"
 
 namespace ld::distributed {
@@ -154,3 +159,68 @@ TEST(LocustReportTest, PerNameDeltasInLocustShape) {
 
 }  // namespace
 }  // namespace ld::distributed
+
+// ---- the master's split and the ld_metrics wire format
+
+TEST(LocustMaster, SplitDealsEachClassRoundRobinAcrossWorkers) {
+  using ld::distributed::Master;
+  // 7 users of 2 classes over 3 workers: classes 4 and 3; A -> w0 w1 w2 w0, B -> w1 w2 w0.
+  const auto s = Master::split(7, 2, 3);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0], (std::vector<std::uint32_t>{2, 1}));
+  EXPECT_EQ(s[1], (std::vector<std::uint32_t>{1, 1}));
+  EXPECT_EQ(s[2], (std::vector<std::uint32_t>{1, 1}));
+  for (std::uint32_t total : {0u, 1u, 5u, 100u, 1001u}) {
+    for (std::size_t classes : {1u, 3u}) {
+      for (std::size_t workers : {1u, 2u, 7u}) {
+        const auto x = Master::split(total, classes, workers);
+        std::uint32_t sum = 0, lo = UINT32_MAX, hi = 0;
+        for (const auto& w : x) {
+          std::uint32_t n = 0;
+          for (auto c : w) n += c;
+          sum += n;
+          lo = std::min(lo, n);
+          hi = std::max(hi, n);
+        }
+        EXPECT_EQ(sum, total);
+        EXPECT_LE(hi - lo, 1u) << total << " " << classes << " " << workers;
+      }
+    }
+  }
+}
+
+TEST(LocustMaster, MetricsSurviveTheWireThroughMsgpack) {
+  ld::stats::Metrics m;
+  auto& n = m.name_slot("GET", "/get");
+  n.requests = 3;
+  n.failures = 1;
+  n.bytes_in = 42;
+  n.ok_latency.record(1'000'000);
+  n.ok_latency.record(2'500'000);
+  n.fail_latency.record(9'000'000);
+  n.by_kind[static_cast<std::size_t>(ld::stats::ErrorKind::kHttpStatus)] = 1;
+  m.add_error({"GET", "/get", ld::stats::ErrorKind::kHttpStatus, "HTTP 500", 1});
+  ld::stats::IntervalPoint p;
+  p.t_s = 1;
+  p.seconds = 1;
+  p.requests = 3;
+  p.p99_ns = 9'000'000;
+  p.users = 2;
+  m.timeline.push_back(p);
+  const std::string bytes = ld::distributed::msgpack_encode(ld::distributed::metrics_to_wire(m));
+  const ld::stats::Metrics back =
+      ld::distributed::metrics_from_wire(ld::distributed::msgpack_decode(bytes));
+  ASSERT_EQ(back.names.size(), 1u);
+  EXPECT_EQ(back.names[0].requests, 3u);
+  EXPECT_EQ(back.names[0].bytes_in, 42u);
+  EXPECT_EQ(back.names[0].ok_latency.count(), 2u);
+  EXPECT_EQ(back.names[0].ok_latency.percentile(99), n.ok_latency.percentile(99));
+  EXPECT_EQ(back.names[0].fail_latency.max(), 9'000'000);
+  EXPECT_EQ(back.names[0].by_kind[static_cast<std::size_t>(ld::stats::ErrorKind::kHttpStatus)], 1u);
+  ASSERT_EQ(back.errors.size(), 1u);
+  EXPECT_EQ(back.errors[0].message, "HTTP 500");
+  EXPECT_EQ(back.errors[0].kind, ld::stats::ErrorKind::kHttpStatus);
+  ASSERT_EQ(back.timeline.size(), 1u);
+  EXPECT_EQ(back.timeline[0].p99_ns, 9'000'000);
+  EXPECT_EQ(back.timeline[0].users, 2u);
+}
