@@ -8,8 +8,8 @@
 # and their ratios; then system calls per request (strace -c -f on a short run of each loader)
 # and peak RSS per connected user with 5,000 users (loaddensity on both paths, and wrk).
 #   bench/http1.sh [seconds=15] [binary=build/release/loaddensity]
-# Switches (environment): ROUNDS (3); SYSCALLS=0 skips the strace runs; MEMORY=0 skips the
-# 5,000-user runs. LD_ONLY=1 runs one plain loaddensity row only (on LD_IO_BACKEND, default
+# Switches (environment): ROUNDS (3); SYSCALLS=0 skips the strace runs; PERF=1 adds a perf
+# profile of each loader; MEMORY=0 skips the 5,000-user runs. LD_ONLY=1 runs one plain loaddensity row only (on LD_IO_BACKEND, default
 # epoll); LD_EXPORTERS=1 runs loaddensity with every live exporter on (Prometheus scraped every
 # second, InfluxDB UDP, OTLP/HTTP, DogStatsD; receivers from bench/exporter_sink.py on CPU 0).
 # bench/http1_exporters.sh compares the two.
@@ -169,6 +169,20 @@ if [ "${SYSCALLS:-1}" = 1 ]; then
       sort -t= -k2 -nr | head -4 | paste -sd' ')
     awk -v n="${NAME[$id]}" -v c="$calls" -v r="$req" -v t="$top" \
       'BEGIN { printf "  %-24s %6.2f  (%d requests; %s)\n", n, c / r, r, t }'
+  done
+fi
+
+# --- where the time goes: perf record -e cpu-clock over a 5 s run of each loader (PERF=1)
+if [ "${PERF:-0}" = 1 ]; then
+  echo
+  echo "profile (perf record -e cpu-clock, 5 s runs): share by object, then the top symbols"
+  for id in "${LOADERS[@]}"; do
+    ${FN[$id]} "perf record -q -e cpu-clock -o $dir/perf.$id taskset -c 1" 5 "${ARG[$id]}" >/dev/null
+    echo "  ${NAME[$id]}"
+    perf report -i "$dir/perf.$id" --no-children --sort dso --stdio 2>/dev/null |
+      awk '/^ +[0-9]/ && n++ < 3 {printf "    %s %s\n", $1, $2}'
+    perf report -i "$dir/perf.$id" --no-children --sort sym --stdio 2>/dev/null |
+      awk '/^ +[0-9]/ && n++ < 15 {printf "      %s %s\n", $1, $NF}'
   done
 fi
 
