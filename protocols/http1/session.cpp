@@ -489,7 +489,8 @@ class Session final : public engine::UserSession {
       while (s.receiving && !s.send_error) co_await s.wait();
       if (s.send_error) co_return uring::error_of(s.send_error);  // the read is cut on close
       if (s.recv_res == 0) {
-        if (parser_.on_eof() != ResponseParser::Result::kDone) ec = net::error::eof;
+        // A cut connection (deadline, abort) did not end a close-delimited body.
+        if (s.was_cut || parser_.on_eof() != ResponseParser::Result::kDone) ec = net::error::eof;
         break;
       }
       if (s.recv_res < 0) {

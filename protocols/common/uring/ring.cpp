@@ -172,6 +172,7 @@ void Socket::release_buffer() noexcept {
 }
 
 void Socket::cut() const noexcept {
+  was_cut = true;
   if (stream) {
     ::shutdown(fd, SHUT_RDWR);  // a pending read ends with 0, a pending send with EPIPE
     return;

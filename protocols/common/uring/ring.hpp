@@ -83,6 +83,7 @@ struct Socket {
   std::uint32_t recv_max = 0;
 
   bool orphan = false;  // closed by its session; freed when nothing is in flight
+  mutable bool was_cut = false;  // cut(): an end of stream from now on is not the peer's
   engine::Park waiter;
 
   bool in_flight() const noexcept { return sending || receiving; }
