@@ -9,6 +9,7 @@
 
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
+#include "common/uring/ring.hpp"
 #include "common/task_fields.hpp"
 #include "core/text.hpp"
 #include "http1.hpp"
@@ -58,6 +59,9 @@ class Http1Protocol final : public engine::Protocol {
 
   std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
 
+  std::vector<action::Param> options() const override { return {uring::backend_option()}; }
+  void validate_options(const Json& args) const override { uring::validate_backend_option(args); }
+
   void validate_task(const Json& task) const override {
     proto::check_task_fields(task, fields_, "an HTTP user");
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
@@ -75,6 +79,7 @@ class Http1Protocol final : public engine::Protocol {
   std::unique_ptr<engine::CompiledTasks> compile(const std::vector<Json>& tasks,
                                                  engine::CompileContext& ctx) const override {
     auto out = std::make_unique<Tasks>();
+    out->io_uring = uring::choose_backend(ctx.options) == uring::Backend::kIoUring;
     std::map<std::string, std::vector<tcp::endpoint>> dns;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       try {

@@ -60,8 +60,11 @@ struct Step {
 class Tasks final : public proto::StepTasks<Step> {
  public:
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
+  // io_uring: the worker's ring (plain connections read and write through it).
+  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
 
   proto::TlsContexts tls;  // shared by every step and user
+  bool io_uring = false;   // LD_start_test io_backend chose io_uring
 };
 
 constexpr int kMaxRedirects = 30;

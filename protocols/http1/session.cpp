@@ -3,6 +3,8 @@
 // with "wait until readable, then read into the worker's scratch buffer", so a connection
 // holds no read buffer of its own and a request costs write + epoll + read, like wrk.
 // Timeouts come from the worker's DeadlineSweeper (no timer per request).
+// With io_backend io_uring, a plain connection's request and the read of its answer go to the
+// worker's ring together once connected (common/uring/ring.hpp); connect and TLS stay on Asio.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,7 @@
 #include "common/connect.hpp"
 #include "common/cookie_jar.hpp"
 #include "common/http_response.hpp"
+#include "common/uring/ring.hpp"
 #include "core/text.hpp"
 #include "http1_impl.hpp"
 #include "response_parser.hpp"
@@ -43,12 +46,14 @@ struct Conn {
   std::optional<tcp::socket> plain;
   std::unique_ptr<net::ssl::stream<tcp::socket>> tls;
   std::vector<char> tls_buffer;  // TLS only: the SSL engine writes here from its own handlers
+  uring::SocketPtr ring_socket;  // io_uring: the connected plain socket, moved off Asio
   bool open = false;
   engine::TimedOp op;
 
   tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
   void close() noexcept {
     error_code ignored;
+    ring_socket.reset();
     if (tls) {
       tls->next_layer().close(ignored);
     } else if (plain) {
@@ -59,6 +64,10 @@ struct Conn {
   static void expire(void* self) noexcept {
     // Closing cancels whatever the connection waits on; the waiter sees op.expired.
     auto* c = static_cast<Conn*>(self);
+    if (c->ring_socket) {
+      c->ring_socket->cut();  // what is in flight completes now; the session closes it
+      return;
+    }
     error_code ignored;
     c->lowest().close(ignored);
   }
@@ -66,7 +75,10 @@ struct Conn {
 
 class Session final : public engine::UserSession {
  public:
-  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {}
+  Session(const Tasks& tasks, engine::WorkerContext& w)
+      : tasks_(tasks),
+        w_(w),
+        ring_(tasks.io_uring ? static_cast<uring::Ring*>(w.worker_state) : nullptr) {}
 
   ~Session() override {
     for (auto& c : conns_) w_.deadlines.remove(&c->op);
@@ -352,9 +364,14 @@ class Session final : public engine::UserSession {
   }
 
   // `c` is connected (and its TLS handshake done).
-  static void opened(Conn& c) {
+  void opened(Conn& c) {
     if (c.tls) {
       if (c.tls_buffer.empty()) c.tls_buffer.resize(16 * 1024);
+    } else if (ring_) {
+      error_code ec;
+      const int fd = c.plain->release(ec);
+      c.plain.reset();
+      if (!ec) c.ring_socket.reset(ring_->adopt(fd, /*stream=*/true));
     } else {
       error_code ec;
       c.plain->non_blocking(true, ec);
@@ -386,6 +403,8 @@ class Session final : public engine::UserSession {
         ec = co_await write_tls(c, request);
         if (!ec) written_ += request.size();
         if (!ec) ec = co_await read_tls(c);
+      } else if (c.ring_socket) {
+        ec = co_await exchange_ring(*c.ring_socket, request);
       } else {
         ec = co_await write_plain(c, request);
         if (!ec) written_ += request.size();
@@ -459,6 +478,41 @@ class Session final : public engine::UserSession {
     }
   }
 
+  // io_uring: the request and the read of its answer are queued together (the read waits for
+  // the answer without a first attempt); each read takes one of the ring's buffers, parsed and
+  // handed back at once.
+  net::awaitable<error_code> exchange_ring(uring::Socket& s, const std::string& request) {
+    ring_->send(s, request.data(), request.size());
+    error_code ec;
+    for (bool first = true;; first = false) {
+      ring_->receive(s, uring::Ring::kBufferSize, /*poll_first=*/first);
+      while (s.receiving && !s.send_error) co_await s.wait();
+      if (s.send_error) co_return uring::error_of(s.send_error);  // the read is cut on close
+      if (s.recv_res == 0) {
+        // A cut connection (deadline, abort) did not end a close-delimited body.
+        if (s.was_cut || parser_.on_eof() != ResponseParser::Result::kDone) ec = net::error::eof;
+        break;
+      }
+      if (s.recv_res < 0) {
+        ec = uring::error_of(s.recv_res);
+        break;
+      }
+      const std::string_view bytes = s.data();
+      std::size_t used = 0;
+      const auto r = parser_.feed(bytes.data(), bytes.size(), used);
+      s.release_buffer();
+      if (r != ResponseParser::Result::kNeedMore) break;
+    }
+    // The answer is in (or the read failed): the request has been written by now, or fails.
+    if (s.sending) {
+      s.wake_on_send = true;
+      while (s.sending) co_await s.wait();
+    }
+    if (s.send_error) co_return uring::error_of(s.send_error);
+    written_ += request.size();
+    co_return ec;
+  }
+
   net::awaitable<error_code> write_tls(Conn& c, const std::string& request) {
     error_code ec;
     co_await net::async_write(*c.tls, net::buffer(request),
@@ -484,6 +538,7 @@ class Session final : public engine::UserSession {
 
   const Tasks& tasks_;
   engine::WorkerContext w_;
+  uring::Ring* ring_;  // io_uring: the worker's ring; null on epoll
   std::vector<std::unique_ptr<Conn>> conns_;
   ResponseParser parser_;
   Url redirect_url_;
@@ -505,6 +560,11 @@ class Session final : public engine::UserSession {
 
 std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
   return std::make_unique<Session>(*this, worker);
+}
+
+std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext& worker) {
+  if (!io_uring) return nullptr;
+  return uring::worker_ring(worker.io);
 }
 
 }  // namespace ld::proto::http1

@@ -4,6 +4,7 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/task_fields.hpp"
+#include "common/uring/ring.hpp"
 #include "core/text.hpp"
 #include "params/resolver.hpp"
 #include "socket.hpp"
@@ -59,6 +60,9 @@ class SocketProtocol final : public engine::Protocol {
 
   std::vector<action::Param> task_fields(const std::string&) const override { return fields_; }
 
+  std::vector<action::Param> options() const override { return {uring::backend_option()}; }
+  void validate_options(const Json& args) const override { uring::validate_backend_option(args); }
+
   void validate_task(const Json& task) const override {
     check_task_fields(task, fields_, kUser);
     protocol_of(task);
@@ -111,6 +115,7 @@ class SocketProtocol final : public engine::Protocol {
     engine::CompileContext ctx = raw_ctx;
     ctx.host = params::resolve_static(raw_ctx.host, raw_ctx.resolver);
     auto out = std::make_unique<Tasks>();
+    out->io_uring = uring::choose_backend(ctx.options) == uring::Backend::kIoUring;
     compile_each(tasks.size(), [&](std::size_t i) {
       const Json& task = tasks[i];
       validate_task(task);

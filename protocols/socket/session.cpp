@@ -3,6 +3,9 @@
 // are non-blocking; a read waits for readability and then reads into the worker's scratch
 // buffer, so a connection holds no buffer of its own. Timeouts come from the worker's
 // DeadlineSweeper, which closes the socket of an operation past its deadline.
+// With io_backend io_uring, a connected socket's sends and reads go through the worker's ring
+// (common/uring/ring.hpp): TCP reads land in the ring's provided buffers, a UDP read waits for
+// readability there and reads the datagram into the scratch buffer; connecting stays on Asio.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <boost/asio/io_context.hpp>
@@ -12,7 +15,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "common/connect.hpp"
+#include "common/uring/ring.hpp"
 #include "socket_impl.hpp"
 #include "stats/recorder.hpp"
 #include "substring_matcher.hpp"
@@ -33,16 +41,25 @@ struct Conn {
   std::uint16_t port = 0;
   std::optional<tcp::socket> tcp_socket;
   std::optional<udp::socket> udp_socket;
+  uring::SocketPtr ring_socket;  // io_uring: the connected socket, moved off Asio
   bool open = false;
   engine::TimedOp op;
 
   void close() noexcept {
     error_code ignored;
+    ring_socket.reset();
     if (tcp_socket) tcp_socket->close(ignored);
     if (udp_socket) udp_socket->close(ignored);
     open = false;
   }
-  static void expire(void* self) noexcept { static_cast<Conn*>(self)->close(); }
+  static void expire(void* self) noexcept {
+    auto* c = static_cast<Conn*>(self);
+    if (c->ring_socket) {
+      c->ring_socket->cut();  // what is in flight completes now; the session closes it
+      return;
+    }
+    c->close();
+  }
 };
 
 bool would_block(const error_code& ec) {
@@ -51,7 +68,10 @@ bool would_block(const error_code& ec) {
 
 class Session final : public engine::UserSession {
  public:
-  Session(const Tasks& tasks, engine::WorkerContext& w) : tasks_(tasks), w_(w) {}
+  Session(const Tasks& tasks, engine::WorkerContext& w)
+      : tasks_(tasks),
+        w_(w),
+        ring_(tasks.io_uring ? static_cast<uring::Ring*>(w.worker_state) : nullptr) {}
 
   ~Session() override {
     for (auto& c : conns_) w_.deadlines.remove(&c->op);
@@ -130,6 +150,12 @@ class Session final : public engine::UserSession {
       if (!ec) c.udp_socket->connect(to, ec);  // filters replies to this peer; no packets sent
       if (!ec) c.udp_socket->non_blocking(true, ec);
       if (ec) co_return op.error(ec, "connect");
+      if (ring_) {
+        const int fd = c.udp_socket->release(ec);
+        c.udp_socket.reset();
+        if (ec) co_return op.error(ec, "connect");
+        c.ring_socket.reset(ring_->adopt(fd, /*stream=*/false));
+      }
       c.open = true;
       co_return ErrorInfo{};
     }
@@ -137,6 +163,12 @@ class Session final : public engine::UserSession {
     ErrorInfo e = co_await connect_tcp(*c.tcp_socket, step.host, step.port, step.tcp_endpoints, op);
     if (e.kind != ErrorKind::kNone) co_return e;
     c.tcp_socket->non_blocking(true, ec);
+    if (ring_) {
+      const int fd = c.tcp_socket->release(ec);
+      c.tcp_socket.reset();
+      if (ec) co_return op.error(ec, "connect");
+      c.ring_socket.reset(ring_->adopt(fd, /*stream=*/true));
+    }
     c.open = true;
     co_return ErrorInfo{};
   }
@@ -147,7 +179,9 @@ class Session final : public engine::UserSession {
     const std::string_view payload = step.payload.render(*w_.scope, text_, decoded_, bad);
     if (bad) co_return ErrorInfo{ErrorKind::kInvalidRequest, bad, 0, false};
     if (!payload.empty()) {
-      if (step.udp) {
+      if (c.ring_socket) {
+        ec = co_await send_ring(*c.ring_socket, payload);
+      } else if (step.udp) {
         ec = co_await send_udp(c, payload);
       } else {
         ec = co_await write_tcp(c, payload);
@@ -174,8 +208,16 @@ class Session final : public engine::UserSession {
     matcher_.reset(step.expect_substring);
     const char* buf = w_.scratch.data();
     const std::size_t cap = w_.scratch.size();
+    uring::Socket* rs = c.ring_socket.get();
     for (;;) {
-      if (step.udp) {
+      if (rs) {
+        // TCP: the read itself (into a ring buffer); UDP: readability, then the read below.
+        std::size_t want = uring::Ring::kBufferSize;
+        if (step.expect_bytes > 0 && !step.udp) want = std::min(want, step.expect_bytes - received_);
+        ring_->receive(*rs, want, /*poll_first=*/false);
+        while (rs->receiving) co_await rs->wait();
+        if (rs->recv_res < 0) ec = uring::error_of(rs->recv_res);
+      } else if (step.udp) {
         co_await c.udp_socket->async_wait(udp::socket::wait_read,
                                           net::redirect_error(net::use_awaitable, ec));
       } else {
@@ -184,11 +226,28 @@ class Session final : public engine::UserSession {
       }
       if (ec) co_return op.error(ec, "receive");
       // Drain what is there; the scratch buffer is valid until the next suspension only.
-      for (;;) {
+      for (bool ring_read = rs && !step.udp;;) {
         std::size_t want = cap;
         if (step.expect_bytes > 0 && !step.udp) want = std::min(cap, step.expect_bytes - received_);
         std::size_t n = 0;
-        if (step.udp) {
+        if (ring_read) {
+          // The bytes the ring read: copied out (checks, the matcher) and the buffer handed back.
+          if (rs->recv_res == 0) {
+            ec = net::error::eof;
+          } else {
+            const std::string_view got = rs->data();
+            n = got.size();
+            std::memcpy(w_.scratch.data(), got.data(), n);
+            rs->release_buffer();
+          }
+          ring_read = false;
+        } else if (rs && !step.udp) {
+          break;  // the next read goes through the ring again
+        } else if (rs) {
+          const ssize_t r = ::recv(rs->fd, w_.scratch.data(), want, MSG_DONTWAIT);
+          if (r < 0) ec = error_code(errno, boost::system::system_category());
+          n = r < 0 ? 0 : static_cast<std::size_t>(r);
+        } else if (step.udp) {
           n = c.udp_socket->receive(net::buffer(w_.scratch.data(), want), 0, ec);
         } else {
           n = c.tcp_socket->read_some(net::buffer(w_.scratch.data(), want), ec);
@@ -243,6 +302,14 @@ class Session final : public engine::UserSession {
     co_return ec;
   }
 
+  // io_uring: one send (the ring finishes a partial one), waited for.
+  net::awaitable<error_code> send_ring(uring::Socket& s, std::string_view data) {
+    ring_->send(s, data.data(), data.size());
+    s.wake_on_send = true;
+    while (s.sending) co_await s.wait();
+    co_return s.send_error ? uring::error_of(s.send_error) : error_code{};
+  }
+
   net::awaitable<error_code> send_udp(Conn& c, std::string_view data) {
     error_code ec;
     for (;;) {
@@ -258,6 +325,7 @@ class Session final : public engine::UserSession {
   std::uint64_t sent_ = 0;  // payload bytes written by the current step
   const Tasks& tasks_;
   engine::WorkerContext w_;
+  uring::Ring* ring_;  // io_uring: the worker's ring; null on epoll
   std::vector<std::unique_ptr<Conn>> conns_;
   SubstringMatcher matcher_;
   std::size_t received_ = 0;  // reply bytes of the current step
@@ -270,6 +338,11 @@ class Session final : public engine::UserSession {
 
 std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
   return std::make_unique<Session>(*this, worker);
+}
+
+std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext& worker) {
+  if (!io_uring) return nullptr;
+  return uring::worker_ring(worker.io);
 }
 
 }  // namespace ld::proto::socket

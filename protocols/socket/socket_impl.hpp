@@ -43,7 +43,10 @@ struct Step {
 class Tasks final : public proto::StepTasks<Step> {
  public:
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
+  // io_uring: the worker's ring (connected sockets send and read through it).
+  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
 
+  bool io_uring = false;  // LD_start_test io_backend chose io_uring
 };
 
 }  // namespace ld::proto::socket

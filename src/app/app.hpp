@@ -46,6 +46,7 @@ struct Options {
   unsigned threads = 0;       // default worker threads for LD_start_test (0 = one per core)
   double hard_timeout_s = 0;  // default watchdog for LD_start_test (0 = none)
   std::string csv_prefix;     // --csv: Locust-compatible CSVs written after the run
+  std::string io_backend;     // --io-backend: LD_start_test io_backend when a test sets none
   std::string command_line;   // shown in report headers
   // `loaddensity worker`: every LD_start_test runs as a Locust-protocol worker of this master.
   struct Worker {

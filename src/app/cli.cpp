@@ -183,6 +183,9 @@ int run_cli(int argc, char** argv) {
   cli.add_option("-t,--threads", opts.threads,
                  "Worker threads for tests that do not set `threads` (default: one per core)")
       ->check(CLI::Range(1u, 1024u));
+  cli.add_option("--io-backend", opts.io_backend,
+                 "I/O path of HTTP/1.1 and socket users for tests that do not set `io_backend`")
+      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}));
   cli.add_flag("--list-commands", list_commands, "List every LD_* command and exit");
   cli.add_option("--plugin", opts.plugins,
                  "Load a plugin library (its commands join the registry; repeatable; "

@@ -11,6 +11,16 @@ import unittest
 
 BIN = os.environ.get("LOADDENSITY_BIN", "")
 SOURCE = os.environ.get("LD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+# LD_IO_BACKEND=io_uring|epoll runs every `run` with --io-backend (tests/CMakeLists.txt registers
+# the HTTP/1.1 and socket suites once per backend).
+IO_BACKEND = os.environ.get("LD_IO_BACKEND", "")
+
+
+def with_backend(args):
+    args = list(args)
+    if IO_BACKEND and args and args[0] == "run":
+        args += ["--io-backend", IO_BACKEND]
+    return args
 
 
 class Result:
@@ -36,7 +46,7 @@ class Case(unittest.TestCase):
         self._tmp.cleanup()
 
     def run_ld(self, *args, timeout=120, env=None):
-        p = subprocess.run([BIN, *args], cwd=self.workdir, capture_output=True, text=True,
+        p = subprocess.run([BIN, *with_backend(args)], cwd=self.workdir, capture_output=True, text=True,
                            timeout=timeout, env={**os.environ, **(env or {})})
         return Result(p.returncode, p.stdout, p.stderr, self.workdir)
 
@@ -50,7 +60,7 @@ class Case(unittest.TestCase):
         path = os.path.join(self.workdir, "doc.json")
         with open(path, "w") as f:
             json.dump(doc, f)
-        return subprocess.Popen([BIN, "run", path, *extra], cwd=self.workdir,
+        return subprocess.Popen([BIN, *with_backend(["run", path, *extra])], cwd=self.workdir,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def need_env(self, name):

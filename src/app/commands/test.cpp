@@ -116,6 +116,9 @@ void register_test_commands(action::CommandRegistry& r, App& app) {
       [&app](const Args& args) -> Json {
         Json a = args.json();  // completed below with the CLI's defaults
         if (a["threads"].is_null() && app.options_.threads) a["threads"] = app.options_.threads;
+        if (a["io_backend"].is_null() && !app.options_.io_backend.empty()) {
+          a["io_backend"] = app.options_.io_backend;
+        }
         if (a["web_ui_dict"].is_object()) {
           app.err_
               << "note: web_ui_dict is accepted for compatibility; this build shows progress on "
