@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mqtt_user generator cost (a benchmark, not a test):
-#   mosquitto (CPU 0, no persistence) vs loaddensity (1 worker thread; Paho's two threads run
-#   on the same CPU) and 50 mosquitto_pub processes (libmosquitto, --repeat), each loader pinned
+#   mosquitto (CPU 0, no persistence) vs loaddensity (1 worker thread) and 50 mosquitto_pub
+#   processes (libmosquitto, --repeat), each loader pinned
 #   to CPU 1 with the same 50 connections, publishing to a topic nobody reads at QoS 0 and
 #   QoS 1. mosquitto_pub runs a fixed count, loaddensity a fixed time; both are compared by
 #   messages per loader CPU-second (user + sys, children included).
@@ -10,10 +10,14 @@
 #   bench/mqtt.sh [seconds=10] [binary=build/release/loaddensity] [users=3000]
 #   MEM_SPAWN_RATE (users/s, default: all at once) and MEM_TIME (s, default 6) shape the
 #   memory run, e.g. MEM_SPAWN_RATE=1000 MEM_TIME=20 for 10,000 users.
+#   BASELINE=path/to/another/loaddensity runs every loaddensity row with that binary too, in
+#   the same run (before/after comparisons on a noisy machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 BIN=$(realpath "${2:-build/release/loaddensity}")
+BINS=("$BIN")
+[ -n "${BASELINE:-}" ] && BINS+=("$(realpath "$BASELINE")")
 USERS=${3:-3000}
 CONNS=50
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -65,13 +69,17 @@ for q in 0 1; do
   read -r e u s m < <(measure taskset -c 1 bash -c "pubs $q $per")
   row "mosquitto_pub x$CONNS qos $q" "$((per * CONNS))" "$e" "$u" "$s" | tee "$dir/peer.row"
   ld_doc "$q" $CONNS "$DURATION" >"$dir/ld.json"
-  read -r e u s m < <(measure taskset -c 1 "$BIN" -q run "$dir/ld.json")
-  msgs=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['per_name']['publish']['requests'])")
-  fails=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['failures'])")
-  row "loaddensity qos $q" "$msgs" "$e" "$u" "$s" | tee "$dir/ld.row"
-  [ "$fails" = 0 ] || echo "  (loaddensity counted $fails failures)"
-  awk '{print $NF}' "$dir/peer.row" "$dir/ld.row" | paste -sd' ' |
-    awk -v q="$q" '{ printf "qos %s: %.2fx\n", q, $2 / $1 }' >>"$dir/ratios"
+  for b in "${BINS[@]}"; do
+    label="loaddensity qos $q"
+    [ "$b" = "$BIN" ] || label="baseline qos $q"
+    read -r e u s m < <(measure taskset -c 1 "$b" -q run "$dir/ld.json")
+    msgs=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['per_name']['publish']['requests'])")
+    fails=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/ld-summary.json'))['totals']['failures'])")
+    row "$label" "$msgs" "$e" "$u" "$s" | tee "$dir/ld.row"
+    [ "$fails" = 0 ] || echo "  ($label counted $fails failures)"
+    awk '{print $NF}' "$dir/peer.row" "$dir/ld.row" | paste -sd' ' |
+      awk -v q="$q" -v l="${label% qos*}" '{ printf "%s qos %s: %.2fx\n", l, q, $2 / $1 }' >>"$dir/ratios"
+  done
 done
 echo
 echo "loaddensity / mosquitto_pub, messages per loader CPU-second:"
@@ -87,11 +95,15 @@ mem_doc() {  # users
 JSON
 }
 mem_doc 1 >"$dir/m1.json"
-read -r e u s base_kib < <(measure taskset -c 1 "$BIN" -q run "$dir/m1.json")
 mem_doc "$USERS" >"$dir/mbig.json"
-read -r e u s big_kib < <(measure taskset -c 1 "$BIN" -q run "$dir/mbig.json")
-read -r n c < <(/usr/bin/python3 -c "import json; s=json.load(open('$dir/ld-summary.json')); print(s['totals']['failures'], s['per_name']['connect']['requests'])")
-echo
-awk -v b="$base_kib" -v p="$big_kib" -v n="$USERS" 'BEGIN {
-  printf "memory, %d connected users: peak RSS %d KiB, 1 user %d KiB, %.2f KiB per user\n", n, p, b, (p - b) / n }'
-echo "  ($c connects, $n failures)"
+for b in "${BINS[@]}"; do
+  label=loaddensity
+  [ "$b" = "$BIN" ] || label=baseline
+  read -r e u s base_kib < <(measure taskset -c 1 "$b" -q run "$dir/m1.json")
+  read -r e u s big_kib < <(measure taskset -c 1 "$b" -q run "$dir/mbig.json")
+  read -r n c < <(/usr/bin/python3 -c "import json; s=json.load(open('$dir/ld-summary.json')); print(s['totals']['failures'], s['per_name']['connect']['requests'])")
+  echo
+  awk -v l="$label" -v b="$base_kib" -v p="$big_kib" -v n="$USERS" 'BEGIN {
+    printf "%s memory, %d connected users: peak RSS %d KiB, 1 user %d KiB, %.2f KiB per user\n", l, n, p, b, (p - b) / n }'
+  echo "  ($c connects, $n failures, user+sys $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }') s)"
+done

@@ -20,7 +20,7 @@ PACKAGES=(
   nginx python3 python3-httpbin gunicorn python3-websockets wrk nghttp2-client openssl curl procps util-linux time
   postgresql mariadb-server redis-server redis-tools python3-grpcio
   kcat python3-confluent-kafka
-  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
+  mosquitto mosquitto-clients
   python3-pymongo prometheus influxdb influxdb-client python3-zmq
   ngtcp2-server ngtcp2-client python3-jsonschema python3-botocore python3-jwt yamllint
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers

@@ -1,6 +1,6 @@
 // mqtt_user task checking and compilation: every string field (topic, payload, client_id,
 // username, password, expect) is a template parsed once, each task's connection settings become
-// one ConnSpec, and the URL is checked and turned into Paho's tcp:// or ssl:// form.
+// one ConnSpec (with the TLS context of an mqtts:// URL), and the URL is checked.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -270,9 +270,6 @@ class MqttProtocol final : public engine::Protocol {
     c.port = u.port;
     c.resolved = resolve_tcp(u.host, u.port);
     c.tls = u.tls;
-    const bool v6 = u.host.find(':') != std::string::npos;
-    c.uri = std::string(u.tls ? "ssl://" : "tcp://") + (v6 ? "[" + u.host + "]" : u.host) + ":" +
-            std::to_string(u.port);
     if (task.contains("verify")) {
       const Json& v = task["verify"];
       if (v.is_boolean()) {
@@ -283,6 +280,12 @@ class MqttProtocol final : public engine::Protocol {
           field_error("verify", "cannot read the CA bundle '" + c.ca_file + "'");
         }
       }
+    }
+    if (c.tls) {
+      Json verify = Json::object();
+      if (!c.verify) verify["verify"] = false;
+      if (!c.ca_file.empty()) verify["verify"] = c.ca_file;
+      c.ssl = tasks.tls.get(verify);
     }
     auto tpl = [&](const char* f, bool& has, params::Template& t) {
       has = task.contains(f);
@@ -297,7 +300,7 @@ class MqttProtocol final : public engine::Protocol {
     // Same fields as written: the same connection settings.
     for (std::size_t i = 0; i < tasks.conns.size(); ++i) {
       const ConnSpec& e = tasks.conns[i];
-      if (e.uri == c.uri && e.tls == c.tls && e.verify == c.verify && e.ca_file == c.ca_file &&
+      if (e.host == c.host && e.port == c.port && e.tls == c.tls && e.verify == c.verify && e.ca_file == c.ca_file &&
           e.has_client_id == c.has_client_id && e.client_id.text() == c.client_id.text() &&
           e.has_username == c.has_username && e.username.text() == c.username.text() &&
           e.has_password == c.has_password && e.password.text() == c.password.text() &&

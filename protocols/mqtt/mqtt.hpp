@@ -1,5 +1,5 @@
 #pragma once
-// MQTT user template: mqtt_user (MQTT 3.1.1 and 5 through Paho MQTT C's asynchronous client).
+// MQTT user template: mqtt_user (MQTT 3.1.1 and 5, a client of its own on the worker).
 #include <memory>
 
 #include "loaddensity/protocol/protocol.hpp"

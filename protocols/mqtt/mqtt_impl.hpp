@@ -2,6 +2,7 @@
 // Private to protocols/mqtt: the compiled form of mqtt_user tasks.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <boost/asio/ssl/context.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,6 +21,9 @@ constexpr double kDefaultTimeoutS = 5.0;
 constexpr std::size_t kDefaultInbox = 1024;
 constexpr std::size_t kMaxInbox = 1u << 20;
 constexpr std::string_view kDefaultUrl = "mqtt://127.0.0.1:1883";
+// A packet from the broker larger than this fails the connection (it is buffered while it
+// arrives).
+constexpr std::size_t kMaxPacket = 64u << 20;
 
 // `measure: "delivery"`: the payload starts with "ldts:" + 16 hex digits (steady-clock ns at the
 // publish) + 8 hex digits (the publishing session) + 4 hex digits (the task index) + ":". A
@@ -39,14 +43,14 @@ enum class Method : std::uint8_t {
 
 // How a task connects (when it is a connect, or finds its user disconnected).
 struct ConnSpec {
-  std::string uri;      // Paho's form: tcp://host:port or ssl://host:port
   std::string display;  // the URL as given (static placeholders folded)
-  std::string host;     // for the TCP check after a connect Paho could not make
+  std::string host;
   std::uint16_t port = 0;
   std::vector<net::ip::tcp::endpoint> resolved;  // at compile time (may be empty)
   bool tls = false;
   bool verify = true;
-  std::string ca_file;  // verify with this bundle (empty: the system store)
+  std::string ca_file;                     // verify with this bundle (empty: the system store)
+  std::shared_ptr<net::ssl::context> ssl;  // mqtts:// (shared by every user)
   bool has_client_id = false;
   params::Template client_id;
   bool has_username = false, has_password = false;
@@ -76,13 +80,11 @@ struct Step {
 class Tasks final : public proto::StepTasks<Step> {
  public:
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
-  void start_run(unsigned worker_threads) override;
-  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
-  net::awaitable<void> drain_worker(engine::WorkerContext& worker, Nanos deadline) override;
 
   std::vector<ConnSpec> conns;
   std::uint32_t connect_name_id = 0;  // the record of a connect a task made on first use
   std::size_t inbox = kDefaultInbox;  // messages a user holds before dropping
+  proto::TlsContexts tls;             // shared by every mqtts:// connection
 };
 
 }  // namespace ld::proto::mqtt

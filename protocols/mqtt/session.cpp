@@ -1,33 +1,35 @@
-// The mqtt_user session. Each user owns one Paho MQTT C asynchronous client (MQTTAsync). Paho
-// runs every client of the process on its own two threads (one sends, one receives), so users
-// cost a socket and a client, never a thread. Paho calls back on those threads; the session
-// never blocks on them:
-//   - an operation (connect, publish, subscribe, unsubscribe, disconnect) hands Paho a small
-//     context holding the completer of an engine::OneShot, and the user waits on the OneShot
-//     until Paho's success or failure callback delivers, or the operation's timeout (the
-//     worker's DeadlineSweeper) gives up; a late callback is dropped by the OneShot;
-//   - messages go into the user's engine::Inbox (bounded by LD_start_test `mqtt_inbox`; a
-//     full inbox drops and counts), which `wait` tasks read on the worker. The Paho message is
-//     kept as Paho allocated it (no copy) and freed once read.
-// A client whose user ended or changed client id is disconnected and kept by its worker for a
-// few seconds before it is destroyed, so no Paho thread can still be calling into it.
+// The mqtt_user session: an MQTT client of its own on the user's worker (no thread, no lock).
+//
+// Each user owns one connection object (Conn): a non-blocking socket (TCP_NODELAY; mqtts://
+// runs OpenSSL directly on it), an output buffer, a reader coroutine, the one operation waiting
+// for the broker (a user runs one task at a time) and the user's bounded inbox. Packets are
+// encoded into the output buffer and decoded in place from the worker's scratch buffer by the
+// codec shared with the embedded broker (core/mqtt_codec). The reader frames what arrived,
+// answers the broker's PUBLISHes (PUBACK, PUBREC/PUBCOMP), queues their payloads in the inbox,
+// completes the waiting operation when its acknowledgement (matched by packet id) arrives and
+// resumes the user on its own stack; what the user sends next goes out in the same write as
+// the acks. Timeouts come from the worker's DeadlineSweeper: a connect that runs out closes the
+// socket, an acknowledgement that runs out leaves the connection up (a late one is ignored).
+// A second TimedOp per connection sends PINGREQ when nothing was sent for half the keepalive.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
-#include <MQTTAsync.h>
-#include <MQTTReasonCodes.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cmath>
-#include <cstdio>
-#include <deque>
-#include <mutex>
 #include <optional>
 
 #include "common/connect.hpp"
 #include "common/op_scope.hpp"
+#include "common/socket_io.hpp"
+#include "core/mqtt_codec.hpp"
 #include "loaddensity/protocol/completion.hpp"
 #include "mqtt_impl.hpp"
 
@@ -35,214 +37,418 @@ namespace ld::proto::mqtt {
 
 namespace {
 
+namespace codec = ld::mqtt;
+using boost::system::error_code;
 using stats::ErrorInfo;
 using stats::ErrorKind;
+using tcp = net::ip::tcp;
 
-// A message as Paho handed it over (owned, freed with Paho's allocator), or, with no message, a
-// "connection lost" marker.
-struct Received {
-  MQTTAsync_message* msg = nullptr;
-  char* topic = nullptr;
-  Nanos at = 0;  // when Paho delivered it
-
-  Received() = default;
-  Received(MQTTAsync_message* m, char* t, Nanos a) : msg(m), topic(t), at(a) {}
-  Received(Received&& o) noexcept
-      : msg(std::exchange(o.msg, nullptr)), topic(std::exchange(o.topic, nullptr)), at(o.at) {}
-  Received& operator=(Received&& o) noexcept {
-    if (this != &o) {
-      reset();
-      msg = std::exchange(o.msg, nullptr);
-      topic = std::exchange(o.topic, nullptr);
-      at = o.at;
-    }
-    return *this;
-  }
-  ~Received() { reset(); }
-  void reset() noexcept {
-    if (msg) MQTTAsync_freeMessage(&msg);
-    if (topic) MQTTAsync_free(topic);
-    msg = nullptr;
-    topic = nullptr;
-  }
-  std::string_view payload() const noexcept {
-    if (!msg || !msg->payload) return {};
-    return {static_cast<const char*>(msg->payload), static_cast<std::size_t>(msg->payloadlen)};
-  }
-};
-
-// What Paho's callback said about one operation.
-struct Result {
-  bool ok = false;
-  int code = 0;    // Paho's code (MQTTASYNC_*), or a 3.1.1 CONNACK return code
-  int reason = 0;  // an MQTT 5 reason code, or 0x80 for a refused 3.1.1 subscription
-  char text[128] = {};
-};
-using Done = engine::OneShot<Result>;
-
-enum class Op : std::uint8_t { kConnect, kPublish, kSubscribe, kUnsubscribe, kDisconnect };
-
-// One operation's hand-over; Paho owns it between the call and its callback.
-struct OpCtx {
-  Done::Completer done;
-  Op op;
-};
-
-void deliver(void* context, const Result& r) {
-  auto* c = static_cast<OpCtx*>(context);
-  c->done.complete(r);
-  delete c;
-}
-void copy_text(Result& r, const char* m) {
-  if (m) std::snprintf(r.text, sizeof r.text, "%s", m);
-}
-void on_success(void* context, MQTTAsync_successData* d) {
-  Result r;
-  r.ok = true;
-  if (static_cast<OpCtx*>(context)->op == Op::kSubscribe && d && d->alt.qos == 0x80) {
-    r.ok = false;
-    r.reason = 0x80;
-  }
-  deliver(context, r);
-}
-void on_success5(void* context, MQTTAsync_successData5* d) {
-  Result r;
-  r.ok = true;
-  if (d && d->reasonCode >= 0x80) {
-    r.ok = false;
-    r.reason = d->reasonCode;
-  }
-  deliver(context, r);
-}
-void on_failure(void* context, MQTTAsync_failureData* d) {
-  Result r;
-  if (d) {
-    r.code = d->code;
-    copy_text(r, d->message);
-  }
-  deliver(context, r);
-}
-void on_failure5(void* context, MQTTAsync_failureData5* d) {
-  Result r;
-  if (d) {
-    r.code = d->code;
-    r.reason = d->reasonCode;
-    copy_text(r, d->message);
-  }
-  deliver(context, r);
-}
-
-// Sets a response/connect/disconnect option block's callbacks for the protocol version.
-template <class Opts>
-void set_callbacks(Opts& o, bool v5, OpCtx* ctx) {
-  o.context = ctx;
-  if (v5) {
-    o.onSuccess5 = &on_success5;
-    o.onFailure5 = &on_failure5;
-  } else {
-    o.onSuccess = &on_success;
-    o.onFailure = &on_failure;
-  }
-}
-
-// One Paho client: the callbacks' context, so it lives until no Paho thread can call it.
-struct Client {
-  MQTTAsync handle = nullptr;
-  engine::Inbox<Received>::Sender inbox;
-  std::atomic<bool> connected{false};
-  bool v5 = false;
-  std::size_t conn = 0;
-  std::string client_id;
-  Nanos retired = 0;
-  // OpenSSL's reason for a failed handshake, written by Paho's thread before it reports the
-  // failure (so read after the OneShot delivered it).
-  char tls_error[160] = {};
-
-  Client() = default;
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-  ~Client() {
-    if (handle) MQTTAsync_destroy(&handle);
-  }
-};
-
-int on_message(void* context, char* topic, int, MQTTAsync_message* m) {
-  // Dropped (and freed) when the user's inbox is full.
-  static_cast<Client*>(context)->inbox.push(Received(m, topic, steady_now()));
-  return 1;  // the message is ours now
-}
-void on_lost(void* context, char*) {
-  auto* c = static_cast<Client*>(context);
-  c->connected.store(false, std::memory_order_release);
-  c->inbox.push(Received{});
-}
-
-int on_tls_error(const char* str, std::size_t len, void* context) {
-  auto* c = static_cast<Client*>(context);
-  if (c->tls_error[0] == 0 && str) {
-    std::string_view e(str, len);
-    while (!e.empty() && (e.back() == '\n' || e.back() == '\r')) e.remove_suffix(1);
-    // "<thread>:error:0A000086:SSL routines:<function>:certificate verify failed:<file>..."
-    // -> the reason.
-    if (const std::size_t at = e.find("error:"); at != std::string_view::npos) e.remove_prefix(at);
-    std::size_t colons = 0, from = 0, to = e.size();
-    for (std::size_t i = 0; i < e.size(); ++i) {
-      if (e[i] != ':') continue;
-      ++colons;
-      if (colons == 4) from = i + 1;
-      if (colons == 5) to = i;
-    }
-    if (colons >= 4) e = e.substr(from, to - from);
-    std::snprintf(c->tls_error, sizeof c->tls_error, "%.*s", static_cast<int>(e.size()), e.data());
-  }
-  return 0;
-}
-
-// Clients of ended users, kept until no Paho thread can still call into them.
-constexpr Nanos kRetireDelay = 2 * kNanosPerSecond;
-struct WorkerState {
-  std::deque<std::unique_ptr<Client>> retired;
-
-  void retire(std::unique_ptr<Client> c) {
-    const Nanos now = steady_now();
-    if (c->connected.exchange(false)) {
-      MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
-      MQTTAsync_disconnect(c->handle, &o);
-    }
-    c->retired = now;
-    retired.push_back(std::move(c));
-    while (!retired.empty() && retired.front()->retired + kRetireDelay < now) retired.pop_front();
-  }
-};
-
-std::atomic<std::uint32_t> g_sessions{0};
-
-constexpr const char* kConnack[] = {
-    "",
-    "CONNACK: unacceptable protocol version",
-    "CONNACK: identifier rejected",
-    "CONNACK: server unavailable",
-    "CONNACK: bad user name or password",
-    "CONNACK: not authorized",
-};
 constexpr ErrorInfo kLost{ErrorKind::kReset, "connection closed by the broker", 0, false};
 constexpr ErrorInfo kDropped{ErrorKind::kOther,
                              "messages dropped: the user's inbox was full (mqtt_inbox)", 0, false};
+constexpr ErrorInfo kMalformed{ErrorKind::kProtocol, "malformed MQTT packet from the broker", 0,
+                               false};
+constexpr ErrorInfo kTooLarge{ErrorKind::kProtocol, "MQTT packet larger than 64 MiB", 0, false};
+constexpr ErrorInfo kNoPingResp{ErrorKind::kReset, "no PINGRESP within the keepalive", 0, false};
 
-const char* op_label(Op op) {
-  switch (op) {
-    case Op::kConnect:
-      return "CONNACK";
-    case Op::kPublish:
-      return "PUBACK";
-    case Op::kSubscribe:
-      return "SUBACK";
-    case Op::kUnsubscribe:
-      return "UNSUBACK";
-    case Op::kDisconnect:
-      return "DISCONNECT";
+// A received message's payload and when it was read.
+struct Message {
+  std::string payload;
+  Nanos at = 0;
+};
+
+// The operation waiting for the broker: the packet type that completes it and its packet id.
+enum class Await : std::uint8_t { kNone, kConnack, kPuback, kPubcomp, kSuback, kUnsuback, kWrite };
+
+std::atomic<std::uint32_t> g_sessions{0};
+
+struct Conn : std::enable_shared_from_this<Conn> {
+  enum class State : std::uint8_t { kClosed, kConnecting, kOpen };
+
+  Conn(engine::WorkerContext& w, std::size_t inbox_cap) : w(w), sock(w.io), inbox_cap(inbox_cap) {
+    op.on_expire = &Conn::expire;
+    op.self = this;
+    ping.on_expire = &Conn::on_ping;
+    ping.self = this;
   }
-  return "";
+  ~Conn() { close(); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  engine::WorkerContext& w;
+  tcp::socket sock;
+  SSL* ssl = nullptr;
+  State state = State::kClosed;
+  std::uint64_t gen = 0;  // bumped per connection and when the session goes away
+  bool v5 = false;
+  bool batching = false;       // the reader is resuming the user: its packets wait for one write
+  bool write_waiting = false;  // a wait for writability is pending
+  bool sent = false;           // bytes written since the last keepalive tick
+  bool ping_outstanding = false;
+  std::string out;  // packets not yet written
+  std::size_t out_off = 0;
+  std::string carry;  // the start of a packet that has not fully arrived
+  std::uint16_t next_id = 0;
+
+  // The operation's deadline (connect, acknowledgement, wait) and the keepalive tick.
+  engine::TimedOp op;
+  engine::TimedOp ping;
+  Nanos keepalive = 0;
+  Nanos ping_sent = 0;
+
+  // The waiting operation.
+  Await awaiting = Await::kNone;
+  std::uint16_t await_id = 0;
+  bool done = false;
+  std::uint8_t reason = 0;  // CONNACK code, MQTT 5 reason, first SUBACK/UNSUBACK code
+  ErrorInfo error;          // the connection failed under it
+  Nanos end = 0;
+  engine::Park waiter;
+
+  // The inbox: a ring of messages whose buffers are reused, grown up to inbox_cap.
+  const std::size_t inbox_cap;
+  std::vector<Message> ring;
+  std::size_t head = 0, count = 0;
+  std::uint64_t dropped = 0;
+  engine::Park reader_of_inbox;  // a wait parked for messages
+
+  std::uint16_t packet_id() {
+    if (++next_id == 0) next_id = 1;
+    return next_id;
+  }
+
+  Message& front() { return ring[head]; }
+  void pop() {
+    head = (head + 1) % ring.size();
+    --count;
+  }
+  void push(std::string_view payload, Nanos at) {
+    if (count == inbox_cap) {
+      ++dropped;
+      return;
+    }
+    if (count == ring.size()) {  // grow: make the queue contiguous first
+      std::rotate(ring.begin(), ring.begin() + static_cast<std::ptrdiff_t>(head), ring.end());
+      head = 0;
+      ring.emplace_back();
+    }
+    Message& m = ring[(head + count) % ring.size()];
+    m.payload.assign(payload);
+    m.at = at;
+    ++count;
+  }
+
+  static void expire(void* self) noexcept {
+    auto* c = static_cast<Conn*>(self);
+    if (c->state == State::kConnecting) {
+      error_code ignored;
+      c->sock.close(ignored);  // the pending resolve, connect or handshake fails
+      return;
+    }
+    c->waiter.wake(c->w.io);
+    c->reader_of_inbox.wake(c->w.io);
+  }
+
+  // The keepalive tick (every keepalive / 2): PINGREQ when nothing was sent since the last
+  // tick; a PINGRESP missing for a whole keepalive closes the connection.
+  static void on_ping(void* self) noexcept {
+    auto* c = static_cast<Conn*>(self);
+    if (c->state != State::kOpen || c->keepalive == 0 || *c->w.aborting) return;
+    const Nanos now = steady_now();
+    if (c->ping_outstanding && now - c->ping_sent > c->keepalive) {
+      c->fail(kNoPingResp);
+      return;
+    }
+    if (!c->sent && !c->ping_outstanding) {
+      codec::append_pingreq(c->out);
+      c->ping_outstanding = true;
+      c->ping_sent = now;
+      c->flush();
+      if (c->state != State::kOpen) return;
+    }
+    c->sent = false;
+    c->ping.arm(now + c->keepalive / 2);
+  }
+
+  void close() noexcept {
+    error_code ignored;
+    sock.close(ignored);
+    if (ssl) SSL_free(ssl);
+    ssl = nullptr;
+    state = State::kClosed;
+    ping.disarm();
+  }
+
+  // Ends the connection: the waiting operation fails with `e`, a wait finds it closed.
+  void fail(const ErrorInfo& e) {
+    close();
+    ++gen;
+    out.clear();
+    out_off = 0;
+    carry.clear();
+    write_waiting = false;
+    if (awaiting != Await::kNone && !done) {
+      done = true;
+      error = e;
+      end = steady_now();
+    }
+    waiter.wake(w.io);
+    reader_of_inbox.wake(w.io);
+  }
+
+  // Resets for a new connection; the caller connects.
+  std::uint64_t begin() {
+    close();
+    state = State::kConnecting;
+    out.clear();
+    out_off = 0;
+    carry.clear();
+    write_waiting = false;
+    sent = ping_outstanding = false;
+    next_id = 0;
+    return ++gen;
+  }
+
+  // Sends DISCONNECT (best effort, no wait) and closes.
+  void disconnect() noexcept {
+    if (state == State::kOpen) {
+      codec::append_disconnect(out, v5);
+      flush();
+    }
+    close();
+    ++gen;
+  }
+
+  void expect(Await what, std::uint16_t id) {
+    awaiting = what;
+    await_id = id;
+    done = false;
+    reason = 0;
+    error = {};
+    end = 0;
+  }
+  void complete(std::uint8_t code, Nanos now) {
+    done = true;
+    reason = code;
+    end = now;
+  }
+
+  // One non-blocking read or write, plain or TLS.
+  std::size_t read_some(char* buf, std::size_t cap, error_code& ec) {
+    return proto::read_some(sock, ssl, buf, cap, ec);
+  }
+  std::size_t write_some(const char* buf, std::size_t len, error_code& ec) {
+    return proto::write_some(sock, ssl, buf, len, ec);
+  }
+
+  ErrorInfo io_error(const error_code& ec, const char* stage) const {
+    if (ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::broken_pipe) {
+      return kLost;
+    }
+    return classify_error(ec, stage);
+  }
+
+  // Writes what is queued; a short write waits for writability and continues.
+  void flush() {
+    if (state != State::kOpen || write_waiting) return;
+    while (out_off < out.size()) {
+      error_code ec;
+      const std::size_t n = write_some(out.data() + out_off, out.size() - out_off, ec);
+      if (would_block(ec)) {
+        write_waiting = true;
+        sock.async_wait(tcp::socket::wait_write, [self = shared_from_this(), g = gen](error_code wec) {
+          if (self->gen != g) return;
+          self->write_waiting = false;
+          if (wec) {
+            self->fail(self->io_error(wec, "send"));
+            return;
+          }
+          self->flush();
+        });
+        return;
+      }
+      if (ec) {
+        fail(io_error(ec, "send"));
+        return;
+      }
+      out_off += n;
+      sent = true;
+    }
+    out.clear();
+    out_off = 0;
+    if (awaiting == Await::kWrite && !done) {
+      complete(0, steady_now());
+      waiter.wake(w.io);
+    }
+  }
+
+  // Handles one packet from the broker. False: the connection is to fail with `e`.
+  bool handle(const codec::Packet& p, std::string_view body, Nanos now, ErrorInfo& e) {
+    codec::Ack ack;
+    switch (p.type()) {
+      case codec::kPublish: {
+        codec::Publish m;
+        if (!codec::decode_publish(p.flags(), body, v5, m) || (m.qos && m.id == 0)) break;
+        push(m.payload, now);
+        if (m.qos == 1) codec::append_ack(out, codec::kPuback, m.id);
+        if (m.qos == 2) codec::append_ack(out, codec::kPubrec, m.id);
+        return true;
+      }
+      case codec::kPuback:
+      case codec::kPubcomp:
+        if (!codec::decode_ack(body, v5, ack)) break;
+        if (awaiting == (p.type() == codec::kPuback ? Await::kPuback : Await::kPubcomp) &&
+            await_id == ack.id && !done) {
+          complete(ack.reason, now);
+        }
+        return true;
+      case codec::kPubrec:
+        if (!codec::decode_ack(body, v5, ack)) break;
+        if (ack.reason >= 0x80) {  // refused: no PUBREL
+          if (awaiting == Await::kPubcomp && await_id == ack.id && !done) complete(ack.reason, now);
+        } else {
+          codec::append_ack(out, codec::kPubrel, ack.id);
+        }
+        return true;
+      case codec::kPubrel:
+        if (!codec::decode_ack(body, v5, ack)) break;
+        codec::append_ack(out, codec::kPubcomp, ack.id);
+        return true;
+      case codec::kSuback:
+      case codec::kUnsuback: {
+        codec::SubAck a;
+        if (!codec::decode_suback(body, p.type(), v5, a)) break;
+        if (awaiting == (p.type() == codec::kSuback ? Await::kSuback : Await::kUnsuback) &&
+            await_id == a.id && !done) {
+          complete(a.codes.empty() ? 0 : static_cast<std::uint8_t>(a.codes[0]), now);
+        }
+        return true;
+      }
+      case codec::kConnack: {
+        codec::Connack c;
+        if (awaiting != Await::kConnack || done || !codec::decode_connack(body, v5, c)) break;
+        if (v5 && c.code == 0) {  // the broker's keepalive (0x13) replaces ours
+          codec::walk_properties(c.properties, [&](std::uint32_t id, std::string_view,
+                                                   codec::Reader v) {
+            if (id == 0x13) keepalive = static_cast<Nanos>(v.u16()) * kNanosPerSecond;
+          });
+        }
+        complete(c.code, now);
+        return true;
+      }
+      case codec::kPingresp:
+        ping_outstanding = false;
+        return true;
+      case codec::kDisconnect:  // MQTT 5: the broker closes (session taken over, ...)
+        e = kLost;
+        return false;
+      default:
+        break;
+    }
+    e = kMalformed;
+    return false;
+  }
+
+  // Frames and handles the packets in `data` (read just now).
+  bool consume(std::string_view data, Nanos now, ErrorInfo& e) {
+    std::string_view buf = data;
+    if (!carry.empty()) {
+      carry.append(data);
+      buf = carry;
+    }
+    std::size_t pos = 0;
+    for (;;) {
+      codec::Packet p;
+      const codec::Frame f = codec::scan_packet(buf.substr(pos), kMaxPacket, p);
+      if (f == codec::Frame::kIncomplete) break;
+      if (f != codec::Frame::kComplete) {
+        e = f == codec::Frame::kTooLarge ? kTooLarge : kMalformed;
+        return false;
+      }
+      if (!handle(p, buf.substr(pos + p.header, p.length), now, e)) return false;
+      pos += p.size();
+    }
+    if (!carry.empty()) {
+      carry.erase(0, pos);
+    } else if (pos < buf.size()) {
+      carry.assign(buf.substr(pos));
+    }
+    return true;
+  }
+
+  // Resumes the user when what it waits for is there; what it sends next and the acks queued
+  // by this read go out in one write.
+  void resume(std::uint64_t g) {
+    batching = true;
+    if (done) waiter.resume_now();
+    if (gen == g && count > 0) reader_of_inbox.resume_now();
+    batching = false;
+    flush();  // (of a connection the user opened meanwhile, if it replaced this one)
+  }
+
+  static net::awaitable<void> reader(std::shared_ptr<Conn> self, std::uint64_t g) {
+    Conn& c = *self;
+    for (;;) {
+      error_code ec;
+      co_await c.sock.async_wait(tcp::socket::wait_read,
+                                 net::redirect_error(net::use_awaitable, ec));
+      if (c.gen != g) co_return;
+      if (ec) {
+        c.fail(c.io_error(ec, "receive"));
+        co_return;
+      }
+      const std::span<char> scratch = c.w.scratch;
+      for (;;) {
+        const std::size_t n = c.read_some(scratch.data(), scratch.size(), ec);
+        if (would_block(ec)) break;
+        if (ec) {
+          c.fail(c.io_error(ec, "receive"));
+          co_return;
+        }
+        ErrorInfo e;
+        if (!c.consume(std::string_view(scratch.data(), n), steady_now(), e)) {
+          c.fail(e);
+          co_return;
+        }
+        c.resume(g);
+        if (c.gen != g) co_return;
+        // Drained: wait rather than read EAGAIN (TLS may hold decrypted bytes: read on).
+        if (!c.ssl && n < scratch.size()) break;
+      }
+    }
+  }
+};
+
+// The TLS handshake on the connected socket; failures name OpenSSL's reason.
+net::awaitable<ErrorInfo> tls_connect(Conn& c, const ConnSpec& spec, const OpScope& op) {
+  c.ssl = SSL_new(spec.ssl->native_handle());
+  if (!c.ssl) co_return ErrorInfo{ErrorKind::kTls, "TLS setup failed", 0, false};
+  SSL_set_mode(c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_fd(c.ssl, c.sock.native_handle());
+  prepare_tls_client(c.ssl, spec.host);
+  SSL_set_connect_state(c.ssl);
+  const std::uint64_t g = c.gen;
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(c.ssl);
+    if (r == 1) co_return ErrorInfo{};
+    const int err = SSL_get_error(c.ssl, r);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      if (op.expired()) co_return op.timed_out();
+      const unsigned long code = ERR_peek_last_error();
+      if (err == SSL_ERROR_SYSCALL && code == 0) {
+        co_return ErrorInfo{ErrorKind::kTls, "TLS handshake failed", 0, false};
+      }
+      co_return ErrorInfo{ErrorKind::kTls, tls_handshake_message(code), 0, false};
+    }
+    error_code ec;
+    co_await c.sock.async_wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
+                                                          : tcp::socket::wait_write,
+                               net::redirect_error(net::use_awaitable, ec));
+    if (c.gen != g) co_return ErrorInfo{};
+    if (ec) co_return op.error(ec, "TLS handshake failed");
+  }
 }
 
 char hex_digit(unsigned v) { return "0123456789abcdef"[v & 15]; }
@@ -270,15 +476,22 @@ class Session final : public engine::UserSession {
   Session(const Tasks& tasks, engine::WorkerContext& w)
       : tasks_(tasks),
         w_(w),
-        inbox_(w_, tasks.inbox),
+        conn_(std::make_shared<Conn>(w_, tasks.inbox)),
         id_(g_sessions.fetch_add(1, std::memory_order_relaxed)),
-        default_id_("ld-" + std::to_string(::getpid()) + "-" + std::to_string(id_)) {}
+        default_id_("ld-" + std::to_string(::getpid()) + "-" + std::to_string(id_)) {
+    w_.deadlines.add(&conn_->op);
+    w_.deadlines.add(&conn_->ping);
+  }
 
-  ~Session() override { shutdown(); }
+  ~Session() override {
+    w_.deadlines.remove(&conn_->op);
+    w_.deadlines.remove(&conn_->ping);
+    shutdown();
+  }
 
   void shutdown() noexcept override {
-    inbox_.close();
-    if (client_) retire();
+    conn_->disconnect();
+    conn_->awaiting = Await::kNone;
   }
 
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
@@ -288,7 +501,7 @@ class Session final : public engine::UserSession {
       co_return;
     }
     if (st.method == Method::kDisconnect) {
-      co_await disconnect(st, planned);
+      disconnect(st, planned);
       co_return;
     }
     if (!connected()) {  // first use: connect as the original's user did on start
@@ -312,219 +525,131 @@ class Session final : public engine::UserSession {
   }
 
  private:
-  bool connected() const noexcept {
-    return client_ && client_->connected.load(std::memory_order_acquire);
+  bool connected() const noexcept { return conn_->state == Conn::State::kOpen && !connecting_; }
+
+  static const char* label(Await a) {
+    switch (a) {
+      case Await::kConnack: return "CONNACK";
+      case Await::kPuback:
+      case Await::kPubcomp: return "PUBACK";
+      case Await::kSuback: return "SUBACK";
+      case Await::kUnsuback: return "UNSUBACK";
+      default: return "";
+    }
   }
 
-  void retire() {
-    auto* ws = static_cast<WorkerState*>(w_.worker_state);
-    if (ws) {
-      ws->retire(std::move(client_));
-    } else {
-      client_.reset();
-    }
-  }
-
-  ErrorInfo failure(const Result& r, Op op) {
-    if (op == Op::kConnect && r.reason >= 0x80) {
-      return {ErrorKind::kConnect,
-              w_.intern(std::string("CONNACK: ") +
-                        MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(r.reason))),
-              r.reason, false};
-    }
-    if (op == Op::kConnect && r.code >= 1 && r.code <= 5) {
-      return {ErrorKind::kConnect, kConnack[r.code], r.code, false};
-    }
-    if (r.reason >= 0x80) {
-      return {ErrorKind::kOther,
-              w_.intern(std::string(op_label(op)) + ": " +
-                        MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(r.reason))),
-              r.reason, false};
-    }
-    if (r.code == MQTTASYNC_DISCONNECTED || r.code == MQTTASYNC_OPERATION_INCOMPLETE) return kLost;
-    const std::string text = r.text[0] ? std::string(r.text) : MQTTAsync_strerror(r.code);
-    return {ErrorKind::kOther, w_.intern(std::string(op_label(op)) + ": " + text), r.code, false};
-  }
-
-  // A connect that got no CONNACK: Paho only says "TCP/TLS connect failure", so a TCP connect
-  // of our own (failure path only) tells refused and unreachable apart; when TCP works, the
-  // TLS handshake (its OpenSSL reason from Paho's error callback) or the MQTT exchange failed.
-  net::awaitable<ErrorInfo> connect_failure(const Result& r, const ConnSpec& c, Nanos deadline) {
-    if (r.code >= 1 && r.code <= 5) co_return failure(r, Op::kConnect);  // a CONNACK code
-    if (r.reason >= 0x80) co_return failure(r, Op::kConnect);
-    const Nanos left = deadline - steady_now();
-    if (left > 0) {
-      net::ip::tcp::socket sock(w_.io);
-      engine::TimedOp probe;
-      probe.self = &sock;
-      probe.on_expire = [](void* s) noexcept {
-        boost::system::error_code ignored;
-        static_cast<net::ip::tcp::socket*>(s)->close(ignored);
-      };
-      w_.deadlines.add(&probe);
-      ErrorInfo e;
-      {
-        OpScope scope(w_, probe, 0, 0, left);  // never recorded: it only times the check
-        e = co_await connect_tcp(sock, c.host, c.port, c.resolved, scope);
-        scope.stop();
-      }
-      w_.deadlines.remove(&probe);
-      if (e.kind == ErrorKind::kTimeout) e = kTimedOut;
-      if (e.kind != ErrorKind::kNone) co_return e;
-    }
-    if (c.tls) {
-      const char* why = client_ && client_->tls_error[0] ? client_->tls_error : nullptr;
-      co_return ErrorInfo{
-          ErrorKind::kTls,
-          why ? w_.intern(std::string("TLS handshake failed: ") + why) : "TLS handshake failed", 0,
-          false};
-    }
-    const std::string text = r.text[0] ? std::string(r.text) : MQTTAsync_strerror(r.code);
-    co_return ErrorInfo{ErrorKind::kConnect, w_.intern("connect: " + text), r.code, false};
-  }
-
-  // Waits for the operation started with `ctx`'s completer; fills op.rec.error on failure.
-  net::awaitable<bool> await_result(OpScope& op, Done& done, Nanos deadline, Op what,
-                                    const ConnSpec* conn = nullptr) {
-    std::optional<Result> r = co_await done.wait(deadline);
-    if (!r) {
+  // Waits for the acknowledgement `expect` set up; fills op.rec.error unless it succeeded.
+  net::awaitable<bool> await_ack(OpScope& op) {
+    Conn& c = *conn_;
+    while (!c.done && !op.expired()) co_await c.waiter.wait();
+    const Await what = c.awaiting;
+    c.awaiting = Await::kNone;
+    if (!c.done) {
       op.rec.error = *w_.aborting ? engine::kAbortedError : op.timed_out();
       co_return false;
     }
-    if (!r->ok) {
-      op.rec.error = conn ? co_await connect_failure(*r, *conn, deadline) : failure(*r, what);
+    if (c.error.kind != ErrorKind::kNone) {
+      op.rec.error = c.error;
+      co_return false;
+    }
+    const std::uint8_t r = c.reason;
+    if (what == Await::kConnack && r != 0) {
+      const char* v3 = c.v5 ? nullptr : codec::connack_name(r);
+      op.rec.error = {ErrorKind::kConnect,
+                      w_.intern(std::string("CONNACK: ") + (v3 ? v3 : codec::reason_name(r))), r,
+                      false};
+      co_return false;
+    }
+    if (r >= 0x80) {
+      op.rec.error = {ErrorKind::kOther,
+                      w_.intern(std::string(label(what)) + ": " + codec::reason_name(r)), r,
+                      false};
       co_return false;
     }
     co_return true;
   }
 
-  // A Paho call that refused to start the operation.
-  ErrorInfo call_failed(int rc, Op what) {
-    if (rc == MQTTASYNC_DISCONNECTED) {
-      if (client_) client_->connected.store(false);
-      return kLost;
-    }
-    return {ErrorKind::kOther,
-            w_.intern(std::string(op_label(what)) + ": " + MQTTAsync_strerror(rc)), rc, false};
-  }
-
   net::awaitable<bool> connect(const Step& st, std::uint32_t name_id, Nanos planned) {
-    OpScope op(w_, name_id, planned, st.timeout);
-    const ConnSpec& c = tasks_.conns[st.conn];
-    const std::string* cid = &default_id_;
-    if (c.has_client_id) {
+    Conn& c = *conn_;
+    OpScope op(w_, c.op, name_id, planned, st.timeout);
+    const ConnSpec& spec = tasks_.conns[st.conn];
+    std::string_view cid = default_id_;
+    if (spec.has_client_id) {
       cid_.clear();
-      c.client_id.render(cid_, *w_.scope);
-      cid = &cid_;
+      spec.client_id.render(cid_, *w_.scope);
+      cid = cid_;
     }
-    // A new connection: a client with other settings or still connected is retired.
-    if (client_ && (client_->conn != st.conn || client_->client_id != *cid || connected()))
-      retire();
-    if (!client_) {
-      auto cl = std::make_unique<Client>();
-      cl->inbox = inbox_.sender();
-      cl->conn = st.conn;
-      cl->client_id = *cid;
-      cl->v5 = c.version == 5;
-      MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-      co.MQTTVersion = cl->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-      int rc = MQTTAsync_createWithOptions(&cl->handle, c.uri.c_str(), cid->c_str(),
-                                           MQTTCLIENT_PERSISTENCE_NONE, nullptr, &co);
-      if (rc == MQTTASYNC_SUCCESS) {
-        rc = MQTTAsync_setCallbacks(cl->handle, cl.get(), &on_lost, &on_message, nullptr);
-      }
-      if (rc != MQTTASYNC_SUCCESS) {
-        op.rec.error = {ErrorKind::kInvalidRequest,
-                        w_.intern(std::string("client setup failed: ") + MQTTAsync_strerror(rc)),
-                        rc, false};
-        op.finish();
-        co_return false;
-      }
-      client_ = std::move(cl);
+    c.disconnect();  // a connected user starts a new connection
+    const std::uint64_t g = c.begin();
+    connecting_ = true;
+    op.rec.error = co_await connect_tcp(c.sock, spec.host, spec.port, spec.resolved, op);
+    if (c.gen != g) co_return false;  // the session went away
+    error_code ignored;
+    if (op.rec.error.kind == ErrorKind::kNone) {
+      c.sock.non_blocking(true, ignored);
+      if (spec.tls) op.rec.error = co_await tls_connect(c, spec, op);
+      if (c.gen != g) co_return false;
     }
-    const bool v5 = client_->v5;
-    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
-    if (v5) {
-      o = MQTTAsync_connectOptions_initializer5;
-      o.cleanstart = c.clean_session;
-    } else {
-      o.cleansession = c.clean_session;
+    if (op.rec.error.kind != ErrorKind::kNone) {
+      c.close();
+      connecting_ = false;
+      co_return op.finish();
     }
-    o.MQTTVersion = v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    o.keepAliveInterval = c.keepalive;
-    o.connectTimeout =
-        std::max(1, static_cast<int>(std::ceil(static_cast<double>(st.timeout) / kNanosPerSecond)));
-    o.automaticReconnect = 0;
-    if (c.has_username) {
+    c.state = Conn::State::kOpen;
+    c.v5 = spec.version == 5;
+    c.keepalive = static_cast<Nanos>(spec.keepalive) * kNanosPerSecond;
+    codec::Connect m;
+    m.version = static_cast<std::uint8_t>(spec.version);
+    m.clean = spec.clean_session;
+    m.keepalive = static_cast<std::uint16_t>(spec.keepalive);
+    m.client_id = cid;
+    if (spec.has_username) {
       user_.clear();
-      c.username.render(user_, *w_.scope);
-      o.username = user_.c_str();
+      spec.username.render(user_, *w_.scope);
+      m.has_username = true;
+      m.username = user_;
     }
-    if (c.has_password) {
+    if (spec.has_password) {
       pass_.clear();
-      c.password.render(pass_, *w_.scope);
-      o.binarypwd.len = static_cast<int>(pass_.size());
-      o.binarypwd.data = pass_.data();
+      spec.password.render(pass_, *w_.scope);
+      m.has_password = true;
+      m.password = pass_;
     }
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    if (c.tls) {
-      ssl.enableServerCertAuth = c.verify;
-      ssl.verify = c.verify;
-      if (!c.ca_file.empty()) ssl.trustStore = c.ca_file.c_str();
-      client_->tls_error[0] = 0;
-      ssl.ssl_error_cb = &on_tls_error;
-      ssl.ssl_error_context = client_.get();
-      o.ssl = &ssl;
+    codec::append_connect(c.out, m);
+    c.expect(Await::kConnack, 0);
+    net::co_spawn(w_.io, Conn::reader(conn_, g), net::detached);
+    c.flush();
+    const bool ok = co_await await_ack(op);
+    connecting_ = false;
+    if (ok && c.gen == g) {
+      if (c.keepalive > 0) c.ping.arm(steady_now() + c.keepalive / 2);
+    } else if (c.gen == g) {
+      c.close();
+      ++c.gen;
     }
-    Done done(w_);
-    auto* ctx = new OpCtx{done.completer(), Op::kConnect};
-    set_callbacks(o, v5, ctx);
-    const int rc = MQTTAsync_connect(client_->handle, &o);
-    if (rc != MQTTASYNC_SUCCESS) {
-      delete ctx;
-      op.rec.error = call_failed(rc, Op::kConnect);
-    } else if (co_await await_result(op, done, op.rec.start + st.timeout, Op::kConnect, &c)) {
-      client_->connected.store(true, std::memory_order_release);
-    }
-    // A connect that failed or timed out may still be under way in Paho: the next one starts
-    // from a fresh client.
-    if (!op.rec.ok() && client_) retire();
     co_return op.finish();
   }
 
-  net::awaitable<void> disconnect(const Step& st, Nanos planned) {
+  void disconnect(const Step& st, Nanos planned) {
     OpScope op(w_, st.name_id, planned, st.timeout);
-    if (connected()) {  // a user that is not connected has nothing to do
-      client_->connected.store(false, std::memory_order_release);
-      const bool v5 = client_->v5;
-      MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
-      if (v5) o = MQTTAsync_disconnectOptions_initializer5;
-      Done done(w_);
-      auto* ctx = new OpCtx{done.completer(), Op::kDisconnect};
-      set_callbacks(o, v5, ctx);
-      const int rc = MQTTAsync_disconnect(client_->handle, &o);
-      if (rc != MQTTASYNC_SUCCESS) {
-        delete ctx;
-        op.rec.error = call_failed(rc, Op::kDisconnect);
-      } else {
-        co_await await_result(op, done, op.rec.start + st.timeout, Op::kDisconnect);
-      }
-    }
+    conn_->disconnect();  // nothing when not connected
     op.finish();
   }
 
-  const char* topic_of(const Step& st) {
-    if (st.topic.is_static()) return st.topic.text().c_str();
+  std::string_view topic_of(const Step& st) {
+    if (st.topic.is_static()) return st.topic.text();
     topic_.clear();
     st.topic.render(topic_, *w_.scope);
-    return topic_.c_str();
+    return topic_;
   }
 
   net::awaitable<void> publish(const Step& st, std::size_t index, Nanos planned) {
-    OpScope op(w_, st.name_id, planned, st.timeout);
-    const char* topic = topic_of(st);
+    Conn& c = *conn_;
+    OpScope op(w_, c.op, st.name_id, planned, st.timeout);
+    codec::Publish m;
+    m.topic = topic_of(st);
     const char* perr = nullptr;
-    std::string_view body = st.payload.render(*w_.scope, ptext_, pdec_, perr);
+    m.payload = st.payload.render(*w_.scope, ptext_, pdec_, perr);
     if (perr) {
       op.rec.error = {ErrorKind::kInvalidRequest, perr, 0, false};
       op.finish();
@@ -536,47 +661,52 @@ class Session final : public engine::UserSession {
       put_hex(stamped_, id_, 8);
       put_hex(stamped_, index, 4);
       stamped_.push_back(':');
-      stamped_.append(body);
-      body = stamped_;
+      stamped_.append(m.payload);
+      m.payload = stamped_;
     }
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    m.payload = const_cast<char*>(body.data());
-    m.payloadlen = static_cast<int>(body.size());
-    m.qos = st.qos;
-    m.retained = st.retain;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    Done done(w_);
-    auto* ctx = new OpCtx{done.completer(), Op::kPublish};
-    set_callbacks(ro, client_->v5, ctx);
-    const int rc = MQTTAsync_sendMessage(client_->handle, topic, &m, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-      delete ctx;
-      op.rec.error = call_failed(rc, Op::kPublish);
-    } else if (co_await await_result(op, done, op.rec.start + st.timeout, Op::kPublish)) {
-      op.rec.bytes_out = std::strlen(topic) + body.size();
+    m.qos = static_cast<std::uint8_t>(st.qos);
+    m.retain = st.retain;
+    if (m.qos) m.id = c.packet_id();
+    codec::append_publish(c.out, m, c.v5);
+    const std::uint64_t bytes = m.topic.size() + m.payload.size();
+    bool ok;
+    if (m.qos == 0) {
+      // Until written: now, unless the socket is full.
+      c.expect(Await::kWrite, 0);
+      c.flush();
+      ok = co_await await_ack(op);
+    } else {
+      c.expect(m.qos == 1 ? Await::kPuback : Await::kPubcomp, m.id);
+      if (!c.batching) c.flush();
+      ok = co_await await_ack(op);
+    }
+    if (ok) {
+      op.rec.bytes_out = bytes;
       // measure: delivery: recorded when the message comes back (publish -> arrival).
-      if (st.delivery && !op.aborted()) co_return;
+      if (st.delivery && !op.aborted()) {
+        op.stop();
+        co_return;
+      }
     }
     op.finish();
+    // A QoS 0 publish rarely waits: let the worker's other users and readers run.
+    if (m.qos == 0) co_await net::post(w_.io, net::use_awaitable);
   }
 
   net::awaitable<void> subscription(const Step& st, Nanos planned) {
-    OpScope op(w_, st.name_id, planned, st.timeout);
-    const char* topic = topic_of(st);
-    const bool sub = st.method == Method::kSubscribe;
-    const Op what = sub ? Op::kSubscribe : Op::kUnsubscribe;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    Done done(w_);
-    auto* ctx = new OpCtx{done.completer(), what};
-    set_callbacks(ro, client_->v5, ctx);
-    const int rc = sub ? MQTTAsync_subscribe(client_->handle, topic, st.qos, &ro)
-                       : MQTTAsync_unsubscribe(client_->handle, topic, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-      delete ctx;
-      op.rec.error = call_failed(rc, what);
+    Conn& c = *conn_;
+    OpScope op(w_, c.op, st.name_id, planned, st.timeout);
+    const std::string_view topic = topic_of(st);
+    const std::uint16_t id = c.packet_id();
+    if (st.method == Method::kSubscribe) {
+      codec::append_subscribe(c.out, id, topic, static_cast<std::uint8_t>(st.qos), c.v5);
+      c.expect(Await::kSuback, id);
     } else {
-      co_await await_result(op, done, op.rec.start + st.timeout, what);
+      codec::append_unsubscribe(c.out, id, topic, c.v5);
+      c.expect(Await::kUnsuback, id);
     }
+    if (!c.batching) c.flush();
+    co_await await_ack(op);
     op.finish();
   }
 
@@ -606,48 +736,49 @@ class Session final : public engine::UserSession {
   }
 
   net::awaitable<void> receive(const Step& st, Nanos planned) {
-    OpScope op(w_, st.name_id, planned, st.timeout);
-    const Nanos deadline = op.rec.start + st.timeout;
+    Conn& c = *conn_;
+    OpScope op(w_, c.op, st.name_id, planned, st.timeout);
     if (st.has_expect) {
       expect_.clear();
       st.expect.render(expect_, *w_.scope);
     }
+    const bool keep = st.checks || w_.keep_bodies > 0;
     std::size_t matched = 0;
-    Received last;
-    std::string_view last_payload;
     while (matched < st.count) {
-      std::optional<Received> r = co_await inbox_.next(deadline);
-      if (!r) {
-        op.rec.error = *w_.aborting ? engine::kAbortedError : op.timed_out();
-        break;
+      if (c.count > 0) {
+        Message& m = c.front();
+        const std::string_view p = unstamp(m.payload, m.at);
+        if (!st.has_expect || p.find(expect_) != std::string_view::npos) {
+          ++matched;
+          op.rec.bytes_in += p.size();
+          if (keep) last_.assign(p);
+        }
+        c.pop();
+        continue;
       }
-      if (!r->msg) {
-        if (connected()) continue;  // the marker of a connection since replaced
+      if (c.state != Conn::State::kOpen) {
         op.rec.error = kLost;
         break;
       }
-      const std::string_view p = unstamp(r->payload(), r->at);
-      if (st.has_expect && p.find(expect_) == std::string_view::npos) continue;
-      ++matched;
-      op.rec.bytes_in += p.size();
-      last = std::move(*r);
-      last_payload = p;
+      if (op.expired()) {
+        op.rec.error = *w_.aborting ? engine::kAbortedError : op.timed_out();
+        break;
+      }
+      co_await c.reader_of_inbox.wait();
     }
     op.stop();
     if (op.rec.ok() && st.checks) {
-      if (const char* msg =
-              st.checks->apply(checks::ResponseView{0, last_payload, {}}, *w_.scope)) {
+      if (const char* msg = st.checks->apply(checks::ResponseView{0, last_, {}}, *w_.scope)) {
         op.rec.error = {ErrorKind::kAssertion, msg, 0, false};
       }
     }
     if (op.rec.ok() && w_.keep_bodies > 0) {
-      body_.assign(last_payload.substr(0, w_.keep_bodies));
+      body_.assign(std::string_view(last_).substr(0, w_.keep_bodies));
       op.rec.text = body_;
     }
     op.record();
-    const std::uint64_t dropped = inbox_.dropped();
-    if (dropped != dropped_seen_) {
-      dropped_seen_ = dropped;
+    if (c.dropped != dropped_seen_) {
+      dropped_seen_ = c.dropped;
       stats::Record rec;
       rec.name_id = st.name_id;
       rec.planned = rec.start = rec.end = steady_now();
@@ -658,44 +789,19 @@ class Session final : public engine::UserSession {
 
   const Tasks& tasks_;
   engine::WorkerContext w_;
-  engine::Inbox<Received> inbox_;
+  std::shared_ptr<Conn> conn_;
   const std::uint32_t id_;
   const std::string default_id_;
-  std::unique_ptr<Client> client_;
+  bool connecting_ = false;  // a connect is waiting for its CONNACK
   std::uint64_t dropped_seen_ = 0;
   // Reused buffers.
-  std::string cid_, user_, pass_, topic_, ptext_, pdec_, stamped_, expect_, body_;
+  std::string cid_, user_, pass_, topic_, ptext_, pdec_, stamped_, expect_, last_, body_;
 };
 
 }  // namespace
 
 std::unique_ptr<engine::UserSession> Tasks::new_user(engine::WorkerContext& worker) {
   return std::make_unique<Session>(*this, worker);
-}
-
-void Tasks::start_run(unsigned) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
-    init.do_openssl_init = 0;  // OpenSSL 1.1+ initialises itself; Asio shares it
-    MQTTAsync_global_init(&init);
-  });
-}
-
-std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext&) {
-  return std::make_shared<WorkerState>();
-}
-
-net::awaitable<void> Tasks::drain_worker(engine::WorkerContext& worker, Nanos deadline) {
-  // Give the DISCONNECTs of the clients just retired a moment to go out before they are
-  // destroyed with the worker state.
-  auto* ws = static_cast<WorkerState*>(worker.worker_state);
-  if (!ws || ws->retired.empty()) co_return;
-  const Nanos until = std::min(deadline, ws->retired.back()->retired + 200 * kNanosPerMilli);
-  const Nanos now = steady_now();
-  if (until <= now) co_return;
-  net::steady_timer t(worker.io, std::chrono::nanoseconds(until - now));
-  co_await t.async_wait(net::use_awaitable);
 }
 
 }  // namespace ld::proto::mqtt

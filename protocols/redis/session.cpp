@@ -32,6 +32,7 @@
 
 #include "common/net_util.hpp"
 #include "common/op_scope.hpp"
+#include "common/socket_io.hpp"
 #include "core/resp.hpp"
 #include "loaddensity/protocol/completion.hpp"
 #include "redis_impl.hpp"
@@ -66,10 +67,6 @@ struct Slot {
   Nanos end = 0;
   std::string body;  // a success's reply, only when the test keeps bodies
 };
-
-bool would_block(const error_code& ec) {
-  return ec == net::error::would_block || ec == net::error::try_again;
-}
 
 // The reply as text for `expect`: strings as sent, integers in decimal.
 bool expect_matches(const Step& step, const resp::Reply& r, std::string_view raw,
@@ -154,33 +151,12 @@ struct Conn : std::enable_shared_from_this<Conn> {
     state = State::kClosed;
   }
 
-  // OpenSSL's outcome as an Asio error: would_block to wait, eof, or the TLS error.
-  error_code tls_error(int r) const {
-    switch (SSL_get_error(ssl, r)) {
-      case SSL_ERROR_WANT_READ:
-      case SSL_ERROR_WANT_WRITE: return net::error::would_block;
-      case SSL_ERROR_ZERO_RETURN: return net::error::eof;
-      case SSL_ERROR_SYSCALL: return net::error::connection_reset;
-      default:
-        return error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
-    }
-  }
   // One non-blocking read or write, plain or TLS.
   std::size_t read_some(char* buf, std::size_t cap, error_code& ec) {
-    if (!ssl) return sock.read_some(net::buffer(buf, cap), ec);
-    ERR_clear_error();
-    const int r = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(cap, 1 << 30)));
-    if (r > 0) return static_cast<std::size_t>(r);
-    ec = tls_error(r);
-    return 0;
+    return proto::read_some(sock, ssl, buf, cap, ec);
   }
   std::size_t write_some(const char* buf, std::size_t len, error_code& ec) {
-    if (!ssl) return sock.write_some(net::buffer(buf, len), ec);
-    ERR_clear_error();
-    const int r = SSL_write(ssl, buf, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
-    if (r > 0) return static_cast<std::size_t>(r);
-    ec = tls_error(r);
-    return 0;
+    return proto::write_some(sock, ssl, buf, len, ec);
   }
 
   // Fails every queued command (and hands back the finished ones) and closes the connection.

@@ -2,13 +2,16 @@
 config): a plain listener, a TLS listener with a self-signed certificate and a listener that
 wants a password. Covers connect, publish at QoS 0/1/2, subscribe and wait with expect, MQTT 5,
 delivery latency (a user receiving what it published), per-request placeholders read back by
-mosquitto_sub, bad input, a broker that is down, bad credentials and TLS."""
+mosquitto_sub, bad input, a broker that is down, bad credentials, TLS, keepalive pings and
+2,000 users connecting from one worker."""
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -160,9 +163,14 @@ password_file {pw}
         self.assertEqual(set(s["errors_by_kind"]), {"other"})
 
     def test_placeholders_read_back_by_mosquitto_sub(self):
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port),
-                                "-t", "ph/#", "-q", "1", "-v", "-i", "independent-reader"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p",
+                                str(self.port), "-t", "ph/#", "-q", "1", "-v", "-i",
+                                "independent-reader"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # Read as it arrives: thousands of lines would fill the pipe and stall mosquitto_sub.
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(sub.stdout), daemon=True)
+        reader.start()
         try:
             time.sleep(0.5)  # mosquitto_sub has no "subscribed" signal; it must be listening
             s = self.run_ok(mqtt_test([
@@ -171,13 +179,18 @@ password_file {pw}
                  "qos": 1},
                 {"method": "disconnect"},
             ], users=2, host=self.url, test_time=1))
-            time.sleep(0.5)
+            published = s["per_name"]["publish"]["requests"]
+            for _ in range(300):  # every acknowledged message reaches the reader
+                if len(lines) >= published:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.2)  # and no more than those
         finally:
             sub.terminate()
-            out, _ = sub.communicate(timeout=10)
+            sub.wait(10)
+            reader.join(10)
+        lines = [l.rstrip("\n") for l in lines]
         self.assertEqual(s["totals"]["failures"], 0, s["errors"])
-        published = s["per_name"]["publish"]["requests"]
-        lines = out.splitlines()
         self.assertEqual(len(lines), published)
         payloads = set()
         for line in lines:
@@ -276,6 +289,33 @@ password_file {pw}
         self.assertGreater(s["totals"]["failures"], 0)
         self.assertEqual(set(s["errors_by_kind"]), {"tls"}, s["errors"])
         self.assertIn("certificate verify failed", s["errors"][0]["message"])
+
+    def test_keepalive_sends_pingreq(self):
+        # A user that only waits sends nothing but PINGREQs; mosquitto logs each one.
+        s = self.run_ok(mqtt_test([
+            {"method": "connect", "keepalive": 1, "client_id": "ka-${uuid()}"},
+            {"method": "wait", "timeout": 3.5, "name": "idle"},
+        ], host=self.url, test_time=4))
+        self.assertEqual(s["per_name"]["connect"]["failures"], 0, s["errors"])
+        with open(self.log) as f:
+            pings = [l for l in f if "PINGREQ from ka-" in l]
+        self.assertGreaterEqual(len(pings), 2, "no PINGREQ in mosquitto's log")
+
+    def test_2000_users_connect_from_one_worker(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4500:
+            if hard != resource.RLIM_INFINITY and hard < 4500:
+                self.skipTest(f"descriptor limit {hard} is below 4,500")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4500, hard))
+        s = self.run_ok(["LD_start_test", {
+            "user_detail_dict": {"user": "mqtt_user", "wait_time": 1}, "user_count": 2000,
+            "spawn_rate": 2000, "test_time": 4, "threads": 1, "host": self.url,
+            "tasks": [{"topic": "many/users", "payload": "x"}]}])
+        per = s["per_name"]
+        self.assertEqual(per["connect"]["requests"], 2000, s["errors"])
+        self.assertEqual(per["connect"]["failures"], 0, s["errors"])
+        self.assertEqual(s["totals"]["failures"], 0, s["errors"])
+        self.assertGreaterEqual(per["publish"]["requests"], 2000)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,14 @@ TEST(MqttCompile, NamesConnectionsAndTemplates) {
   // The first two share the default connection (LD_start_test host); the third has its own.
   EXPECT_EQ(t.steps[0].conn, t.steps[1].conn);
   ASSERT_EQ(t.conns.size(), 2u);
-  EXPECT_EQ(t.conns[t.steps[0].conn].uri, "tcp://10.0.0.1:1999");
+  EXPECT_EQ(t.conns[t.steps[0].conn].host, "10.0.0.1");
+  EXPECT_EQ(t.conns[t.steps[0].conn].port, 1999);
+  EXPECT_FALSE(t.conns[t.steps[0].conn].tls);
   const ConnSpec& own = t.conns[t.steps[2].conn];
-  EXPECT_EQ(own.uri, "ssl://broker.test:8884");
+  EXPECT_EQ(own.host, "broker.test");
+  EXPECT_EQ(own.port, 8884);
   EXPECT_TRUE(own.tls);
+  EXPECT_TRUE(own.ssl);
   EXPECT_FALSE(own.verify);
   EXPECT_EQ(own.version, 5);
   EXPECT_TRUE(own.has_client_id);
