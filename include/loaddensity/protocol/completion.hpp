@@ -1,6 +1,6 @@
 #pragma once
 // Completion for coroutines of a virtual user: from other threads, for clients that own threads
-// or block (gRPC completion queues, Paho and librdkafka callbacks, blocking drivers), and on the
+// or block (gRPC completion queues, librdkafka callbacks, blocking drivers), and on the
 // worker itself. Four tools, all resuming the virtual user on its own worker thread:
 //
 //   Park        the single-thread case: a coroutine waits until code on the same worker (a
