@@ -343,11 +343,13 @@ int run_cli(int argc, char** argv) {
   import_cmd->add_option("format", import_req.format, "har, postman, openapi, curl, k6 or jmeter")
       ->required()
       ->check(CLI::IsMember({"har", "postman", "openapi", "curl", "k6", "jmeter"}));
-  import_cmd->add_option("file", import_req.file,
-                         "The file (curl: a file holding the command line, the command line "
-                         "itself, or - for stdin)")
+  import_cmd
+      ->add_option("file", import_req.file,
+                   "The file (curl: a file holding the command line, the command line "
+                   "itself, or - for stdin)")
       ->required();
-  import_cmd->add_option("-o,--output", import_req.output, "Write the document here (default: stdout)")
+  import_cmd
+      ->add_option("-o,--output", import_req.output, "Write the document here (default: stdout)")
       ->option_text("FILE");
   import_cmd->add_option("--user", import_req.document.user, "User type of the test")
       ->capture_default_str();
@@ -360,7 +362,8 @@ int run_cli(int argc, char** argv) {
   auto* import_time_opt =
       import_cmd->add_option("--test-time", import_time, "Seconds (default: the source's, else 60)")
           ->check(CLI::Range(1e-3, limits::kMaxSeconds));
-  import_cmd->add_option("--base-url", import_req.base_url, "openapi: replaces the spec's server URL");
+  import_cmd->add_option("--base-url", import_req.base_url,
+                         "openapi: replaces the spec's server URL");
   import_cmd->add_option("--include", import_req.include,
                          "har: keep only entries whose URL matches one of these regexes");
   import_cmd->add_option("--exclude", import_req.exclude,
@@ -409,8 +412,8 @@ int run_cli(int argc, char** argv) {
     try {
       return import_file(import_req, std::cout, std::cerr);
     } catch (const ConfigError& e) {
-      std::cerr << "error: " << e.what()
-                << (e.pointer().empty() ? "" : " (at " + e.pointer() + ")") << '\n';
+      std::cerr << "error: " << e.what() << (e.pointer().empty() ? "" : " (at " + e.pointer() + ")")
+                << '\n';
       return kExitBadInput;
     } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << '\n';

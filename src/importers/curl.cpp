@@ -51,10 +51,18 @@ std::vector<std::string> shell_words(std::string_view s) {
           const char e = s[i + 1];
           i += 2;
           switch (e) {
-            case 'n': cur += '\n'; break;
-            case 't': cur += '\t'; break;
-            case 'r': cur += '\r'; break;
-            case '0': cur += '\0'; break;
+            case 'n':
+              cur += '\n';
+              break;
+            case 't':
+              cur += '\t';
+              break;
+            case 'r':
+              cur += '\r';
+              break;
+            case '0':
+              cur += '\0';
+              break;
             case 'x': {
               int v = 0, n = 0;
               while (n < 2 && i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i]))) {
@@ -66,7 +74,8 @@ std::vector<std::string> shell_words(std::string_view s) {
               cur += static_cast<char>(v);
               break;
             }
-            default: cur += e;  // \\ \' \"
+            default:
+              cur += e;  // \\ \' \"
           }
           continue;
         }
@@ -109,8 +118,9 @@ std::vector<std::string> shell_words(std::string_view s) {
 }
 
 bool looks_like_url(const std::string& w) {
-  return w.find("://") != std::string::npos || (!w.empty() && w[0] != '-' && w.find('.') != std::string::npos &&
-                                                w.find(' ') == std::string::npos);
+  return w.find("://") != std::string::npos ||
+         (!w.empty() && w[0] != '-' && w.find('.') != std::string::npos &&
+          w.find(' ') == std::string::npos);
 }
 
 }  // namespace
@@ -136,21 +146,50 @@ Json curl_to_task(std::string_view command, Import* imp) {
     bool value;
   };
   static const Opt kOpts[] = {
-      {"request", 'X', true},     {"header", 'H', true},       {"data", 'd', true},
-      {"data-raw", 0, true},      {"data-binary", 0, true},    {"data-ascii", 0, true},
-      {"data-urlencode", 0, true}, {"json", 0, true},          {"form", 'F', true},
-      {"form-string", 0, true},   {"user", 'u', true},         {"cookie", 'b', true},
-      {"user-agent", 'A', true},  {"referer", 'e', true},      {"url", 0, true},
-      {"max-time", 'm', true},    {"connect-timeout", 0, true}, {"output", 'o', true},
-      {"proxy", 'x', true},       {"cookie-jar", 'c', true},   {"cacert", 0, true},
-      {"cert", 'E', true},        {"key", 0, true},            {"oauth2-bearer", 0, true},
-      {"retry", 0, true},         {"write-out", 'w', true},    {"range", 'r', true},
-      {"insecure", 'k', false},   {"location", 'L', false},    {"compressed", 0, false},
-      {"get", 'G', false},        {"head", 'I', false},        {"silent", 's', false},
-      {"show-error", 'S', false}, {"verbose", 'v', false},     {"include", 'i', false},
-      {"fail", 'f', false},       {"http1.1", 0, false},       {"http2", 0, false},
-      {"no-progress-meter", 0, false}, {"globoff", 'g', false}, {"fail-with-body", 0, false},
-      {"remote-name", 'O', false}, {"progress-bar", '#', false},
+      {"request", 'X', true},
+      {"header", 'H', true},
+      {"data", 'd', true},
+      {"data-raw", 0, true},
+      {"data-binary", 0, true},
+      {"data-ascii", 0, true},
+      {"data-urlencode", 0, true},
+      {"json", 0, true},
+      {"form", 'F', true},
+      {"form-string", 0, true},
+      {"user", 'u', true},
+      {"cookie", 'b', true},
+      {"user-agent", 'A', true},
+      {"referer", 'e', true},
+      {"url", 0, true},
+      {"max-time", 'm', true},
+      {"connect-timeout", 0, true},
+      {"output", 'o', true},
+      {"proxy", 'x', true},
+      {"cookie-jar", 'c', true},
+      {"cacert", 0, true},
+      {"cert", 'E', true},
+      {"key", 0, true},
+      {"oauth2-bearer", 0, true},
+      {"retry", 0, true},
+      {"write-out", 'w', true},
+      {"range", 'r', true},
+      {"insecure", 'k', false},
+      {"location", 'L', false},
+      {"compressed", 0, false},
+      {"get", 'G', false},
+      {"head", 'I', false},
+      {"silent", 's', false},
+      {"show-error", 'S', false},
+      {"verbose", 'v', false},
+      {"include", 'i', false},
+      {"fail", 'f', false},
+      {"http1.1", 0, false},
+      {"http2", 0, false},
+      {"no-progress-meter", 0, false},
+      {"globoff", 'g', false},
+      {"fail-with-body", 0, false},
+      {"remote-name", 'O', false},
+      {"progress-bar", '#', false},
   };
   auto apply = [&](const std::string& name, const std::string& v) {
     if (name == "request") {
@@ -190,8 +229,8 @@ Json curl_to_task(std::string_view command, Import* imp) {
       }
       const std::string key = v.substr(0, eq), val = v.substr(eq + 1);
       if (name == "form" && !val.empty() && val[0] == '@') {
-        files[key] = val.substr(1, val.find(';') == std::string::npos ? std::string::npos
-                                                                       : val.find(';') - 1);
+        files[key] = val.substr(
+            1, val.find(';') == std::string::npos ? std::string::npos : val.find(';') - 1);
       } else if (name == "form" && !val.empty() && val[0] == '<') {
         out.warn("curl: form field '" + key + "' reads its value from a file; left out");
       } else {
@@ -257,7 +296,8 @@ Json curl_to_task(std::string_view command, Import* imp) {
       std::string name = word.substr(2), value;
       const auto eq = name.find('=');
       bool inline_value = false;
-      if (eq != std::string::npos) value = name.substr(eq + 1), name.resize(eq), inline_value = true;
+      if (eq != std::string::npos)
+        value = name.substr(eq + 1), name.resize(eq), inline_value = true;
       const Opt* opt = nullptr;
       for (const auto& o : kOpts) {
         if (name == o.lng) opt = &o;
@@ -321,8 +361,9 @@ Json curl_to_task(std::string_view command, Import* imp) {
     data_parts.clear();
   }
   if (!method_set) {
-    method = head ? "head"
-                  : (!data_parts.empty() || !form.empty() || !files.empty()) ? "post" : "get";
+    method = head                                                       ? "head"
+             : (!data_parts.empty() || !form.empty() || !files.empty()) ? "post"
+                                                                        : "get";
   }
   task["method"] = method;
   task["request_url"] = url;

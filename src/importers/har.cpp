@@ -11,7 +11,7 @@ namespace {
 
 // Headers the client sets itself (or HTTP/2 pseudo-headers): recorded values would be wrong.
 bool dropped_header(const std::string& name) {
-  static const char* const kDrop[] = {"host",    "content-length", "connection", "keep-alive",
+  static const char* const kDrop[] = {"host",    "content-length",    "connection", "keep-alive",
                                       "upgrade", "transfer-encoding", "te"};
   if (!name.empty() && name[0] == ':') return true;
   const std::string n = text::lower(name);
@@ -27,9 +27,9 @@ std::vector<std::regex> compile(const std::vector<std::string>& patterns, const 
     try {
       out.emplace_back(patterns[i], std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      throw ConfigError(std::string(field) + ": bad regular expression '" + patterns[i] +
-                            "': " + e.what(),
-                        "/" + std::string(field) + pointer_index(i));
+      throw ConfigError(
+          std::string(field) + ": bad regular expression '" + patterns[i] + "': " + e.what(),
+          "/" + std::string(field) + pointer_index(i));
     }
   }
   return out;

@@ -68,7 +68,8 @@ class Reader {
     pugi::xml_document doc;
     const auto r = doc.load_buffer(jmx.data(), jmx.size());
     if (!r) {
-      const LineCol lc = line_col(jmx, static_cast<std::size_t>(std::max<std::ptrdiff_t>(r.offset, 0)));
+      const LineCol lc =
+          line_col(jmx, static_cast<std::size_t>(std::max<std::ptrdiff_t>(r.offset, 0)));
       throw ConfigError("JMX line " + std::to_string(lc.line) + ": " + r.description(), "");
     }
     const auto root = doc.child("jmeterTestPlan");
@@ -107,10 +108,12 @@ class Reader {
         const auto c1 = args.find(',');
         const auto c2 = args.find(',', c1 + 1);
         out += "${randint(" + args.substr(0, c1) + "," +
-               args.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1) + ")}";
+               args.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1) +
+               ")}";
       } else if ((fn == "P" || fn == "property") && args.find(',') != std::string::npos) {
         out += args.substr(args.find(',') + 1);
-        warn(path + ": ${__" + call + "} became its default '" + args.substr(args.find(',') + 1) + "'");
+        warn(path + ": ${__" + call + "} became its default '" + args.substr(args.find(',') + 1) +
+             "'");
       } else {
         out += s.substr(p, close + 1 - p);
         warn(path + ": JMeter function ${__" + fn + "} is not converted");
@@ -213,8 +216,9 @@ class Reader {
 
   void thread_group(const pugi::xml_node& e, const std::string& path) {
     if (thread_groups_++ > 0) {
-      warn(path + ": only the first thread group sets users and time; this one's samplers are "
-                  "imported into the same task list");
+      warn(path +
+           ": only the first thread group sets users and time; this one's samplers are "
+           "imported into the same task list");
       return;
     }
     auto opt_number = [&](const char* name) -> std::optional<double> {
@@ -229,7 +233,8 @@ class Reader {
     Json& plan = imp_.plan;
     const auto threads = opt_number("ThreadGroup.num_threads");
     if (threads) {
-      if (*threads < 1) throw ConfigError("JMX " + path + ": ThreadGroup.num_threads must be >= 1", "");
+      if (*threads < 1)
+        throw ConfigError("JMX " + path + ": ThreadGroup.num_threads must be >= 1", "");
       plan["user_count"] = static_cast<std::int64_t>(*threads);
       const auto ramp = opt_number("ThreadGroup.ramp_time");
       const double rate = ramp && *ramp > 0 ? *threads / *ramp : *threads;
@@ -245,8 +250,9 @@ class Reader {
     const auto loop = element_prop(e, "ThreadGroup.main_controller");
     const std::string loops = loop ? prop(loop, "LoopController.loops") : "";
     if (!loops.empty() && loops != "-1" && !(duration && *duration > 0)) {
-      warn(path + ": " + loops + " loop(s) per user are not converted: the test runs for its "
-                  "test_time");
+      warn(path + ": " + loops +
+           " loop(s) per user are not converted: the test runs for its "
+           "test_time");
     }
   }
 
@@ -317,7 +323,8 @@ class Reader {
       for (const auto& [k, v] : args) {
         if (!k.empty()) fields[convert_text(k, path)] = convert_text(v, path);
       }
-      const bool query = method == "get" || method == "delete" || method == "head" || method == "options";
+      const bool query =
+          method == "get" || method == "delete" || method == "head" || method == "options";
       if (!fields.empty()) task[query ? "params" : "data"] = std::move(fields);
     }
     if (element_prop(e, "HTTPsampler.Files") &&
@@ -335,8 +342,8 @@ class Reader {
   // Elements of a tree that are neither samplers, containers nor handled config: reported.
   void others(const pugi::xml_node& tree, const std::string& path) {
     static const char* const kHandled[] = {
-        "HeaderManager", "ResponseAssertion", "JSONPostProcessor", "ConstantTimer",
-        "UniformRandomTimer", "CookieManager", "hashTree"};
+        "HeaderManager",      "ResponseAssertion", "JSONPostProcessor", "ConstantTimer",
+        "UniformRandomTimer", "CookieManager",     "hashTree"};
     for (auto e = tree.first_child(); e; e = e.next_sibling()) {
       const std::string tag = e.name();
       bool known = false;
@@ -356,7 +363,8 @@ class Reader {
       const std::string tag = e.name();
       if (tag == "hashTree") continue;
       auto child = e.next_sibling();
-      const pugi::xml_node own = child && std::string(child.name()) == "hashTree" ? child : pugi::xml_node();
+      const pugi::xml_node own =
+          child && std::string(child.name()) == "hashTree" ? child : pugi::xml_node();
       if (std::string(e.attribute("enabled").value()) == "false") continue;
       const std::string here = path + "/" + label(e);
       if (tag == "TestPlan") {
@@ -379,14 +387,16 @@ class Reader {
       } else if (tag.find("Controller") != std::string::npos) {
         warn(here + ": its samplers are imported, its logic is not converted");
         if (own) walk(own, here, layers);
-      } else if (tag == "HeaderManager" || tag == "ResponseAssertion" || tag == "JSONPostProcessor" ||
-                 tag == "ConstantTimer" || tag == "UniformRandomTimer" || tag == "CookieManager" ||
+      } else if (tag == "HeaderManager" || tag == "ResponseAssertion" ||
+                 tag == "JSONPostProcessor" || tag == "ConstantTimer" ||
+                 tag == "UniformRandomTimer" || tag == "CookieManager" ||
                  (tag == "ConfigTestElement" &&
                   std::string(e.attribute("guiclass").value()) == "HttpDefaultsGui")) {
         // read by layer_of; the cookie jar is always on
       } else if (tag == "CSVDataSet") {
-        warn(here + ": not converted (register the file with LD_register_csv_source and use "
-                    "${csv.SOURCE.COLUMN})");
+        warn(here +
+             ": not converted (register the file with LD_register_csv_source and use "
+             "${csv.SOURCE.COLUMN})");
       } else {
         warn(here + ": not converted");
       }

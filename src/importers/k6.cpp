@@ -77,11 +77,20 @@ std::vector<Token> tokenize(std::string_view s) {
           const char e = s[i + 1];
           i += 2;
           switch (e) {
-            case 'n': v += '\n'; break;
-            case 't': v += '\t'; break;
-            case 'r': v += '\r'; break;
-            case '\n': ++line; break;  // line continuation
-            default: v += e;
+            case 'n':
+              v += '\n';
+              break;
+            case 't':
+              v += '\t';
+              break;
+            case 'r':
+              v += '\r';
+              break;
+            case '\n':
+              ++line;
+              break;  // line continuation
+            default:
+              v += e;
           }
           continue;
         }
@@ -118,7 +127,9 @@ std::vector<Token> tokenize(std::string_view s) {
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
       std::size_t k = i;
-      while (k < s.size() && (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_' || s[k] == '$')) ++k;
+      while (k < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_' || s[k] == '$'))
+        ++k;
       out.push_back({Tok::kIdent, std::string(s.substr(i, k - i)), at});
       i = k;
       continue;
@@ -126,7 +137,9 @@ std::vector<Token> tokenize(std::string_view s) {
     if (std::isdigit(static_cast<unsigned char>(c)) ||
         (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       std::size_t k = i;
-      while (k < s.size() && (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '.' || s[k] == '_')) ++k;
+      while (k < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '.' || s[k] == '_'))
+        ++k;
       out.push_back({Tok::kNumber, std::string(s.substr(i, k - i)), at});
       i = k;
       continue;
@@ -151,8 +164,8 @@ std::vector<Token> tokenize(std::string_view s) {
       i = k;
       continue;
     }
-    static const char* const kMulti[] = {"===", "!==", "...", "=>", "==", "!=", "&&", "||", "??",
-                                         "<=", ">=", "++", "--", "+=", "-="};
+    static const char* const kMulti[] = {"===", "!==", "...", "=>", "==", "!=", "&&", "||",
+                                         "??",  "<=",  ">=",  "++", "--", "+=", "-="};
     std::string p(1, c);
     for (const char* m : kMulti) {
       if (s.substr(i, std::char_traits<char>::length(m)) == m) {
@@ -241,10 +254,10 @@ class Reader {
   }
 
   bool is_http_call(std::size_t i) const {
-    static const char* const kFns[] = {"get", "post", "put", "patch", "del", "head", "options",
-                                       "request"};
-    if (!(is(i, Tok::kIdent) && t_[i].text == "http" && punct(i + 1, ".") && is(i + 2, Tok::kIdent) &&
-          punct(i + 3, "(")))
+    static const char* const kFns[] = {"get", "post", "put",     "patch",
+                                       "del", "head", "options", "request"};
+    if (!(is(i, Tok::kIdent) && t_[i].text == "http" && punct(i + 1, ".") &&
+          is(i + 2, Tok::kIdent) && punct(i + 3, "(")))
       return false;
     if (i > 0 && punct(i - 1, ".")) return false;  // foo.http.get
     for (const char* f : kFns) {
@@ -278,7 +291,8 @@ class Reader {
           k = match(k) + 1;
           continue;
         }
-        if (t.text == ";" || t.text == "," || t.text == ")" || t.text == "]" || t.text == "}") break;
+        if (t.text == ";" || t.text == "," || t.text == ")" || t.text == "]" || t.text == "}")
+          break;
       }
       if (k > b && t.kind == Tok::kIdent && t.line > t_[k - 1].line &&
           (t.text == "const" || t.text == "let" || t.text == "var" || t.text == "export" ||
@@ -295,7 +309,8 @@ class Reader {
     std::vector<std::pair<std::size_t, std::size_t>> out;
     std::size_t start = b;
     for (std::size_t k = b; k < e; ++k) {
-      if (t_[k].kind == Tok::kPunct && (t_[k].text == "(" || t_[k].text == "[" || t_[k].text == "{")) {
+      if (t_[k].kind == Tok::kPunct &&
+          (t_[k].text == "(" || t_[k].text == "[" || t_[k].text == "{")) {
         k = match(k);
         continue;
       }
@@ -315,7 +330,8 @@ class Reader {
       return json_display(it->second.v);
     }
     bool ident = !e.empty();
-    for (char c : e) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+    for (char c : e)
+      ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
     if (!quiet) {
       imp_.warn(where(line_tok) + "'" + e + "' is computed by the script; it became ${var." +
                 (ident ? e : "?") + "}: register it");
@@ -390,8 +406,10 @@ class Reader {
     const Token& t = t_[b];
     if (e == b + 1) {
       switch (t.kind) {
-        case Tok::kString: return Val{t.text};
-        case Tok::kTemplate: return Val{template_text(t.text, b, quiet)};
+        case Tok::kString:
+          return Val{t.text};
+        case Tok::kTemplate:
+          return Val{template_text(t.text, b, quiet)};
         case Tok::kNumber: {
           char* end = nullptr;
           const double d = std::strtod(t.text.c_str(), &end);
@@ -405,7 +423,8 @@ class Reader {
           if (t.text == "null") return Val{nullptr};
           if (auto it = constants_.find(t.text); it != constants_.end()) return it->second;
           return std::nullopt;
-        default: return std::nullopt;
+        default:
+          return std::nullopt;
       }
     }
     if (t.kind == Tok::kPunct && t.text == "-" && e == b + 2 && is(b + 1, Tok::kNumber)) {
@@ -470,7 +489,8 @@ class Reader {
                                                             const char* op) const {
     std::vector<std::pair<std::size_t, std::size_t>> out;
     for (std::size_t k = b; k < e; ++k) {
-      if (t_[k].kind == Tok::kPunct && (t_[k].text == "(" || t_[k].text == "[" || t_[k].text == "{")) {
+      if (t_[k].kind == Tok::kPunct &&
+          (t_[k].text == "(" || t_[k].text == "[" || t_[k].text == "{")) {
         k = match(k);
         continue;
       }
@@ -500,7 +520,8 @@ class Reader {
     if (fn == "request") {
       if (args.size() < 2) fail_at(t_[i].line, "http.request() needs a method and a URL");
       auto m = eval(args[0].first, args[0].second, false);
-      if (!m || !m->v.is_string()) fail_at(t_[i].line, "http.request(): the method is not a string");
+      if (!m || !m->v.is_string())
+        fail_at(t_[i].line, "http.request(): the method is not a string");
       method = text::lower(m->v.get<std::string>());
       a = 1;
     }
@@ -538,14 +559,16 @@ class Reader {
       const auto [pb, pe] = args[params_at];
       auto params = eval(pb, pe, false);
       if (!params || !params->v.is_object()) {
-        imp_.warn(where(pb) + "the params " + json_brief(source(pb, pe), 60) + " are not converted");
+        imp_.warn(where(pb) + "the params " + json_brief(source(pb, pe), 60) +
+                  " are not converted");
       } else {
         for (auto it = params->v.begin(); it != params->v.end(); ++it) {
           const std::string& key = it.key();
           const Json& v = it.value();
           if (key == "headers" && v.is_object()) {
             Json h = Json::object();
-            for (auto hit = v.begin(); hit != v.end(); ++hit) h[hit.key()] = json_display(hit.value());
+            for (auto hit = v.begin(); hit != v.end(); ++hit)
+              h[hit.key()] = json_display(hit.value());
             task["headers"] = std::move(h);
           } else if (key == "tags" && v.is_object() && v.contains("name")) {
             task["name"] = json_display(v["name"]);
@@ -559,7 +582,8 @@ class Reader {
             task["allow_redirects"] = v.get<double>() > 0;
           } else if (key == "cookies" && v.is_object()) {
             Json c = Json::object();
-            for (auto cit = v.begin(); cit != v.end(); ++cit) c[cit.key()] = json_display(cit.value());
+            for (auto cit = v.begin(); cit != v.end(); ++cit)
+              c[cit.key()] = json_display(cit.value());
             task["cookies"] = std::move(c);
           } else if (key != "tags") {
             imp_.warn(where(pb) + "request parameter '" + key + "' is not converted");
@@ -580,7 +604,8 @@ class Reader {
     std::optional<std::size_t> target;
     const auto [sb, se] = args[0];
     if (se == sb + 1 && is(sb, Tok::kIdent)) {
-      if (auto it = response_vars_.find(t_[sb].text); it != response_vars_.end()) target = it->second;
+      if (auto it = response_vars_.find(t_[sb].text); it != response_vars_.end())
+        target = it->second;
     } else if (is_http_call(sb) && !imp_.tasks.empty()) {
       target = imp_.tasks.size() - 1;  // check(http.get(...), {...}): the call was just read
     }
@@ -601,8 +626,8 @@ class Reader {
         } else if (is(k, Tok::kNumber) && (punct(k + 1, "===") || punct(k + 1, "==")) &&
                    is(k + 2, Tok::kIdent) && k + 4 < pe && t_[k + 4].text == "status") {
           assertion = {{"type", "status_code"}, {"value", std::stoi(t_[k].text)}};
-        } else if (is(k, Tok::kIdent) && t_[k].text == "body" && punct(k + 1, ".") &&
-                   k + 4 < pe && (t_[k + 2].text == "includes" || t_[k + 2].text == "indexOf") &&
+        } else if (is(k, Tok::kIdent) && t_[k].text == "body" && punct(k + 1, ".") && k + 4 < pe &&
+                   (t_[k + 2].text == "includes" || t_[k + 2].text == "indexOf") &&
                    punct(k + 3, "(") && is(k + 4, Tok::kString)) {
           assertion = {{"type", "contains"}, {"value", t_[k + 4].text}};
         }
@@ -649,7 +674,8 @@ class Reader {
         plan["spawn_rate"] = val;  // k6 starts every VU at once
       } else if (key == "duration") {
         auto d = detail::parse_duration(json_display(val));
-        if (!d) fail_at(t_[b].line, "options.duration '" + json_display(val) + "' is not a duration");
+        if (!d)
+          fail_at(t_[b].line, "options.duration '" + json_display(val) + "' is not a duration");
         plan["test_time"] = *d;
       } else if (key == "stages" && val.is_array()) {
         Json stages = Json::array();
@@ -666,7 +692,8 @@ class Reader {
           const double target = st["target"].get<double>();
           at += *d;
           const double rate = *d > 0 ? std::max(1.0, std::abs(target - users) / *d) : 1000.0;
-          stages.push_back({{"duration", at}, {"users", static_cast<std::int64_t>(target)},
+          stages.push_back({{"duration", at},
+                            {"users", static_cast<std::int64_t>(target)},
                             {"spawn_rate", std::round(rate * 1000) / 1000}});
           users = target;
           peak = std::max(peak, target);

@@ -32,8 +32,8 @@ Json yaml_scalar(const YAML::Node& n) {
   }
   bool numeric = p < e && (std::isdigit(static_cast<unsigned char>(*p)) || *p == '.');
   for (const char* c = p; numeric && c < e; ++c) {
-    numeric = std::isdigit(static_cast<unsigned char>(*c)) || *c == '.' || *c == 'e' ||
-              *c == 'E' || *c == '-' || *c == '+';
+    numeric = std::isdigit(static_cast<unsigned char>(*c)) || *c == '.' || *c == 'e' || *c == 'E' ||
+              *c == '-' || *c == '+';
   }
   if (numeric) {
     double d = 0;
@@ -49,8 +49,10 @@ Json yaml_to_json(const YAML::Node& n, std::size_t depth) {
   }
   switch (n.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return yaml_scalar(n);
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return yaml_scalar(n);
     case YAML::NodeType::Sequence: {
       Json a = Json::array();
       for (const auto& c : n) a.push_back(yaml_to_json(c, depth + 1));
@@ -65,7 +67,8 @@ Json yaml_to_json(const YAML::Node& n, std::size_t depth) {
   return nullptr;
 }
 
-const char* const kMethods[] = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+const char* const kMethods[] = {"get",     "put",  "post",  "delete",
+                                "options", "head", "patch", "trace"};
 
 class Converter {
  public:
@@ -100,7 +103,8 @@ class Converter {
     if (s.contains("const")) return s["const"];
     if (s.contains("enum") && s["enum"].is_array() && !s["enum"].empty()) return s["enum"][0];
     for (const char* k : {"oneOf", "anyOf"}) {
-      if (s.contains(k) && s[k].is_array() && !s[k].empty()) return example(s[k][0], where, depth + 1);
+      if (s.contains(k) && s[k].is_array() && !s[k].empty())
+        return example(s[k][0], where, depth + 1);
     }
     if (s.contains("allOf") && s["allOf"].is_array()) {
       Json merged = Json::object();
@@ -173,10 +177,9 @@ class Converter {
       if (s.is_object() && s.contains("variables") && s["variables"].is_object()) {
         for (auto it = s["variables"].begin(); it != s["variables"].end(); ++it) {
           const std::string key = "{" + it.key() + "}";
-          const std::string val =
-              it.value().is_object() && it.value().contains("default")
-                  ? json_display(it.value()["default"])
-                  : "";
+          const std::string val = it.value().is_object() && it.value().contains("default")
+                                      ? json_display(it.value()["default"])
+                                      : "";
           for (auto p = url.find(key); p != std::string::npos; p = url.find(key, p + val.size())) {
             url.replace(p, key.size(), val);
           }
@@ -249,11 +252,11 @@ class Converter {
       for (std::size_t i = 0; i < list.size(); ++i) {
         const Json& p = deref(list[i], where);
         const std::string pp = lptr + pointer_index(i);
-        if (!p.is_object() || !p.contains("name") || !p["name"].is_string() ||
-            !p.contains("in") || !p["in"].is_string()) {
-          throw ConfigError(where + ": parameter " + std::to_string(i) +
-                                " needs a string \"name\" and \"in\"",
-                            pp);
+        if (!p.is_object() || !p.contains("name") || !p["name"].is_string() || !p.contains("in") ||
+            !p["in"].is_string()) {
+          throw ConfigError(
+              where + ": parameter " + std::to_string(i) + " needs a string \"name\" and \"in\"",
+              pp);
         }
         bool replaced = false;
         for (auto& [q, qp] : params) {
@@ -262,7 +265,8 @@ class Converter {
         if (!replaced) params.emplace_back(p, pp);
       }
     };
-    if (item.contains("parameters")) add_params(item["parameters"], ptr.substr(0, ptr.rfind('/')) + "/parameters");
+    if (item.contains("parameters"))
+      add_params(item["parameters"], ptr.substr(0, ptr.rfind('/')) + "/parameters");
     if (op.contains("parameters")) add_params(op["parameters"], ptr + "/parameters");
 
     std::string url_path = path;
@@ -315,7 +319,8 @@ class Converter {
       const std::string name = url_path.substr(left + 1, url_path.find('}', left) - left - 1);
       throw ConfigError(where + ": path template {" + name + "} has no path parameter", ptr);
     }
-    if (op.contains("requestBody")) request_body(deref(op["requestBody"], where), task, headers, where);
+    if (op.contains("requestBody"))
+      request_body(deref(op["requestBody"], where), task, headers, where);
     security(op, headers, query, where);
 
     Json out = {{"name", op.contains("operationId") ? json_display(op["operationId"]) : label},
@@ -389,11 +394,12 @@ class Converter {
         return;
       }
     }
-    note(where + ": request body type '" + content.begin().key() + "' is not generated; sent empty");
+    note(where + ": request body type '" + content.begin().key() +
+         "' is not generated; sent empty");
   }
 
   void security(const Json& op, Json& headers, Json& query, const std::string& where) {
-    const Json* sec = op.contains("security") ? &op["security"]
+    const Json* sec = op.contains("security")      ? &op["security"]
                       : spec_.contains("security") ? &spec_["security"]
                                                    : nullptr;
     if (!sec || !sec->is_array() || sec->empty() || !(*sec)[0].is_object()) return;
@@ -408,12 +414,13 @@ class Converter {
       if (!req.is_object()) continue;
       bool ok = !req.empty();
       for (auto it = req.begin(); ok && it != req.end(); ++it) {
-        const Json& s = schemes && schemes->contains(it.key()) ? deref((*schemes)[it.key()], where)
-                                                               : Json();
+        const Json& s =
+            schemes && schemes->contains(it.key()) ? deref((*schemes)[it.key()], where) : Json();
         const std::string type = s.is_object() ? s.value("type", "") : "";
         const std::string scheme = s.is_object() ? text::lower(s.value("scheme", "")) : "";
-        ok = (type == "apiKey" && (s.value("in", "") == "header" || s.value("in", "") == "query")) ||
-             (type == "http" && (scheme == "bearer" || scheme == "basic")) || type == "basic";
+        ok =
+            (type == "apiKey" && (s.value("in", "") == "header" || s.value("in", "") == "query")) ||
+            (type == "http" && (scheme == "bearer" || scheme == "basic")) || type == "basic";
       }
       if (!ok) continue;
       for (auto it = req.begin(); it != req.end(); ++it) {
@@ -421,8 +428,8 @@ class Converter {
         const std::string type = s.value("type", "");
         const std::string var = it.key();
         if (!imp_.variables.contains(var)) imp_.variables[var] = "";
-        note("OpenAPI: security scheme '" + var + "' needs a value: register the variable '" +
-             var + "'");
+        note("OpenAPI: security scheme '" + var + "' needs a value: register the variable '" + var +
+             "'");
         if (type == "apiKey") {
           (s.value("in", "") == "header" ? headers : query)[s.value("name", var)] =
               "${var." + var + "}";
@@ -437,9 +444,11 @@ class Converter {
     std::string names;
     for (const Json& req : *sec) {
       if (!req.is_object()) continue;
-      for (auto it = req.begin(); it != req.end(); ++it) names += (names.empty() ? "" : ", ") + it.key();
+      for (auto it = req.begin(); it != req.end(); ++it)
+        names += (names.empty() ? "" : ", ") + it.key();
     }
-    note("OpenAPI: security (" + names + ") has no header or query form; not converted: add "
+    note("OpenAPI: security (" + names +
+         ") has no header or query form; not converted: add "
          "the credentials to the tasks yourself");
   }
 

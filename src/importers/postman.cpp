@@ -86,7 +86,8 @@ struct Walker {
       const Json& p = url["path"];
       if (p.is_array()) {
         for (const Json& seg : p) {
-          out += "/" + (seg.is_object() ? json_display(seg.value("value", Json(""))) : json_display(seg));
+          out += "/" +
+                 (seg.is_object() ? json_display(seg.value("value", Json(""))) : json_display(seg));
         }
       } else {
         const std::string s = json_display(p);
@@ -97,9 +98,9 @@ struct Walker {
       Json params = Json::object();
       for (const Json& q : url["query"]) {
         if (!q.is_object() || q.value("disabled", false) || !q.contains("key")) continue;
-        params[tmpl(json_display(q["key"]), where)] =
-            q.contains("value") && !q["value"].is_null() ? tmpl(json_display(q["value"]), where)
-                                                         : "";
+        params[tmpl(json_display(q["key"]), where)] = q.contains("value") && !q["value"].is_null()
+                                                          ? tmpl(json_display(q["value"]), where)
+                                                          : "";
       }
       if (!params.empty()) task["params"] = std::move(params);
     }
@@ -173,8 +174,7 @@ struct Walker {
   void item(const Json& it, const std::string& path, const std::string& ptr,
             const Json& inherited_auth) {
     if (!it.is_object()) {
-      throw ConfigError("Postman item '" + path + "': must be an object, got " +
-                            json_type_name(it),
+      throw ConfigError("Postman item '" + path + "': must be an object, got " + json_type_name(it),
                         ptr);
     }
     const Json auth = it.contains("auth") && it["auth"].is_object() ? it["auth"] : inherited_auth;
@@ -239,11 +239,12 @@ struct Walker {
       if (req.contains("header") && req["header"].is_array()) {
         for (const Json& h : req["header"]) {
           if (!h.is_object() || h.value("disabled", false)) continue;
-          const std::string key = h.contains("key") ? json_display(h["key"])
+          const std::string key = h.contains("key")    ? json_display(h["key"])
                                   : h.contains("name") ? json_display(h["name"])
                                                        : "";
           if (key.empty()) continue;
-          headers[tmpl(key, where)] = tmpl(h.contains("value") ? json_display(h["value"]) : "", where);
+          headers[tmpl(key, where)] =
+              tmpl(h.contains("value") ? json_display(h["value"]) : "", where);
         }
       }
       const Json& req_auth = req.contains("auth") && req["auth"].is_object() ? req["auth"] : auth;
@@ -286,7 +287,8 @@ struct Walker {
           if (!kv.is_object() || kv.value("disabled", false) || !kv.contains("key")) continue;
           const std::string key = tmpl(json_display(kv["key"]), where);
           if (kv.value("type", "") == "file") {
-            if (kv.contains("src") && kv["src"].is_string() && !kv["src"].get<std::string>().empty()) {
+            if (kv.contains("src") && kv["src"].is_string() &&
+                !kv["src"].get<std::string>().empty()) {
               files[key] = kv["src"];
             } else {
               imp.warn(where + ": form file field '" + key + "' names no file; left out");
@@ -342,7 +344,8 @@ Import postman_to_tasks(const Json& collection) {
       }
       if (v.value("disabled", false)) continue;
       const std::string key = json_display(v.contains("key") ? v["key"] : v["id"]);
-      imp.variables[key] = v.contains("value") && !v["value"].is_null() ? json_display(v["value"]) : "";
+      imp.variables[key] =
+          v.contains("value") && !v["value"].is_null() ? json_display(v["value"]) : "";
     }
   }
   Walker w{imp};
@@ -363,7 +366,8 @@ Import postman_to_tasks(const Json& collection) {
     }
   }
   for (const auto& m : missing) {
-    imp.warn("Postman: {{" + m + "}} is not a collection variable (an environment's?); "
+    imp.warn("Postman: {{" + m +
+             "}} is not a collection variable (an environment's?); "
              "register it before the test");
   }
   return imp;

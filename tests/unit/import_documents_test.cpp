@@ -59,7 +59,8 @@ TEST(HarImport, HeadersBodiesFiltersAndAssertions) {
 
 TEST(HarImport, ErrorsNameTheEntry) {
   auto e = error_of([] {
-    har_to_tasks(Json::parse(R"({"log": {"entries": [{"request": {"method": "GET", "url": "http://h/"}},
+    har_to_tasks(
+        Json::parse(R"({"log": {"entries": [{"request": {"method": "GET", "url": "http://h/"}},
                                                      {"request": {"url": 5}}]}})"));
   });
   EXPECT_EQ(e.first, "HAR entry 1: request.url must be a string");
@@ -94,9 +95,11 @@ TEST(PostmanImport, VariablesAuthQueryAndBodies) {
   EXPECT_EQ(i.tasks[0]["request_url"], "http://api.h/v1/${var.id}");
   EXPECT_EQ(i.tasks[0]["params"], (Json{{"a", "1"}}));
   EXPECT_EQ(i.tasks[0]["headers"]["X-Key"], "${var.k}");
-  EXPECT_EQ(i.tasks[1]["json"], Json::parse(R"({"query": "{ me { id } }", "variables": {"x": 1}})"));
+  EXPECT_EQ(i.tasks[1]["json"],
+            Json::parse(R"({"query": "{ me { id } }", "variables": {"x": 1}})"));
   EXPECT_EQ(i.tasks[2]["data"], "plain ${randint(0,1000)} {{$unknownThing}}");
-  EXPECT_TRUE(has_warning(i, "Postman item 'raw text': Postman dynamic variable {{$unknownThing}}"));
+  EXPECT_TRUE(
+      has_warning(i, "Postman item 'raw text': Postman dynamic variable {{$unknownThing}}"));
   EXPECT_TRUE(has_warning(i, "Postman item 'file': body mode 'file'"));
   EXPECT_TRUE(has_warning(i, "Postman item 'oauth': Postman auth type 'oauth2'"));
   EXPECT_TRUE(has_warning(i, "{{id}} is not a collection variable"));
@@ -167,7 +170,8 @@ TEST(OpenApiImport, Yaml31RefsServerVariablesExamplesAndSecurity) {
   EXPECT_EQ(i.variables["id"], "7");
   const Json& put = i.tasks[1];
   EXPECT_EQ(put["name"], "putThing");
-  EXPECT_EQ(put["json"], Json::parse(R"({"kind": "a", "at": "2024-01-01T00:00:00Z", "tags": ["x"]})"));
+  EXPECT_EQ(put["json"],
+            Json::parse(R"({"kind": "a", "at": "2024-01-01T00:00:00Z", "tags": ["x"]})"));
   EXPECT_EQ(put["headers"]["Content-Type"], "application/merge-patch+json");
   EXPECT_FALSE(put.contains("assertions"));
   EXPECT_TRUE(has_warning(i, "register the variable 'bearer'"));
@@ -198,8 +202,9 @@ TEST(OpenApiImport, ErrorsNameTheOperation) {
     openapi_to_tasks(Json::parse(R"({"openapi": "3.0.0", "paths": {"/a": {"get":
       {"parameters": [{"$ref": "#/components/parameters/Nope"}]}}}})"));
   });
-  EXPECT_NE(e.first.find("OpenAPI operation GET /a: $ref #/components/parameters/Nope points at nothing"),
-            std::string::npos);
+  EXPECT_NE(
+      e.first.find("OpenAPI operation GET /a: $ref #/components/parameters/Nope points at nothing"),
+      std::string::npos);
   e = error_of([] { parse_openapi_text("a: [1,\nb: 2", "s.yaml"); });
   EXPECT_EQ(e.first.rfind("s.yaml:", 0), 0u) << e.first;
   e = error_of([] { openapi_to_tasks(Json::parse(R"({"paths": {}})")); });

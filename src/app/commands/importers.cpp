@@ -88,30 +88,32 @@ struct Format {
   const char* load_name;
   const char* tasks_name;
   const char* doc_name;
-  const char* what;                 // "a HAR file"
-  Param source;                     // the first argument of to_tasks / to_action_json
-  std::vector<Param> extra;         // more arguments of both
+  const char* what;          // "a HAR file"
+  Param source;              // the first argument of to_tasks / to_action_json
+  std::vector<Param> extra;  // more arguments of both
   Json (*load)(const std::string&);
   imp::Import (*convert)(const Args&);
 };
 
 void add_format(action::CommandRegistry& r, Format f) {
-  r.add(Command{f.load_name, std::string("Read ") + f.what + ".",
+  r.add(Command{f.load_name,
+                std::string("Read ") + f.what + ".",
                 {{"file_path", A::kString, true, nullptr, ""}},
                 [load = f.load](const Args& a) -> Json { return load(a.str("file_path")); }});
   std::vector<Param> tp = {f.source};
   tp.insert(tp.end(), f.extra.begin(), f.extra.end());
-  r.add(Command{f.tasks_name,
-                std::string("Convert ") + f.what + " into LD_start_test tasks (warnings are logged).",
-                tp, [convert = f.convert](const Args& a) -> Json { return tasks_of(convert(a)); }});
+  r.add(
+      Command{f.tasks_name,
+              std::string("Convert ") + f.what + " into LD_start_test tasks (warnings are logged).",
+              tp, [convert = f.convert](const Args& a) -> Json { return tasks_of(convert(a)); }});
   std::vector<Param> dp = {f.source};
   for (auto& p : document_params()) dp.push_back(p);
   dp.insert(dp.end(), f.extra.begin(), f.extra.end());
-  r.add(Command{f.doc_name,
-                std::string("Convert ") + f.what +
-                    " into a runnable action document (with its \"warnings\").",
-                dp,
-                [convert = f.convert](const Args& a) -> Json { return document_of(convert(a), a); }});
+  r.add(Command{
+      f.doc_name,
+      std::string("Convert ") + f.what +
+          " into a runnable action document (with its \"warnings\").",
+      dp, [convert = f.convert](const Args& a) -> Json { return document_of(convert(a), a); }});
 }
 
 Json load_text_k6(const std::string& p) { return imp::load_k6_script(p); }
@@ -120,49 +122,66 @@ Json load_text_jmx(const std::string& p) { return imp::load_jmeter_jmx(p); }
 }  // namespace
 
 void register_importer_commands(action::CommandRegistry& r, App&) {
-  add_format(r, {"LD_load_har", "LD_har_to_tasks", "LD_har_to_action_json", "a HAR recording",
+  add_format(r, {"LD_load_har",
+                 "LD_har_to_tasks",
+                 "LD_har_to_action_json",
+                 "a HAR recording",
                  {"har", A::kObject | A::kString, true, nullptr, "the HAR object, or its file"},
                  {{"include", A::kArray | A::kString | A::kNull, false, nullptr,
                    "regexes: keep entries whose URL matches one"},
                   {"exclude", A::kArray | A::kString | A::kNull, false, nullptr,
                    "regexes: drop entries whose URL matches one"}},
-                 imp::load_har, [](const Args& a) {
+                 imp::load_har,
+                 [](const Args& a) {
                    return imp::har_to_tasks(json_source(a, "har", imp::load_har),
                                             strings(a["include"], "include"),
                                             strings(a["exclude"], "exclude"));
                  }});
-  add_format(r, {"LD_load_postman_collection", "LD_postman_to_tasks", "LD_postman_to_action_json",
+  add_format(r, {"LD_load_postman_collection",
+                 "LD_postman_to_tasks",
+                 "LD_postman_to_action_json",
                  "a Postman collection (v2.0/v2.1)",
                  {"collection", A::kObject | A::kString, true, nullptr,
                   "the collection object, or its file"},
                  {},
-                 imp::load_postman, [](const Args& a) {
+                 imp::load_postman,
+                 [](const Args& a) {
                    return imp::postman_to_tasks(json_source(a, "collection", imp::load_postman));
                  }});
-  add_format(r, {"LD_load_openapi", "LD_openapi_to_tasks", "LD_openapi_to_action_json",
-                 "an OpenAPI 3.0/3.1 or Swagger 2.0 spec (JSON or YAML)",
-                 {"spec", A::kObject | A::kString, true, nullptr, "the spec object, or its file"},
-                 {{"base_url", A::kString | A::kNull, false, nullptr,
-                   "replaces the spec's server URL"}},
-                 imp::load_openapi, [](const Args& a) {
-                   return imp::openapi_to_tasks(json_source(a, "spec", imp::load_openapi),
-                                                a.str("base_url"));
-                 }});
-  add_format(r, {"LD_load_k6_script", "LD_k6_script_to_tasks", "LD_k6_script_to_action_json",
+  add_format(
+      r, {"LD_load_openapi",
+          "LD_openapi_to_tasks",
+          "LD_openapi_to_action_json",
+          "an OpenAPI 3.0/3.1 or Swagger 2.0 spec (JSON or YAML)",
+          {"spec", A::kObject | A::kString, true, nullptr, "the spec object, or its file"},
+          {{"base_url", A::kString | A::kNull, false, nullptr, "replaces the spec's server URL"}},
+          imp::load_openapi,
+          [](const Args& a) {
+            return imp::openapi_to_tasks(json_source(a, "spec", imp::load_openapi),
+                                         a.str("base_url"));
+          }});
+  add_format(r, {"LD_load_k6_script",
+                 "LD_k6_script_to_tasks",
+                 "LD_k6_script_to_action_json",
                  "a k6 script (read, never run)",
                  {"script", A::kString, true, nullptr, "the script text, or its file"},
                  {},
-                 load_text_k6, [](const Args& a) {
+                 load_text_k6,
+                 [](const Args& a) {
                    return imp::k6_to_tasks(text_source(a, "script", imp::load_k6_script));
                  }});
-  add_format(r, {"LD_load_jmeter_jmx", "LD_jmeter_to_tasks", "LD_jmeter_to_action_json",
+  add_format(r, {"LD_load_jmeter_jmx",
+                 "LD_jmeter_to_tasks",
+                 "LD_jmeter_to_action_json",
                  "a JMeter .jmx plan",
                  {"jmx", A::kString, true, nullptr, "the plan's XML, or its file"},
                  {},
-                 load_text_jmx, [](const Args& a) {
+                 load_text_jmx,
+                 [](const Args& a) {
                    return imp::jmeter_to_tasks(text_source(a, "jmx", imp::load_jmeter_jmx));
                  }});
-  r.add(Command{"LD_curl_to_task", "Convert a cURL command line into one task.",
+  r.add(Command{"LD_curl_to_task",
+                "Convert a cURL command line into one task.",
                 {{"command", A::kString, true, nullptr, "e.g. curl -X POST -H 'A: b' URL"}},
                 [](const Args& a) -> Json {
                   imp::Import i;
