@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/app.hpp"
+#include "app/commands/commands.hpp"
 #include "app/scaffold.hpp"
 #include "common/url.hpp"
 #include "core/cleanup.hpp"
@@ -362,6 +363,41 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
 
+  // `import`: a HAR, Postman, OpenAPI, cURL, k6 or JMeter file to a document (docs/importers.md).
+  ImportRequest import_req;
+  double import_users = 0, import_rate = 0, import_time = 0;
+  auto* import_cmd = cli.add_subcommand(
+      "import", "Convert a HAR, Postman, OpenAPI, cURL, k6 or JMeter file into an action document");
+  import_cmd->add_option("format", import_req.format, "har, postman, openapi, curl, k6 or jmeter")
+      ->required()
+      ->check(CLI::IsMember({"har", "postman", "openapi", "curl", "k6", "jmeter"}));
+  import_cmd
+      ->add_option("file", import_req.file,
+                   "The file (curl: a file holding the command line, the command line "
+                   "itself, or - for stdin)")
+      ->required();
+  import_cmd
+      ->add_option("-o,--output", import_req.output, "Write the document here (default: stdout)")
+      ->option_text("FILE");
+  import_cmd->add_option("--user", import_req.document.user, "User type of the test")
+      ->capture_default_str();
+  auto* import_users_opt =
+      import_cmd->add_option("--users", import_users, "User count (default: the source's, else 10)")
+          ->check(CLI::Range(1.0, limits::kMaxUsers));
+  auto* import_rate_opt =
+      import_cmd->add_option("--spawn-rate", import_rate, "Users started per second (default: 5)")
+          ->check(CLI::Range(1e-3, limits::kMaxRate));
+  auto* import_time_opt =
+      import_cmd->add_option("--test-time", import_time, "Seconds (default: the source's, else 60)")
+          ->check(CLI::Range(1e-3, limits::kMaxSeconds));
+  import_cmd->add_option("--base-url", import_req.base_url,
+                         "openapi: replaces the spec's server URL");
+  import_cmd->add_option("--include", import_req.include,
+                         "har: keep only entries whose URL matches one of these regexes");
+  import_cmd->add_option("--exclude", import_req.exclude,
+                         "har: drop entries whose URL matches one of these regexes");
+  no_footer(import_cmd);
+
   for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, init, target_cmd, diff_cmd, describe,
                         serve_cmd, worker_cmd, master_cmd}) {
     no_footer(sub);
@@ -394,6 +430,22 @@ int run_cli(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "error: --log-file: " << e.what() << '\n';
     return kExitBadInput;
+  }
+
+  if (*import_cmd) {
+    if (import_users_opt->count()) import_req.document.user_count = import_users;
+    if (import_rate_opt->count()) import_req.document.spawn_rate = import_rate;
+    if (import_time_opt->count()) import_req.document.test_time = import_time;
+    try {
+      return import_file(import_req, std::cout, std::cerr);
+    } catch (const ConfigError& e) {
+      std::cerr << "error: " << e.what() << (e.pointer().empty() ? "" : " (at " + e.pointer() + ")")
+                << '\n';
+      return kExitBadInput;
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      return kExitActionFailed;
+    }
   }
 
   opts.progress = !opts.quiet && ::isatty(STDERR_FILENO);

@@ -17,6 +17,7 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_notifier_commands(r, app);
   register_builtin_commands(r, app);
   register_plugin_commands(r, app);  // last: a plugin's names meet every other name
+  register_importer_commands(r, app);
 }
 
 }  // namespace ld::app

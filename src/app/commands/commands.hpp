@@ -2,6 +2,11 @@
 // The LD_* commands, grouped in modules by area. Each module registers its own commands on
 // the App's registry (which rejects a name registered twice, at start-up) and reaches the
 // App's session, runner and report state through the App it is given.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "importers/importers.hpp"
 #include "loaddensity/core/json.hpp"
 
 namespace ld::action {
@@ -29,6 +34,7 @@ void register_dashboard_commands(action::CommandRegistry& r, App& app);    // li
 void register_notifier_commands(action::CommandRegistry& r, App& app);     // Slack, Teams
 void register_builtin_commands(action::CommandRegistry& r, App& app);      // print, len, ...
 void register_plugin_commands(action::CommandRegistry& r, App& app);       // LD_load_plugin
+void register_importer_commands(action::CommandRegistry& r, App& app);     // HAR, Postman, ...
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
@@ -40,6 +46,15 @@ Json start_test_as_master(App& app, Json args);
 // After a run of LD_start_test: the record-sampling note, the end-of-test table (unless quiet),
 // and Interrupted when Ctrl-C stopped it.
 void end_of_run(App& app, const engine::RunOutcome& outcome);
+
+// `loaddensity import FORMAT FILE`: converts FILE (a cURL command line: "-" reads stdin) and
+// prints the document (or writes it to `output`), warnings on `err`. Throws ConfigError.
+struct ImportRequest {
+  std::string format, file, output, base_url;
+  std::vector<std::string> include, exclude;
+  importers::DocumentOptions document;
+};
+int import_file(const ImportRequest& req, std::ostream& out, std::ostream& err);
 
 // Every module above.
 void register_all_commands(action::CommandRegistry& r, App& app);
