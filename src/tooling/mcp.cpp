@@ -228,7 +228,10 @@ class McpServer {
         [this](const Json&) { return run_one("LD_summary", Json::object()); });
     add("persist_records", "Store the results as a new run in a SQLite file; returns {run_id}.",
         schema_from(command("LD_persist_records"), {"database_path", "label", "metadata"}, {"database_path"}),
-        [this](const Json& a) { return run_one("LD_persist_records", pick(a, command("LD_persist_records"))); });
+        [this](const Json& a) -> Json {
+          const Json id = run_one("LD_persist_records", pick(a, command("LD_persist_records")));
+          return id.is_object() ? id : Json{{"run_id", id}};
+        });
     add("list_runs", "List the runs stored in a SQLite file, newest first.",
         schema_from(command("LD_list_runs"), {"database_path", "limit"}, {"database_path"}),
         [this](const Json& a) { return run_one("LD_list_runs", pick(a, command("LD_list_runs"))); });

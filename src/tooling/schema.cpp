@@ -1,5 +1,6 @@
 #include "tooling/schema.hpp"
 
+#include <cctype>
 #include <sstream>
 
 #include "loaddensity/protocol/protocol.hpp"
@@ -213,7 +214,9 @@ std::string commands_markdown(const action::CommandRegistry& registry,
        "`[\"LD_command\", [positional arguments]]` (in the order below).\n\n"
        "## Commands\n\n";
   for (const std::string& n : registry.names()) {
-    o << "- [`" << n << "`](#" << n << ")\n";
+    std::string anchor = n;  // GitHub's heading anchors are lower case
+    for (char& ch : anchor) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    o << "- [`" << n << "`](#" << anchor << ")\n";
   }
   o << '\n';
   for (const std::string& n : registry.names()) {
