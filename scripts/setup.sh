@@ -25,6 +25,8 @@ PACKAGES=(
   ngtcp2-server ngtcp2-client python3-jsonschema python3-botocore python3-jwt yamllint
   # report tests: HTML in a headless browser, XML/JUnit schema checks, Locust's own CSV headers
   chromium libxml2-utils python3-locust
+  # MCP and editor tests: the MCP SDK client and vsce come from npm at test time
+  nodejs
 )
 
 SUDO=""
@@ -36,6 +38,8 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm ships inside NodeSource's nodejs; Debian packages it apart.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq

@@ -14,6 +14,7 @@
 
 #include "app/app.hpp"
 #include "app/commands/commands.hpp"
+#include "app/commands/tooling.hpp"
 #include "app/scaffold.hpp"
 #include "common/url.hpp"
 #include "core/cleanup.hpp"
@@ -402,6 +403,7 @@ int run_cli(int argc, char** argv) {
                         serve_cmd, worker_cmd, master_cmd}) {
     no_footer(sub);
   }
+  const auto tooling_cli = add_tooling_subcommands(cli);
   std::string prometheus_addr;
   std::vector<CLI::Option*> prometheus_opts;
   for (CLI::App* sub : {run, run_dir_cmd, run_str_cmd, worker_cmd, master_cmd}) {
@@ -518,6 +520,7 @@ int run_cli(int argc, char** argv) {
       print_params(c->params);
       return kExitOk;
     }
+    if (const int code = run_tooling_subcommand(*tooling_cli, app); code >= 0) return code;
     std::vector<action::Document> docs;
     const std::string* dashboard = *dashboard_opt ? &dashboard_addr : nullptr;
     for (const CLI::Option* o : prometheus_opts) {

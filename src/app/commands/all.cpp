@@ -16,8 +16,9 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_dashboard_commands(r, app);
   register_notifier_commands(r, app);
   register_builtin_commands(r, app);
-  register_plugin_commands(r, app);  // last: a plugin's names meet every other name
   register_importer_commands(r, app);
+  register_tooling_commands(r, app);
+  register_plugin_commands(r, app);  // last: a plugin's names meet every other name
 }
 
 }  // namespace ld::app
