@@ -15,6 +15,7 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_serve_commands(r, app);
   register_dashboard_commands(r, app);
   register_notifier_commands(r, app);
+  register_auth_commands(r, app);
 }
 
 }  // namespace ld::app

@@ -27,6 +27,7 @@ void register_exporter_commands(action::CommandRegistry& r, App& app);     // li
 void register_serve_commands(action::CommandRegistry& r, App& app);        // control socket
 void register_dashboard_commands(action::CommandRegistry& r, App& app);    // live dashboard
 void register_notifier_commands(action::CommandRegistry& r, App& app);     // Slack, Teams
+void register_auth_commands(action::CommandRegistry& r, App& app);         // JWT, SigV4, OAuth2
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
