@@ -477,7 +477,7 @@ std::shared_ptr<const Scheme> Registry::get(const Json& a, engine::CompileContex
     if (!parse_url(url, o.endpoint.url, error)) bad("token_url", "'" + url + "': " + error);
     o.endpoint.endpoints = resolve_tcp(o.endpoint.url.host, o.endpoint.url.port);
     if (o.endpoint.url.tls) {
-      static TlsContexts contexts;  // token endpoints: verify settings only
+      TlsContexts contexts;  // the endpoint keeps its context alive
       Json tls = Json::object();
       if (a.contains("verify")) tls["verify"] = a["verify"];
       o.endpoint.ssl = contexts.get(tls);
@@ -743,7 +743,7 @@ net::awaitable<ErrorInfo> UserAuth::prepare(const Scheme& s, engine::WorkerConte
     net::steady_timer t(w.io, std::chrono::milliseconds(2));
     boost::system::error_code ec;
     co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
-    if (*w.aborting) co_return engine::kAbortedError;
+    if (w.aborting && *w.aborting) co_return engine::kAbortedError;
   }
 }
 
