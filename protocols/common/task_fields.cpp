@@ -78,7 +78,7 @@ std::vector<action::Param> http_task_fields(bool files) {
       field("follow_redirects", kBool, true, "same as allow_redirects"),
       field("verify", kBool | kString, true, "verify TLS certificates, or a CA bundle path"),
       field("auth", kArray | kObject, nullptr,
-            "[user, password], {type: basic, username, password} or {type: bearer, token}"),
+            "[user, password], {type: basic|bearer|oauth2|jwt|sigv4|digest, ...} (docs/auth.md)"),
       field("cert", kString | kArray, nullptr, "client certificate: PEM path or [cert, key]"),
   };
   if (files) {
@@ -353,8 +353,10 @@ void check_auth(const Json& a) {
     if (!a.contains("token") || !a["token"].is_string()) {
       throw ConfigError("bearer auth needs a string 'token'", "/auth/token");
     }
-  } else {
-    throw ConfigError("auth type '" + type + "' is not basic or bearer", "/auth/type");
+  } else if (type != "oauth2" && type != "jwt" && type != "sigv4" && type != "digest") {
+    // (the four signing types are checked by the HTTP users with common/auth)
+    throw ConfigError("auth type '" + type + "' is not basic, bearer, oauth2, jwt, sigv4 or digest",
+                      "/auth/type");
   }
 }
 

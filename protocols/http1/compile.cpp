@@ -73,6 +73,7 @@ class Http1Protocol final : public engine::Protocol {
     }
     expect_type(task, url_key, task[url_key].is_string(), "a string");
     proto::check_http_request_fields(task, /*files=*/true);
+    if (task.contains("auth") && auth::is_scheme(task["auth"])) auth::validate(task["auth"], false);
     checks::Checks::validate(task);
   }
 
@@ -231,7 +232,11 @@ class Http1Protocol final : public engine::Protocol {
       }
       add_header("Cookie", cookie);
     }
-    if (task.contains("auth") && !has_header("Authorization")) {
+    if (task.contains("auth") && auth::is_scheme(task["auth"])) {
+      s.auth = tasks.auth.get(task["auth"], ctx, /*http2=*/false);
+      for (const auto& n : s.auth->header_names()) names.push_back(n);
+      s.dynamic = true;  // signed per request
+    } else if (task.contains("auth") && !has_header("Authorization")) {
       const Json& a = task["auth"];
       const bool list = a.is_array();
       const std::string type = list ? "basic" : text::lower(a["type"].get<std::string>());

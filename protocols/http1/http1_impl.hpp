@@ -11,6 +11,7 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/url.hpp"
+#include "common/auth/auth.hpp"
 #include "action/registry.hpp"
 #include "core/json_util.hpp"
 #include "common/step_tasks.hpp"
@@ -48,6 +49,7 @@ struct Step {
   params::Template body_tpl;
   params::Template auth_user_tpl, auth_pass_tpl;  // basic auth with placeholders
   bool dynamic_basic_auth = false;
+  std::shared_ptr<const auth::Scheme> auth;  // oauth2, jwt, sigv4, digest: signed per request
   std::string content_type;  // sent when the body is non-empty and no Content-Type was given
   bool send_length = false;  // Content-Length even when the body is empty (POST/PUT/PATCH)
   bool use_jar = true;       // false: the task sets its own Cookie header
@@ -65,6 +67,7 @@ class Tasks final : public proto::StepTasks<Step> {
 
   proto::TlsContexts tls;  // shared by every step and user
   bool io_uring = false;   // LD_start_test io_backend chose io_uring
+  auth::Registry auth;     // auth schemes, shared by tasks with the same settings
 };
 
 constexpr int kMaxRedirects = 30;

@@ -90,6 +90,16 @@ class Session final : public engine::UserSession {
 
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
     const Step& step = tasks_.steps[index];
+    if (step.auth && step.auth->needs_token()) {  // oauth2: fetched (and recorded) when due
+      const ErrorInfo e = co_await auth_.prepare(*step.auth, w_);
+      if (e.kind != ErrorKind::kNone) {
+        OpScope failed(w_, step.name_id, planned, step.timeout, kRequestTimedOut);
+        failed.stop();
+        failed.rec.error = e;
+        failed.record();
+        co_return;
+      }
+    }
     OpScope op(w_, step.name_id, planned, step.timeout, kRequestTimedOut);
     stats::Record& rec = op.rec;
     const Url* url = &step.url;
@@ -100,7 +110,8 @@ class Session final : public engine::UserSession {
     if (step.dynamic) {
       if (const char* invalid = build_request(step, url, headers)) {
         op.stop();
-        rec.error = {ErrorKind::kInvalidRequest, invalid, 0, false};  // nothing was sent
+        rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, invalid, 0,
+                     false};  // nothing was sent
         op.record();
         co_return;
       }
@@ -114,6 +125,9 @@ class Session final : public engine::UserSession {
     const bool keep = w_.keep_bodies != 0;  // record_bodies: successes keep body and headers
     const Url* first = url;
     Conn* conn = nullptr;
+    // digest: the response headers carry the challenge; answered once per request.
+    const bool digest = step.auth && step.auth->type() == auth::Type::kDigest;
+    bool challenged = false;
     written_ = 0;
     for (int hop = 0;; ++hop) {
       conn = &connection(*url, url->tls ? step.ssl.get() : nullptr);
@@ -123,11 +137,25 @@ class Session final : public engine::UserSession {
           step.use_jar && !jar_.empty() ? with_cookies(*request, *url) : request;
       rec.error = co_await exchange(*conn, *url, *endpoints, *sending, head,
                                     keep || (capture && step.checks->needs_body()),
-                                    keep || (capture && step.checks->needs_headers()), op);
+                                    keep || digest || (capture && step.checks->needs_headers()),
+                                    op);
       if (rec.error.kind != ErrorKind::kNone) break;
       if (!parser_.set_cookies().empty()) store_cookies(*url);
       const int status = parser_.status();
       rec.status = static_cast<std::uint32_t>(status);
+      if (digest && status == 401 && hop == 0 && !challenged &&
+          auth_.on_challenge(*step.auth, header_block_)) {
+        challenged = true;  // send the request again with the answer
+        rec.bytes_in += parser_.header_bytes() + parser_.body_bytes();
+        if (const char* invalid = build_request(step, url, headers)) {
+          rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, invalid, 0,
+                       false};
+          break;
+        }
+        request = &request_buf_;
+        --hop;
+        continue;
+      }
       if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
           parser_.location().empty()) {
         break;
@@ -293,6 +321,18 @@ class Session final : public engine::UserSession {
     r += " HTTP/1.1\r\nHost: ";
     r += step.custom_host ? host_buf_ : url->host_header;
     r += "\r\n";
+    auth_failed_ = false;
+    if (step.auth) {  // signature headers, over the request as it is sent
+      const std::string_view target =
+          step.dynamic_authority ? std::string_view(url->target)
+                                 : std::string_view(r).substr(target_begin_, target_end_ - target_begin_);
+      const auth::Request req{step.method, step.custom_host ? host_buf_ : url->host_header, target,
+                              body_buf_};
+      if (const char* bad = auth_.append_lines(*step.auth, req, scope, headers_buf_)) {
+        auth_failed_ = true;
+        return bad;
+      }
+    }
     r += headers_buf_;
     append_body(r, step, body_buf_);
     return nullptr;
@@ -554,6 +594,8 @@ class Session final : public engine::UserSession {
   proto::CookieJar jar_;        // this user's cookies
   std::string cookie_value_, cookie_request_;  // a request with the jar's cookies merged in
   const std::vector<tcp::endpoint> no_endpoints_;
+  auth::UserAuth auth_;       // this user's tokens, signing buffers, digest nonce count
+  bool auth_failed_ = false;  // build_request failed because the request could not be signed
 };
 
 }  // namespace

@@ -86,6 +86,7 @@ class Http2Protocol final : public engine::Protocol {
     if (!task.contains(url_key)) throw ConfigError("task needs 'request_url' (or 'url')", "");
     expect_type(task, url_key, task[url_key].is_string(), "a string");
     proto::check_http_request_fields(task, /*files=*/false);
+    if (task.contains("auth") && auth::is_scheme(task["auth"])) auth::validate(task["auth"], true);
     checks::Checks::validate(task);
     if (task.contains("headers")) {
       for (auto it = task["headers"].begin(); it != task["headers"].end(); ++it) {
@@ -242,7 +243,11 @@ class Http2Protocol final : public engine::Protocol {
       }
       s.headers.emplace_back("cookie", cookie);
     }
-    if (task.contains("auth") && !has_header("authorization")) {
+    if (task.contains("auth") && auth::is_scheme(task["auth"])) {
+      s.auth = tasks.auth.get(raw_task["auth"], ctx, /*http2=*/true);
+      s.auth_at = s.headers.size();
+      for (const auto& n : s.auth->header_names()) s.headers.emplace_back(n, "");
+    } else if (task.contains("auth") && !has_header("authorization")) {
       const Json& a = task["auth"];
       std::string value;
       if (a.is_array()) {
@@ -276,7 +281,7 @@ class Http2Protocol final : public engine::Protocol {
       params::Template t = params::Template::parse(s.headers[i].second, pc);
       if (!t.is_static()) s.dyn_headers.push_back({i, std::move(t), /*basic=*/false});
     }
-    s.dynamic = s.dynamic || !s.dyn_headers.empty();
+    s.dynamic = s.dynamic || !s.dyn_headers.empty() || s.auth != nullptr;
 
     if (task.contains("json")) {
       s.body_tpl = params::json_template(task["json"], pc);

@@ -13,6 +13,7 @@
 #include "checks/checks.hpp"
 #include "common/net_util.hpp"
 #include "common/url.hpp"
+#include "common/auth/auth.hpp"
 #include "action/registry.hpp"
 #include "core/json_util.hpp"
 #include "common/step_tasks.hpp"
@@ -83,6 +84,9 @@ struct Step {
   // Set by a protocol layered on this client: the body (when dynamic) and the judgement are
   // its own, and the response's DATA and header fields are always captured for it.
   std::shared_ptr<const StepHooks> hooks;
+  // oauth2, jwt, sigv4: header values signed per request, at headers[auth_at...].
+  std::shared_ptr<const auth::Scheme> auth;
+  std::size_t auth_at = 0;
 };
 
 // Fills step.nva from the Step's strings. Call once the Step is at its final address.
@@ -94,6 +98,7 @@ class Tasks final : public proto::StepTasks<Step> {
 
   std::size_t max_streams = 1;  // concurrent requests per user connection
   proto::TlsContexts tls;       // shared by every step and user
+  auth::Registry auth;          // auth schemes, shared by tasks with the same settings
 };
 
 constexpr int kMaxRedirects = 30;

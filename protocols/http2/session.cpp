@@ -71,6 +71,7 @@ struct Slot {
   std::vector<nghttp2_nv> nva;
   std::string path, scratch, request_body, content_length;
   std::vector<std::string> header_values;  // parallel to Step::dyn_headers
+  std::string auth_values[4];              // Step::auth's header values
 };
 
 // Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
@@ -353,6 +354,18 @@ class Session final : public engine::UserSession {
 
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
     const Step& step = tasks_.steps[index];
+    if (step.auth && step.auth->needs_token()) {  // oauth2: fetched (and recorded) when due
+      const ErrorInfo e = co_await auth_.prepare(*step.auth, w_);
+      if (e.kind != ErrorKind::kNone) {
+        stats::Record failed;
+        failed.name_id = step.name_id;
+        failed.planned = planned;
+        failed.start = failed.end = steady_now();
+        failed.error = e;
+        w_.record(failed);
+        co_return;
+      }
+    }
     Slot& slot = *free_.back();
     free_.pop_back();
     OpScope op(w_, slot.op, step.name_id, planned, step.timeout, kRequestTimedOut);
@@ -365,7 +378,7 @@ class Session final : public engine::UserSession {
     std::uint64_t request_bytes = step.request_bytes;
     if (step.dynamic) {
       if (const char* bad = render(step, slot, request_bytes)) {
-        rec.error = {ErrorKind::kInvalidRequest, bad, 0, false};
+        rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0, false};
         rec.end = steady_now();
         slot.op.disarm();
         free_.push_back(&slot);
@@ -697,6 +710,20 @@ class Session final : public engine::UserSession {
         point(step.content_length_at, slot.content_length);
       }
     }
+    auth_failed_ = false;
+    if (step.auth) {  // signature headers, over the request as it is sent
+      const auth::Request req{step.method, step.url.host_header,
+                              step.path_tpl.is_static() ? std::string_view(step.url.target)
+                                                        : std::string_view(slot.path),
+                              *body};
+      if (const char* bad = auth_.sign(*step.auth, req, scope, slot.auth_values)) {
+        auth_failed_ = true;
+        return bad;
+      }
+      for (std::size_t k = 0; k < step.auth->header_names().size(); ++k) {
+        point(step.common_begin + step.auth_at + k, slot.auth_values[k]);
+      }
+    }
     request_bytes = body->size();
     for (const auto& h : slot.nva) request_bytes += h.namelen + h.valuelen + 4;
     return nullptr;
@@ -760,6 +787,8 @@ class Session final : public engine::UserSession {
   std::vector<std::shared_ptr<Conn>> conns_;  // current connection per origin
   proto::BodyDecoder decoder_;                // Content-Encoding, when a check reads the body
   proto::CookieJar jar_;                      // this user's cookies, shared by its lanes
+  auth::UserAuth auth_;       // this user's tokens and signing buffers, shared by its lanes
+  bool auth_failed_ = false;  // render() failed because the request could not be signed
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kGrpcStatus: return "grpc_status";
     case ErrorKind::kKafkaError: return "kafka_error";
     case ErrorKind::kMongoError: return "mongo_error";
+    case ErrorKind::kAuth: return "auth";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }

@@ -28,6 +28,7 @@ enum class ErrorKind : std::uint8_t {
   kGrpcStatus,      // a gRPC call ended with a status other than OK (message: code name, text)
   kKafkaError,      // librdkafka failed a produce or consume (message: its error name and text)
   kMongoError,      // a MongoDB server or libmongoc failed an operation (message: code and text)
+  kAuth,            // the request's credentials could not be made (token request failed, bad key)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);

@@ -18,6 +18,7 @@ void register_all_commands(action::CommandRegistry& r, App& app) {
   register_builtin_commands(r, app);
   register_importer_commands(r, app);
   register_tooling_commands(r, app);
+  register_auth_commands(r, app);
   register_plugin_commands(r, app);  // last: a plugin's names meet every other name
 }
 

@@ -36,6 +36,7 @@ void register_builtin_commands(action::CommandRegistry& r, App& app);      // pr
 void register_plugin_commands(action::CommandRegistry& r, App& app);       // LD_load_plugin
 void register_importer_commands(action::CommandRegistry& r, App& app);     // HAR, Postman, ...
 void register_tooling_commands(action::CommandRegistry& r, App& app);      // lint, schema
+void register_auth_commands(action::CommandRegistry& r, App& app);         // JWT, SigV4, OAuth2
 
 // LD_start_test with runner_mode "worker" (or under `loaddensity worker`): runs the test as
 // a Locust-protocol worker of a master (src/app/commands/distributed.cpp). `args` is
