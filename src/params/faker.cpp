@@ -86,11 +86,14 @@ void uuid4(std::string& out, UserScope& s) {
   bytes[6] = (bytes[6] & 0x0f) | 0x40;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   static constexpr char kHex[] = "0123456789abcdef";
+  char text[36];
+  char* t = text;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
+    if (i == 4 || i == 6 || i == 8 || i == 10) *t++ = '-';
+    *t++ = kHex[bytes[i] >> 4];
+    *t++ = kHex[bytes[i] & 15];
   }
+  out.append(text, sizeof text);
 }
 
 const std::vector<std::string>& method_names() { return kNames; }
