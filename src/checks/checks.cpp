@@ -499,10 +499,14 @@ void Checks::extract_json_path(const Extractor& e, Body& body, params::UserScope
 
 const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const {
   Body body(r.body, *this);
-  std::string& expected = scratch().expected;
+  std::string& rendered = scratch().expected;
   for (const Assertion& a : assertions_) {
-    expected.clear();
-    a.expected.render(expected, scope);
+    std::string_view expected = a.expected.text();  // a static value is its text
+    if (!a.expected.is_static()) {
+      rendered.clear();
+      a.expected.render(rendered, scope);
+      expected = rendered;
+    }
     bool ok = false;
     switch (a.type) {
       case Type::kStatus: {

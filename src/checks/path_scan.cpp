@@ -3,6 +3,9 @@
 #include <bit>
 #include <charconv>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace ld::checks::scan {
 
@@ -15,7 +18,19 @@ constexpr std::uint64_t kHighs = 0x8080808080808080ull;
 
 inline bool is_ws(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+// Indented bodies have runs of whitespace (a newline and the indentation): 16 bytes at a time.
 inline const char* skip_ws(const char* p, const char* end) noexcept {
+#if defined(__SSE2__)
+  while (end - p >= 16 && is_ws(*p)) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i ws = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))),
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))));
+    const unsigned other = ~static_cast<unsigned>(_mm_movemask_epi8(ws)) & 0xFFFFu;
+    if (other) return p + std::countr_zero(other);
+    p += 16;
+  }
+#endif
   while (p != end && is_ws(*p)) ++p;
   return p;
 }
@@ -87,6 +102,21 @@ const char* scan_utf8(const char* p, const char* end) noexcept {
 // p after the opening quote: the closing quote, or null when the string is not valid.
 const char* scan_string(const char* p, const char* end, bool& escaped) noexcept {
   for (;;) {
+#if defined(__SSE2__)
+    // Signed compare: bytes below 0x20 and from 0x80 up are both "less than 0x20".
+    while (end - p >= 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i stops = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+          _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+      const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(stops));
+      if (m) {
+        p += std::countr_zero(m);
+        break;
+      }
+      p += 16;
+    }
+#endif
     if constexpr (std::endian::native == std::endian::little) {
       while (end - p >= 8) {
         std::uint64_t x;
