@@ -1,7 +1,8 @@
 #include "checks/checks.hpp"
 
 #include <charconv>
-#include <optional>
+#include <cstdlib>
+#include <span>
 
 #include "core/text.hpp"
 #include "loaddensity/core/error.hpp"
@@ -189,10 +190,58 @@ void Checks::collect_extracted(const Json& task, std::set<std::string>& out) {
   }
 }
 
+std::uint32_t Checks::add_path(const std::string& text, const JsonPath& path,
+                                std::vector<std::string>& texts,
+                                std::vector<const JsonPath*>& parsed) {
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i] == text) return static_cast<std::uint32_t>(i);
+  }
+  texts.push_back(text);
+  parsed.push_back(&path);
+  return static_cast<std::uint32_t>(texts.size() - 1);
+}
+
+void Checks::build_scan(const std::vector<const JsonPath*>& parsed) {
+  scan_ = parsed.size() <= scan::kMaxPaths;
+  for (const JsonPath* p : parsed) scan_ = scan_ && p->steps.size() <= scan::kMaxSteps;
+  if (!scan_) return;
+  // A step names an object member by its key, or by its index written out ("[0]" selects
+  // member "0" of an object, as the DOM walk does).
+  std::vector<std::pair<std::size_t, std::size_t>> keys;
+  for (const JsonPath* p : parsed) {
+    for (const JsonPath::Step& st : p->steps) {
+      const std::string key = st.is_index ? std::to_string(st.index) : st.key;
+      keys.emplace_back(scan_keys_.size(), key.size());
+      scan_keys_ += key;
+    }
+  }
+  std::size_t k = 0;
+  for (const JsonPath* p : parsed) {
+    for (const JsonPath::Step& st : p->steps) {
+      scan::Step s;
+      s.key = std::string_view(scan_keys_).substr(keys[k].first, keys[k].second);
+      s.index = st.index;
+      s.array_ok = st.is_index || st.numeric;
+      scan_steps_.push_back(s);
+      ++k;
+    }
+  }
+  std::size_t at = 0;
+  for (const JsonPath* p : parsed) {
+    paths_.push_back(scan::Path{scan_steps_.data() + at, p->steps.size()});
+    at += p->steps.size();
+  }
+}
+
 std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseContext& ctx,
                                         bool http) {
   validate(task, http);
   auto c = std::make_unique<Checks>();
+  std::vector<std::string> path_texts;
+  std::vector<const JsonPath*> parsed;
+  // Reserved: parsed paths are referred to by address until build_scan.
+  if (task.contains("assertions")) c->assertions_.reserve(task["assertions"].size());
+  if (task.contains("extract")) c->extractors_.reserve(task["extract"].size());
   if (task.contains("assertions")) {
     for (const auto& a : task["assertions"]) {
       Assertion x;
@@ -219,6 +268,10 @@ std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseCon
         const std::string path = json_display(a["path"]);
         x.path = JsonPath::parse(path);
         x.message = "assertion failed: json_path " + path + " == " + json_brief(v, 60);
+        c->assertions_.push_back(std::move(x));
+        c->assertions_.back().slot =
+            c->add_path(path, c->assertions_.back().path, path_texts, parsed);
+        continue;
       } else {
         x.type = Type::kHeader;
         c->needs_headers_ = true;
@@ -235,8 +288,13 @@ std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseCon
       x.var = e["var"].get<std::string>();
       if (from == "json_path") {
         x.from = From::kJsonPath;
-        x.path = JsonPath::parse(json_display(e["path"]));
+        const std::string path = json_display(e["path"]);
+        x.path = JsonPath::parse(path);
         c->needs_body_ = c->needs_json_ = true;
+        c->extractors_.push_back(std::move(x));
+        c->extractors_.back().slot =
+            c->add_path(path, c->extractors_.back().path, path_texts, parsed);
+        continue;
       } else if (from == "header") {
         x.from = From::kHeader;
         x.name = json_display(e["name"]);
@@ -247,6 +305,7 @@ std::unique_ptr<Checks> Checks::compile(const Json& task, const params::ParseCon
       c->extractors_.push_back(std::move(x));
     }
   }
+  c->build_scan(parsed);
   return c;
 }
 
@@ -255,6 +314,7 @@ namespace {
 // Response bodies nested deeper than this are treated as not JSON: extracting or comparing a
 // value walks it recursively, and a hostile or broken server must not overflow a worker's stack.
 constexpr std::size_t kMaxResponseJsonDepth = 4 * limits::kMaxJsonDepth;
+static_assert(kMaxResponseJsonDepth == scan::kMaxDepth);
 
 bool nesting_within(std::string_view text, std::size_t max_depth) noexcept {
   std::size_t depth = 0;
@@ -280,24 +340,173 @@ bool nesting_within(std::string_view text, std::size_t max_depth) noexcept {
   return true;
 }
 
+// Per-thread buffers for what apply() renders or decodes, so a response costs no allocation
+// once they have grown.
+struct Scratch {
+  std::string expected;
+  std::string decoded;
+  std::string number;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// The value of a JSON number token as the DOM parser stores it: an unsigned or signed integer
+// when it is one that fits, else a double.
+Json number_value(std::string_view t) {
+  const char* b = t.data();
+  const char* e = b + t.size();
+  if (t.find_first_of(".eE") == std::string_view::npos) {
+    if (t.front() == '-') {
+      std::int64_t v;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec == std::errc{} && p == e) return Json(v);
+    } else {
+      std::uint64_t v;
+      auto [p, ec] = std::from_chars(b, e, v);
+      if (ec == std::errc{} && p == e) return Json(v);
+    }
+  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(b, e, d);
+  if (ec != std::errc{}) {  // underflow: what strtod gives (a subnormal or zero)
+    std::string& buf = scratch().number;
+    buf.assign(t);
+    d = std::strtod(buf.c_str(), nullptr);
+  }
+  return Json(d);
+}
+
+// json_display of a number token, written into `buf`.
+std::string_view number_text(std::string_view t, char (&buf)[64]) {
+  const Json v = number_value(t);
+  char* end = buf;
+  if (v.is_number_unsigned()) {
+    end = std::to_chars(buf, buf + sizeof buf, v.get<std::uint64_t>()).ptr;
+  } else if (v.is_number_integer()) {
+    end = std::to_chars(buf, buf + sizeof buf, v.get<std::int64_t>()).ptr;
+  } else {
+    end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v.get<double>());  // as dump() writes it
+  }
+  return {buf, static_cast<std::size_t>(end - buf)};
+}
+
 }  // namespace
 
-const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const {
-  std::optional<Json> doc;
-  bool parsed = false;
-  auto json = [&]() -> const Json* {
-    if (!parsed) {
-      parsed = true;
-      if (!nesting_within(r.body, kMaxResponseJsonDepth)) return nullptr;
-      doc = Json::parse(r.body.begin(), r.body.end(), nullptr, false);
-      if (doc->is_discarded()) doc.reset();
+bool parse_body_json(std::string_view body, Json& out) {
+  if (!nesting_within(body, kMaxResponseJsonDepth)) return false;
+  out = Json::parse(body.begin(), body.end(), nullptr, false);
+  return !out.is_discarded();
+}
+
+// The body as JSON, read at most once per response and only when a json_path rule runs: one
+// scan that finds every path (or, when the paths exceed a scan, a document).
+class Checks::Body {
+ public:
+  Body(std::string_view text, const Checks& c) : text_(text), c_(c) {}
+
+  bool is_json() {
+    if (state_ < 0) {
+      if (c_.scan_) {
+        state_ = scan::find_paths(text_, c_.paths_, std::span<scan::Hit>(hits_, c_.paths_.size()))
+                     ? 1 : 0;
+      } else {
+        state_ = parse_body_json(text_, doc_) ? 1 : 0;
+      }
     }
-    return doc ? &*doc : nullptr;
-  };
-  std::string expected;
+    return state_ == 1;
+  }
+  bool scanned() const noexcept { return c_.scan_; }
+  const scan::Hit& hit(std::uint32_t slot) const noexcept { return hits_[slot]; }
+  std::string_view span(const scan::Hit& h) const noexcept {
+    return text_.substr(h.begin, h.end - h.begin);
+  }
+  // A string value's text (decoded into the thread's scratch when it has escapes).
+  std::string_view string(const scan::Hit& h) const {
+    if (!h.escaped) return span(h);
+    std::string& d = scratch().decoded;
+    d.clear();
+    scan::decode_string(span(h), d);
+    return d;
+  }
+  // An object or array value as a document: only for comparing or extracting a whole
+  // container, which needs the DOM's key order and number forms.
+  Json container(const scan::Hit& h) const {
+    const std::string_view v = span(h);
+    return Json::parse(v.begin(), v.end(), nullptr, false);
+  }
+  const Json* find(const JsonPath& p) const { return p.find(doc_); }
+
+ private:
+  std::string_view text_;
+  const Checks& c_;
+  int state_ = -1;  // unread, not JSON, JSON
+  Json doc_;
+  scan::Hit hits_[scan::kMaxPaths];
+};
+
+bool Checks::json_path_holds(const Assertion& a, std::string_view expected, Body& body) const {
+  if (!body.is_json()) return false;
+  // A null value and a missing key both walk to None in the original, and None == None:
+  // `"value": null` holds for either (the body must still be JSON).
+  const bool null_expected = !a.expected_is_string && a.expected_json.is_null();
+  if (!body.scanned()) {
+    const Json* got = body.find(a.path);
+    if (!got) return null_expected;
+    return a.expected_is_string
+               ? (got->is_string() && got->get_ref<const std::string&>() == expected)
+               : *got == a.expected_json;
+  }
+  const scan::Hit& h = body.hit(a.slot);
+  if (a.expected_is_string) return h.kind == scan::Kind::kString && body.string(h) == expected;
+  switch (h.kind) {
+    case scan::Kind::kNone: return null_expected;
+    case scan::Kind::kString: return false;  // a string never equals a non-string
+    case scan::Kind::kTrue: return a.expected_json.is_boolean() && a.expected_json.get<bool>();
+    case scan::Kind::kFalse: return a.expected_json.is_boolean() && !a.expected_json.get<bool>();
+    case scan::Kind::kNull: return null_expected;  // the root itself (path "$")
+    case scan::Kind::kNumber:
+      return a.expected_json.is_number() && number_value(body.span(h)) == a.expected_json;
+    case scan::Kind::kObject:
+      return a.expected_json.is_object() && body.container(h) == a.expected_json;
+    case scan::Kind::kArray:
+      return a.expected_json.is_array() && body.container(h) == a.expected_json;
+  }
+  return false;
+}
+
+void Checks::extract_json_path(const Extractor& e, Body& body, params::UserScope& scope) const {
+  if (!body.is_json()) return;
+  if (!body.scanned()) {
+    if (const Json* got = body.find(e.path)) scope.set(e.var, json_display(*got));
+    return;
+  }
+  const scan::Hit& h = body.hit(e.slot);
+  char buf[64];
+  switch (h.kind) {
+    case scan::Kind::kNone: return;  // None is not written
+    case scan::Kind::kString: scope.set(e.var, body.string(h)); return;
+    case scan::Kind::kNumber: scope.set(e.var, number_text(body.span(h), buf)); return;
+    case scan::Kind::kTrue: scope.set(e.var, "true"); return;
+    case scan::Kind::kFalse: scope.set(e.var, "false"); return;
+    case scan::Kind::kNull: scope.set(e.var, "None"); return;  // the root itself
+    case scan::Kind::kObject:
+    case scan::Kind::kArray: scope.set(e.var, json_display(body.container(h))); return;
+  }
+}
+
+const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const {
+  Body body(r.body, *this);
+  std::string& rendered = scratch().expected;
   for (const Assertion& a : assertions_) {
-    expected.clear();
-    a.expected.render(expected, scope);
+    std::string_view expected = a.expected.text();  // a static value is its text
+    if (!a.expected.is_static()) {
+      rendered.clear();
+      a.expected.render(rendered, scope);
+      expected = rendered;
+    }
     bool ok = false;
     switch (a.type) {
       case Type::kStatus: {
@@ -312,37 +521,24 @@ const char* Checks::apply(const ResponseView& r, params::UserScope& scope) const
         ok = r.header(a.name, v) && v == expected;
         break;
       }
-      case Type::kJsonPath: {
-        const Json* root = json();
-        const Json* got = root ? a.path.find(*root) : nullptr;
-        if (got) {
-          ok = a.expected_is_string
-                   ? (got->is_string() && got->get_ref<const std::string&>() == expected)
-                   : *got == a.expected_json;
-        } else {
-          // A null value and a missing key both walk to None in the original, and None == None:
-          // `"value": null` holds for either (the body must still be JSON).
-          ok = root && !a.expected_is_string && a.expected_json.is_null();
-        }
-        break;
-      }
+      case Type::kJsonPath: ok = json_path_holds(a, expected, body); break;
     }
     if (!ok) return a.message.c_str();
   }
   for (const Extractor& e : extractors_) {
     switch (e.from) {
-      case From::kStatus: scope.set(e.var, std::to_string(r.status)); break;
+      case From::kStatus: {
+        char buf[16];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, r.status);
+        scope.set(e.var, std::string_view(buf, static_cast<std::size_t>(end - buf)));
+        break;
+      }
       case From::kHeader: {
         std::string_view v;
         if (r.header(e.name, v)) scope.set(e.var, v);
         break;
       }
-      case From::kJsonPath: {
-        const Json* root = json();
-        const Json* got = root ? e.path.find(*root) : nullptr;
-        if (got) scope.set(e.var, json_display(*got));
-        break;
-      }
+      case From::kJsonPath: extract_json_path(e, body, scope); break;
     }
   }
   return nullptr;

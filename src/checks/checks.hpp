@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "checks/path_scan.hpp"
 #include "core/json_util.hpp"
 #include "params/resolver.hpp"
 
@@ -44,6 +45,10 @@ struct JsonPath {
   const Json* find(const Json& root) const;
 };
 
+// The body as a document, as the checks read it when they do not scan (and did before the
+// scan): false when it is not JSON or nests deeper than scan::kMaxDepth.
+bool parse_body_json(std::string_view body, Json& out);
+
 class Checks {
  public:
   // Throws ConfigError with a pointer relative to the task ("/assertions/1/value").
@@ -61,8 +66,12 @@ class Checks {
 
   // Runs the assertions in order, then (all passed) the extractors. Returns nullptr on
   // success, else the failing rule's message (storage owned by this object). The body is
-  // parsed as JSON at most once.
+  // read as JSON at most once: one scan for every path (scan::find_paths), no document built.
   const char* apply(const ResponseView& r, params::UserScope& scope) const;
+
+  // False when the paths exceed what one scan evaluates (more than scan::kMaxPaths distinct
+  // paths, or one longer than scan::kMaxSteps steps): the body is then parsed into a document.
+  bool scans_paths() const noexcept { return scan_; }
 
   // Variable names written by extractors (they cannot be folded at parse time).
   static void collect_extracted(const Json& task, std::set<std::string>& out);
@@ -75,6 +84,7 @@ class Checks {
     Json expected_json;         // for json_path equality (non-string values)
     bool expected_is_string = true;
     JsonPath path;
+    std::uint32_t slot = 0;     // index of the path in paths_
     std::string name;           // header name
     std::string message;        // "assertion status_code == 200"
   };
@@ -83,13 +93,25 @@ class Checks {
     From from;
     std::string var;
     JsonPath path;
+    std::uint32_t slot = 0;
     std::string name;
   };
+  class Body;
+  std::uint32_t add_path(const std::string& text, const JsonPath& path,
+                         std::vector<std::string>& texts, std::vector<const JsonPath*>& parsed);
+  void build_scan(const std::vector<const JsonPath*>& parsed);
+  bool json_path_holds(const Assertion& a, std::string_view expected, Body& body) const;
+  void extract_json_path(const Extractor& e, Body& body, params::UserScope& scope) const;
   std::vector<Assertion> assertions_;
   std::vector<Extractor> extractors_;
   bool needs_body_ = false;
   bool needs_headers_ = false;
   bool needs_json_ = false;
+  // The distinct json_path paths as scan steps (member names point into scan_keys_).
+  bool scan_ = false;
+  std::string scan_keys_;
+  std::vector<scan::Step> scan_steps_;
+  std::vector<scan::Path> paths_;
 };
 
 }  // namespace ld::checks

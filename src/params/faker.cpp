@@ -1,5 +1,7 @@
 #include "params/faker.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -59,15 +61,17 @@ void digits(std::string& out, int n, UserScope& s) {
   for (int i = 0; i < n; ++i) out += static_cast<char>('0' + s.next_random() % 10);
 }
 
-std::string lower_copy(const char* s) { return text::lower(s); }
+void append_lower(std::string& out, const char* s) {
+  for (; *s; ++s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(*s)));
+}
 
 void sentence(std::string& out, UserScope& s) {
   const int n = 4 + static_cast<int>(s.next_random() % 6);
   for (int i = 0; i < n; ++i) {
-    std::string w = pick(kWords, s);
-    if (i == 0) w[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(w[0])));
+    const char* w = pick(kWords, s);
     if (i) out += ' ';
-    out += w;
+    out += i == 0 ? static_cast<char>(std::toupper(static_cast<unsigned char>(w[0]))) : w[0];
+    out += w + 1;
   }
   out += '.';
 }
@@ -82,11 +86,14 @@ void uuid4(std::string& out, UserScope& s) {
   bytes[6] = (bytes[6] & 0x0f) | 0x40;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   static constexpr char kHex[] = "0123456789abcdef";
+  char text[36];
+  char* t = text;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
+    if (i == 4 || i == 6 || i == 8 || i == 10) *t++ = '-';
+    *t++ = kHex[bytes[i] >> 4];
+    *t++ = kHex[bytes[i] & 15];
   }
+  out.append(text, sizeof text);
 }
 
 const std::vector<std::string>& method_names() { return kNames; }
@@ -112,15 +119,15 @@ void generate(int method, std::string& out, UserScope& s) {
     case kFirstName: out += pick(kFirst, s); break;
     case kLastName: out += pick(kLast, s); break;
     case kEmail:
-      out += lower_copy(pick(kFirst, s));
+      append_lower(out, pick(kFirst, s));
       out += '.';
-      out += lower_copy(pick(kLast, s));
+      append_lower(out, pick(kLast, s));
       digits(out, 2, s);
       out += '@';
       out += pick(kDomains, s);
       break;
     case kUserName:
-      out += lower_copy(pick(kFirst, s));
+      append_lower(out, pick(kFirst, s));
       out += '_';
       out += pick(kWords, s);
       digits(out, 2, s);
@@ -135,7 +142,10 @@ void generate(int method, std::string& out, UserScope& s) {
       break;
     case kAddress:
     case kStreetAddress:
-      out += std::to_string(1 + s.next_random() % 9999);
+      {
+        char num[8];
+        out.append(num, std::to_chars(num, num + sizeof num, 1 + s.next_random() % 9999).ptr);
+      }
       out += ' ';
       out += pick(kStreets, s);
       out += ' ';

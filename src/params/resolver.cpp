@@ -364,7 +364,8 @@ void Template::render_segment(const Segment& s, std::string& out, UserScope& sco
       if (s.escape == Escape::kNone) {
         faker::generate(s.column, out, scope);
       } else {
-        std::string tmp;
+        thread_local std::string tmp;  // reused: rendering allocates nothing once it has grown
+        tmp.clear();
         faker::generate(s.column, tmp, scope);
         emit(tmp);
       }
