@@ -184,13 +184,19 @@ class McpServer {
         {{"type", "object"}, {"properties", Json::object()}},
         [this](const Json&) -> Json { return host_.registry.names(); });
     if (const action::Command* har = host_.registry.find("LD_har_to_action_json")) {
-      add("import_har", "Convert a HAR recording into an action document.",
-          schema_from(*har,
-                      {"file_path", "user", "user_count", "spawn_rate", "test_time", "include",
-                       "exclude"},
-                      {"file_path"}),
+      // The original's tool takes `file_path`; the command takes the HAR (or its file) as `har`.
+      Json schema = schema_from(*har,
+                                {"user", "user_count", "spawn_rate", "test_time", "include",
+                                 "exclude"},
+                                {});
+      schema["properties"]["file_path"] = {{"type", "string"},
+                                           {"description", "the HAR file to convert"}};
+      schema["required"] = {"file_path"};
+      add("import_har", "Convert a HAR recording into an action document.", std::move(schema),
           [this](const Json& a) {
-            return run_one("LD_har_to_action_json", pick(a, command("LD_har_to_action_json")));
+            Json args = pick(a, command("LD_har_to_action_json"));
+            args["har"] = a.at("file_path");
+            return run_one("LD_har_to_action_json", std::move(args));
           });
     }
     add("generate_reports",
@@ -269,7 +275,7 @@ class McpServer {
     // LD_*_to_action_json, LD_curl_to_task).
     static const std::regex importer("^LD_(load_.+|.+_to_(tasks|task|action_json))$");
     for (const std::string& n : host_.registry.names()) {
-      if (!std::regex_match(n, importer)) continue;
+      if (!std::regex_match(n, importer) || n == "LD_load_plugin") continue;  // no code loading
       const action::Command& c = command(n);
       Json schema = arguments_schema(c)["oneOf"][0];
       schema.erase("description");

@@ -49,6 +49,8 @@ await call("commands", "load_density.list_executor_commands", {});
 await call("project", "load_density.create_project", { path: workdir + "/proj" });
 await call("clear", "load_density.clear_records", {});
 await call("after_clear", "load_density.summary", {});
+await call("import_har", "load_density.import_har", { file_path: workdir + "/rec.har", user_count: 3 });
+await call("curl", "load_density.curl_to_task", { command: "curl -X POST http://127.0.0.1:9/x -d a=1" });
 await call("bad_run", "load_density.run_test", { user_detail_dict: { user: "fast_htp_user" }, tasks: [{ method: "get", request_url: "http://127.0.0.1:9/" }] });
 await client.close();
 console.log(JSON.stringify(out));
@@ -58,6 +60,11 @@ console.log(JSON.stringify(out));
 class McpTest(Case):
     def test_sdk_client(self):
         d = npm_dir("mcp", ["@modelcontextprotocol/sdk@^1"])
+        har = {"log": {"version": "1.2", "entries": [{"request": {
+            "method": "GET", "url": "http://127.0.0.1:9/items?id=7", "headers": []},
+            "response": {"status": 200}}]}}
+        with open(os.path.join(self.workdir, "rec.har"), "w") as f:
+            json.dump(har, f)
         script = os.path.join(d, "client-%d.mjs" % os.getpid())
         with open(script, "w") as f:
             f.write(CLIENT)
@@ -108,4 +115,11 @@ class McpTest(Case):
                                                     "keyword1.json")))
         self.assertEqual(calls["after_clear"]["value"]["totals"]["requests"], 0)
         self.assertTrue(calls["bad_run"]["isError"])
+        # The importers through their tools (the original's import_har takes a file path).
+        self.assertNotIn("load_density.load_plugin", tools)
+        doc = calls["import_har"]["value"]
+        start = [a for a in doc["load_density"] if a[0] == "LD_start_test"][0][1]
+        self.assertEqual(start["user_count"], 3)
+        self.assertEqual(start["tasks"]["tasks"][0]["request_url"], "http://127.0.0.1:9/items?id=7")
+        self.assertEqual(calls["curl"]["value"]["method"].lower(), "post")
         self.assertIn("fast_htp_user", calls["bad_run"]["value"])
