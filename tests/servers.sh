@@ -94,6 +94,7 @@ http {
     location = /redirect { return 302 /hello; }
     location = /slow { limit_rate 4k; alias $dir/slow.bin; }
     location = /conn { default_type text/plain; return 200 "\$connection \$connection_requests\n"; }
+    location /digest-auth/ { proxy_pass http://127.0.0.1:$httpbin_port; }
     location / { default_type text/plain; return 200 "ok\n"; }
   }
   server {

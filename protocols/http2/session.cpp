@@ -392,6 +392,9 @@ class Session final : public engine::UserSession {
     }
     const std::string* const request_body = body;  // what a 307/308 redirect sends again
     const std::vector<tcp::endpoint>* endpoints = &step.endpoints;
+    // digest: the response headers carry the challenge; answered once per request.
+    const bool digest = step.auth && step.auth->type() == auth::Type::kDigest;
+    bool challenged = false;
     for (int hop = 0;; ++hop) {
       // One request, retried once on a fresh connection if the server refused it unprocessed
       // (GOAWAY, REFUSED_STREAM).
@@ -423,6 +426,10 @@ class Session final : public engine::UserSession {
           slot.headers.assign("HTTP/2\r\n");  // checks skip the first (status) line
           if (keep || step.checks->needs_body()) slot.result.body_sink = &slot.body;
           if (keep || step.checks->needs_headers()) slot.result.header_sink = &slot.headers;
+        }
+        if (digest && !challenged && !slot.result.header_sink) {
+          slot.headers.assign("HTTP/2\r\n");
+          slot.result.header_sink = &slot.headers;
         }
         // A user without cookies for this URL submits the prebuilt header block.
         const nghttp2_nv* sent_nva = nva;
@@ -459,6 +466,20 @@ class Session final : public engine::UserSession {
       if (!slot.result.set_cookies.empty()) store_cookies(slot.result.set_cookies, *url);
       const std::uint32_t status = slot.result.status;
       rec.status = status;
+      if (digest && status == 401 && hop == 0 && !challenged &&
+          auth_.on_challenge(*step.auth, slot.headers)) {
+        challenged = true;  // send the request again with the answer
+        if (const char* bad = render(step, slot, request_bytes)) {
+          rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0,
+                       false};
+          break;
+        }
+        nva = slot.nva.data();
+        nvlen = slot.nva.size();
+        if (step.dynamic_body) body = &slot.request_body;
+        --hop;
+        continue;
+      }
       if (!step.allow_redirects || status < 300 || status > 399 || status == 304 ||
           slot.result.location.empty()) {
         break;

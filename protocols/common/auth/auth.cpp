@@ -345,7 +345,7 @@ bool is_scheme(const Json& a) {
   return false;
 }
 
-void validate(const Json& a, bool http2) {
+void validate(const Json& a, bool /*http2*/) {
   const std::string t = type_of(a);
   if (t == "oauth2") {
     only_fields(a, {"token_url", "grant", "client_id", "client_secret", "username", "password",
@@ -432,10 +432,6 @@ void validate(const Json& a, bool http2) {
     }
     expect_string(a, "session_token", false);
   } else if (t == "digest") {
-    if (http2) {
-      bad("type", "digest auth is available on HTTP/1.1 users (fast_http_user, http_user), "
-                  "not over HTTP/2");
-    }
     only_fields(a, {"username", "password"});
     expect_string(a, "username", true);
     expect_string(a, "password", true);
