@@ -51,15 +51,6 @@ std::vector<std::string> shell_words(std::string_view s) {
           const char e = s[i + 1];
           i += 2;
           switch (e) {
-            case 'n':
-              cur += '\n';
-              break;
-            case 't':
-              cur += '\t';
-              break;
-            case 'r':
-              cur += '\r';
-              break;
             case '0':
               cur += '\0';
               break;
@@ -75,7 +66,7 @@ std::vector<std::string> shell_words(std::string_view s) {
               break;
             }
             default:
-              cur += e;  // \\ \' \"
+              cur += detail::simple_escape(e);
           }
           continue;
         }

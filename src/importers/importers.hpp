@@ -78,6 +78,11 @@ std::optional<double> parse_duration(std::string_view text);
 // "Text with {{name}}" -> "Text with ${var.name}"; Postman dynamic variables ({{$guid}}, ...)
 // become placeholders of ours where one exists; `unknown` collects the others.
 std::string postman_template(std::string_view text, std::vector<std::string>* unknown);
+// The character a backslash escape stands for in shell $'...' and JavaScript strings, for the
+// escapes both share (\n \t \r); any other character stands for itself (\\ \' \").
+constexpr char simple_escape(char e) noexcept {
+  return e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+}
 }  // namespace detail
 
 }  // namespace ld::importers

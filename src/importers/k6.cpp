@@ -77,20 +77,11 @@ std::vector<Token> tokenize(std::string_view s) {
           const char e = s[i + 1];
           i += 2;
           switch (e) {
-            case 'n':
-              v += '\n';
-              break;
-            case 't':
-              v += '\t';
-              break;
-            case 'r':
-              v += '\r';
-              break;
             case '\n':
               ++line;
               break;  // line continuation
             default:
-              v += e;
+              v += detail::simple_escape(e);
           }
           continue;
         }
