@@ -3,8 +3,9 @@
 // with "wait until readable, then read into the worker's scratch buffer", so a connection
 // holds no read buffer of its own and a request costs write + epoll + read, like wrk.
 // Timeouts come from the worker's DeadlineSweeper (no timer per request).
-// With io_backend io_uring, a plain connection's request and the read of its answer go to the
-// worker's ring together once connected (common/uring/ring.hpp); connect and TLS stay on Asio.
+// With io_backend io_uring, a connection's request and the read of its answer go to the
+// worker's ring together once connected (common/uring/ring.hpp); an https connection runs
+// OpenSSL over the ring's bytes (common/uring/tls.hpp). Connect and DNS stay on Asio.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 #include "common/cookie_jar.hpp"
 #include "common/http_response.hpp"
 #include "common/uring/ring.hpp"
+#include "common/uring/tls.hpp"
 #include "core/text.hpp"
 #include "http1_impl.hpp"
 #include "response_parser.hpp"
@@ -46,7 +48,8 @@ struct Conn {
   std::optional<tcp::socket> plain;
   std::unique_ptr<net::ssl::stream<tcp::socket>> tls;
   std::vector<char> tls_buffer;  // TLS only: the SSL engine writes here from its own handlers
-  uring::SocketPtr ring_socket;  // io_uring: the connected plain socket, moved off Asio
+  uring::SocketPtr ring_socket;  // io_uring: the connected socket, moved off Asio
+  std::unique_ptr<uring::TlsLink> ring_tls;  // io_uring + TLS: OpenSSL over the ring's bytes
   bool open = false;
   engine::TimedOp op;
 
@@ -54,6 +57,7 @@ struct Conn {
   void close() noexcept {
     error_code ignored;
     ring_socket.reset();
+    ring_tls.reset();
     if (tls) {
       tls->next_layer().close(ignored);
     } else if (plain) {
@@ -390,12 +394,12 @@ class Session final : public engine::UserSession {
     }
   }
 
-  // A fresh socket (or TLS stream) for `c`, to connect. (Not a coroutine of its own: a
-  // connect costs no extra frame per user.)
+  // A fresh socket (or Asio TLS stream) for `c`, to connect. (Not a coroutine of its own: a
+  // connect costs no extra frame per user.) On the ring, TLS starts once the socket moved.
   void new_socket(Conn& c) {
     c.tls.reset();
     c.plain.reset();
-    if (c.ssl_ctx) {
+    if (c.ssl_ctx && !ring_) {
       c.tls = std::make_unique<net::ssl::stream<tcp::socket>>(
           w_.io, const_cast<net::ssl::context&>(*c.ssl_ctx));
     } else {
@@ -403,7 +407,8 @@ class Session final : public engine::UserSession {
     }
   }
 
-  // `c` is connected (and its TLS handshake done).
+  // `c` is connected (and, on Asio, its TLS handshake done). On the ring, a TLS connection
+  // gets its OpenSSL state here and shakes hands next.
   void opened(Conn& c) {
     if (c.tls) {
       if (c.tls_buffer.empty()) c.tls_buffer.resize(16 * 1024);
@@ -412,6 +417,10 @@ class Session final : public engine::UserSession {
       const int fd = c.plain->release(ec);
       c.plain.reset();
       if (!ec) c.ring_socket.reset(ring_->adopt(fd, /*stream=*/true));
+      if (c.ssl_ctx) {
+        c.ring_tls = std::make_unique<uring::TlsLink>(
+            const_cast<net::ssl::context*>(c.ssl_ctx)->native_handle(), c.host);
+      }
     } else {
       error_code ec;
       c.plain->non_blocking(true, ec);
@@ -430,11 +439,16 @@ class Session final : public engine::UserSession {
         new_socket(c);
         ErrorInfo e = co_await connect_tcp(c.lowest(), url.host, url.port, endpoints, op);
         if (e.kind == ErrorKind::kNone && c.tls) e = co_await tls_handshake(*c.tls, url.host, op);
+        if (e.kind == ErrorKind::kNone) {
+          opened(c);
+          if (c.ring_tls) {
+            e = co_await uring::tls_handshake(*ring_, *c.ring_socket, *c.ring_tls, op);
+          }
+        }
         if (e.kind != ErrorKind::kNone) {
           c.close();
           co_return e;
         }
-        opened(c);
       }
       parser_.reset(head, want_body ? &body_ : nullptr, want_headers ? &header_block_ : nullptr);
       // (No co_await inside ?: — GCC 12 miscompiles it.)
@@ -443,6 +457,8 @@ class Session final : public engine::UserSession {
         ec = co_await write_tls(c, request);
         if (!ec) written_ += request.size();
         if (!ec) ec = co_await read_tls(c);
+      } else if (c.ring_tls) {
+        ec = co_await exchange_ring_tls(*c.ring_socket, *c.ring_tls, request);
       } else if (c.ring_socket) {
         ec = co_await exchange_ring(*c.ring_socket, request);
       } else {
@@ -551,6 +567,63 @@ class Session final : public engine::UserSession {
     if (s.send_error) co_return uring::error_of(s.send_error);
     written_ += request.size();
     co_return ec;
+  }
+
+  // io_uring + TLS: the encrypted request and the read of its answer are queued together, as
+  // for plain connections; each read's ciphertext is decrypted from the ring's buffer into the
+  // worker's scratch buffer, parsed, and the buffer handed back before the next wait.
+  net::awaitable<error_code> exchange_ring_tls(uring::Socket& s, uring::TlsLink& t,
+                                               const std::string& request) {
+    error_code ec;
+    if (!t.write(request.data(), request.size(), ec)) co_return ec;
+    t.send(*ring_, s);
+    // Records OpenSSL already holds (kept from the last read) come first.
+    bool done = t.has_input() && decrypt_ring_tls(t, ec);
+    for (bool first = true; !done; first = false) {
+      ring_->receive(s, uring::Ring::kBufferSize, /*poll_first=*/first);
+      while (s.receiving && !s.send_error) co_await s.wait();
+      if (s.send_error) co_return uring::error_of(s.send_error);  // the read is cut on close
+      if (s.recv_res == 0) {
+        // The peer closed without close_notify (a truncated stream, as on Asio: the end of a
+        // close-delimited body is accepted), or the deadline cut the connection.
+        if (s.was_cut || parser_.on_eof() != ResponseParser::Result::kDone) ec = net::error::eof;
+        break;
+      }
+      if (s.recv_res < 0) {
+        ec = uring::error_of(s.recv_res);
+        break;
+      }
+      t.take_input(s);
+      done = decrypt_ring_tls(t, ec);
+      t.done_reading(s);
+    }
+    if (s.sending) {
+      s.wake_on_send = true;
+      while (s.sending) co_await s.wait();
+    }
+    if (s.send_error) co_return uring::error_of(s.send_error);
+    t.sent();
+    written_ += request.size();
+    co_return ec;
+  }
+
+  // Decrypts and parses what `t` holds. True when the response is complete or the read failed
+  // (`ec`); false when more ciphertext is needed.
+  bool decrypt_ring_tls(uring::TlsLink& t, error_code& ec) {
+    char* buf = w_.scratch.data();
+    const std::size_t cap = w_.scratch.size();
+    for (;;) {
+      const std::size_t n = t.read(buf, cap, ec);
+      if (n == 0) {
+        if (!ec) return false;
+        if (ec == net::error::eof && parser_.on_eof() == ResponseParser::Result::kDone) {
+          ec.clear();
+        }
+        return true;
+      }
+      std::size_t used = 0;
+      if (parser_.feed(buf, n, used) != ResponseParser::Result::kNeedMore) return true;
+    }
   }
 
   net::awaitable<error_code> write_tls(Conn& c, const std::string& request) {

@@ -231,6 +231,10 @@ bool Ring::init(std::string* why) {
 }
 
 Ring::~Ring() {
+  if (log::enabled(log::Level::kDebug)) {
+    log::debug("io", "io_uring ring: " + std::to_string(stats.sockets) + " connections, " +
+                         std::to_string(stats.tls_handshakes) + " TLS handshakes");
+  }
   events_.reset();  // closes the eventfd; its pending read completes as aborted, touching nothing
   if (ring_ok_) io_uring_queue_exit(&ring_);  // cancels what is in flight
   for (Socket* s : orphans_) {
@@ -243,6 +247,7 @@ Ring::~Ring() {
 
 Socket* Ring::adopt(int fd, bool stream) {
   auto* s = new Socket;
+  ++stats.sockets;
   s->ring = this;
   s->fd = fd;
   s->stream = stream;

@@ -120,6 +120,13 @@ class Ring {
   // `poll_first`: the answer is not there yet (just after a send), skip the first attempt.
   void receive(Socket& s, std::size_t max, bool poll_first);
 
+  // What went through this ring, logged at debug level when it goes away (`--log-level debug`
+  // shows which path a run's connections took).
+  struct Stats {
+    std::uint64_t sockets = 0;         // connections adopted
+    std::uint64_t tls_handshakes = 0;  // TLS handshakes completed on the ring
+  } stats;
+
  private:
   explicit Ring(net::io_context& io);
   bool init(std::string* why);
