@@ -136,7 +136,7 @@ void TlsLink::send(Ring& ring, Socket& s) {
 void TlsLink::sent() noexcept {
   sending_ = false;
   out_.clear();
-  out_.swap(later_);
+  if (!later_.empty()) out_.swap(later_);  // (rare: written while a send was in flight)
 }
 
 void TlsLink::send_now(const Socket& s) noexcept {
