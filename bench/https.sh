@@ -7,7 +7,8 @@
 # Then memory per connected idle TLS user: USERS users (default 1,000) each make one request
 # (handshake included) and then wait; RSS once they are all idle, minus a 1-user run.
 #   bench/https.sh [seconds=15] [binary=build/release/loaddensity]
-# Switches (environment): ROUNDS (3); USERS (1000); MEMORY=0 skips the memory runs.
+# Switches (environment): ROUNDS (3); USERS (1000); MEMORY=0 skips the memory runs; PERF=1 only
+# profiles each loaddensity path instead (perf record -e cpu-clock over a 5 s run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -77,6 +78,19 @@ timed() {  # id name function argument
     [ "$f" = 0 ] || echo "  (loaddensity counted $f failures)" >&2
   fi
 }
+
+if [ "${PERF:-0}" = 1 ]; then
+  echo "profile (perf record -e cpu-clock, 5 s runs): share by object, then the top symbols"
+  for backend in epoll io_uring; do
+    run_ld "perf record -q -e cpu-clock -o $dir/perf.$backend taskset -c 1" 5 $backend >/dev/null
+    echo "  loaddensity $backend"
+    perf report -i "$dir/perf.$backend" --no-children --sort dso --stdio 2>/dev/null |
+      awk '/^ +[0-9]/ && n++ < 6 {printf "    %s %s\n", $1, $2}'
+    perf report -i "$dir/perf.$backend" --no-children --sort sym --stdio 2>/dev/null |
+      awk '/^ +[0-9]/ && n++ < 20 {printf "      %s %s\n", $1, $NF}'
+  done
+  exit 0
+fi
 
 LOADERS=(wrk epoll io_uring)
 declare -A NAME=([wrk]="wrk -t1 -c$CONNS (https)" [epoll]="loaddensity epoll" [io_uring]="loaddensity io_uring")
