@@ -10,6 +10,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <cstring>
+#include <new>
 
 #include "common/connect.hpp"
 #include "common/net_util.hpp"
@@ -118,12 +119,17 @@ std::size_t TlsLink::read(char* buf, std::size_t cap, error_code& ec) {
   if (r > 0) return static_cast<std::size_t>(r);
   switch (SSL_get_error(ssl_, r)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE: break;  // (the BIO never refuses a write)
-    case SSL_ERROR_ZERO_RETURN: ec = net::error::eof; break;  // close_notify
+    case SSL_ERROR_WANT_WRITE:
+      break;  // (the BIO never refuses a write)
+    case SSL_ERROR_ZERO_RETURN:
+      ec = net::error::eof;
+      break;  // close_notify
     case SSL_ERROR_SSL:
       ec = {static_cast<int>(ERR_get_error()), net::error::get_ssl_category()};
       break;
-    default: ec = net::error::connection_reset; break;
+    default:
+      ec = net::error::connection_reset;
+      break;
   }
   return 0;
 }

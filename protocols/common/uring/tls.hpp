@@ -60,11 +60,11 @@ class TlsLink {
   static int bio_write(BIO* b, const char* in, std::size_t len, std::size_t* put);
 
   SSL* ssl_ = nullptr;
-  std::string_view in_;      // the ring buffer's bytes, while its read is being decrypted
-  std::string kept_;         // bytes kept from an earlier read (before in_ in the stream)
+  std::string_view in_;  // the ring buffer's bytes, while its read is being decrypted
+  std::string kept_;     // bytes kept from an earlier read (before in_ in the stream)
   std::size_t kept_pos_ = 0;
-  std::string out_;          // ciphertext to send
-  std::string later_;        // written while out_ was being sent
+  std::string out_;    // ciphertext to send
+  std::string later_;  // written while out_ was being sent
   bool sending_ = false;
 };
 
