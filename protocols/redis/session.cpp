@@ -21,6 +21,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -54,6 +56,38 @@ ErrorInfo io_error(const error_code& ec, bool timed_out, const char* stage) noex
 }
 
 struct Conn;
+
+// A TCP socket whose reactor registration the reader can wait on directly (ReadableOp).
+class Socket : public tcp::socket {
+ public:
+  using tcp::socket::socket;
+  net::detail::reactor::per_descriptor_data& reactor_data() {
+    return impl_.get_implementation().reactor_data_;
+  }
+};
+
+// The reader's wait for readability: an operation of our own on the socket's registration in
+// the worker's reactor (Asio 1.74's reactor interface, asio::detail), which registered the
+// socket edge-triggered for input once, when it opened. Asio's async_wait re-arms the
+// descriptor with epoll_ctl on every call; this op is started "speculatively", so it completes
+// at once when an edge came since the last one it took (the reactor's try-speculative flag)
+// and otherwise waits for the next edge with no system call. It performs no I/O: the reader
+// reads until the socket is drained before it waits again, so every later byte is a new edge.
+// It lives in the reader's frame and is pending exactly while the reader is parked on it.
+struct ReadableOp : net::detail::reactor_op {
+  ReadableOp() : reactor_op(error_code(), &perform, &complete) {}
+  static status perform(reactor_op*) { return done_and_exhausted; }
+  static void complete(void* owner, net::detail::operation* base, const error_code&,
+                       std::size_t) {
+    auto* op = static_cast<ReadableOp*>(base);
+    if (!owner) {
+      op->reader.release();  // the event loop is being destroyed: let the reader's frame go
+      return;
+    }
+    op->reader.resume_now();
+  }
+  engine::Park reader;  // parked while the op is pending
+};
 
 struct Slot {
   engine::TimedOp op;
@@ -96,7 +130,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
   enum class State : std::uint8_t { kClosed, kConnecting, kOpen };
 
   Conn(engine::WorkerContext& w, const Endpoint& ep, std::size_t depth)
-      : w(w), ep(ep), sock(w.io) {
+      : w(w), ep(ep), sock(w.io), reactor(net::use_service<net::detail::reactor>(w.io)) {
     ring.resize(depth + ep.handshake_replies + 1);
     ready.reserve(depth);
   }
@@ -106,7 +140,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   engine::WorkerContext& w;
   const Endpoint& ep;  // lives in the compiled tasks, for the run
-  tcp::socket sock;
+  Socket sock;
+  net::detail::reactor& reactor;
   SSL* ssl = nullptr;  // rediss://: TLS on sock's descriptor
   State state = State::kClosed;
   std::uint64_t gen = 0;  // bumped per connection attempt and when the session goes away
@@ -308,13 +343,22 @@ struct Conn : std::enable_shared_from_this<Conn> {
     flush();
   }
 
+  // Parks the reader on `op` until the socket is readable, or the wait fails into op.ec_
+  // (operation_aborted when the socket is closed, bad_descriptor when it was closed already).
+  engine::detail::ParkAwait wait_readable(ReadableOp& op) {
+    op.ec_ = {};
+    reactor.start_op(net::detail::reactor::read_op, sock.native_handle(), sock.reactor_data(),
+                     &op, true, true);
+    return op.reader.wait();
+  }
+
   static net::awaitable<void> reader(std::shared_ptr<Conn> self, std::uint64_t g) {
     Conn& c = *self;
     const std::span<char> scratch = c.w.scratch;
+    ReadableOp readable;
     for (;;) {
-      error_code ec;
-      co_await c.sock.async_wait(tcp::socket::wait_read,
-                                 net::redirect_error(net::use_awaitable, ec));
+      co_await c.wait_readable(readable);
+      error_code ec = readable.ec_;
       if (c.gen != g) co_return;
       if (ec) {
         c.fail_all(io_error(ec, c.timed_out, "receive"));
