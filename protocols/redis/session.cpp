@@ -95,6 +95,9 @@ struct Slot {
   const Step* step = nullptr;
   engine::Park waiter;  // parked while its reply is awaited
   bool done = false;
+  bool connect = false;  // the command found its connection closed and connects it
+  Nanos planned = 0;
+  Nanos start = 0;
   ErrorInfo error;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
@@ -508,24 +511,38 @@ class Session final : public engine::UserSession {
 
   std::size_t concurrency() const noexcept override { return tasks_.pipeline; }
 
+  // The coroutine holds only the slot across its suspension: what it records is kept in the
+  // slot and the record is made on the stack (finish), so a parked lane's frame is small.
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    Slot& slot = begin(index, planned);
+    Conn& conn = *slot.conn;
+    if (slot.connect) {
+      co_await conn.connect();
+    } else if (conn.state == Conn::State::kOpen && !conn.batching) {
+      conn.flush();
+    }
+    if (!slot.done) co_await slot.waiter.wait();
+    finish(slot);
+  }
+
+ private:
+  // Queues task `index`'s command on its connection in a free slot.
+  Slot& begin(std::size_t index, Nanos planned) {
     const Step& step = tasks_.steps[index];
     Slot& slot = *free_.back();
     free_.pop_back();
     Conn& conn = connection(step.endpoint);
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
+    slot.planned = planned;
     // A lane resumed with a batch of replies sends in that batch's write: its start is the time
     // the batch was read (one clock read per batch, not per command).
-    rec.start = conn.batching ? std::max(planned, conn.batch_now) : steady_now();
+    slot.start = conn.batching ? std::max(planned, conn.batch_now) : steady_now();
     slot.step = &step;
     slot.conn = &conn;
     slot.done = false;
-    slot.op.arm(rec.start + step.timeout);
+    slot.op.arm(slot.start + step.timeout);
 
-    const bool closed = conn.state == Conn::State::kClosed;
-    if (closed) {
+    slot.connect = conn.state == Conn::State::kClosed;
+    if (slot.connect) {
       conn.out.assign(ep_handshake(step));
       for (std::size_t i = 0; i < tasks_.endpoints[step.endpoint].handshake_replies; ++i) {
         conn.push(nullptr);
@@ -544,15 +561,17 @@ class Session final : public engine::UserSession {
     }
     slot.bytes_out = conn.out.size() - before;
     conn.push(&slot);
-    if (closed) {
-      co_await conn.connect();
-    } else if (conn.state == Conn::State::kOpen && !conn.batching) {
-      conn.flush();
-    }
-    if (!slot.done) co_await slot.waiter.wait();
+    return slot;
+  }
 
+  // Records the slot's command and frees the slot.
+  void finish(Slot& slot) {
     slot.op.disarm();
     slot.conn = nullptr;
+    stats::Record rec;
+    rec.name_id = slot.step->name_id;
+    rec.planned = slot.planned;
+    rec.start = slot.start;
     rec.end = slot.end ? slot.end : steady_now();
     slot.end = 0;
     rec.error = slot.error;
@@ -568,7 +587,6 @@ class Session final : public engine::UserSession {
     free_.push_back(&slot);
   }
 
- private:
   const std::string& ep_handshake(const Step& step) const {
     return tasks_.endpoints[step.endpoint].handshake;
   }
