@@ -21,6 +21,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,12 +57,47 @@ ErrorInfo io_error(const error_code& ec, bool timed_out, const char* stage) noex
 
 struct Conn;
 
+// A TCP socket whose reactor registration the reader can wait on directly (ReadableOp).
+class Socket : public tcp::socket {
+ public:
+  using tcp::socket::socket;
+  net::detail::reactor::per_descriptor_data& reactor_data() {
+    return impl_.get_implementation().reactor_data_;
+  }
+};
+
+// The reader's wait for readability: an operation of our own on the socket's registration in
+// the worker's reactor (Asio 1.74's reactor interface, asio::detail), which registered the
+// socket edge-triggered for input once, when it opened. Asio's async_wait re-arms the
+// descriptor with epoll_ctl on every call; this op is started "speculatively", so it completes
+// at once when an edge came since the last one it took (the reactor's try-speculative flag)
+// and otherwise waits for the next edge with no system call. It performs no I/O: the reader
+// reads until the socket is drained before it waits again, so every later byte is a new edge.
+// It lives in the reader's frame and is pending exactly while the reader is parked on it.
+struct ReadableOp : net::detail::reactor_op {
+  ReadableOp() : reactor_op(error_code(), &perform, &complete) {}
+  static status perform(reactor_op*) { return done_and_exhausted; }
+  static void complete(void* owner, net::detail::operation* base, const error_code&,
+                       std::size_t) {
+    auto* op = static_cast<ReadableOp*>(base);
+    if (!owner) {
+      op->reader.release();  // the event loop is being destroyed: let the reader's frame go
+      return;
+    }
+    op->reader.resume_now();
+  }
+  engine::Park reader;  // parked while the op is pending
+};
+
 struct Slot {
   engine::TimedOp op;
   Conn* conn = nullptr;  // the connection the command is queued on (while in flight)
   const Step* step = nullptr;
   engine::Park waiter;  // parked while its reply is awaited
   bool done = false;
+  bool connect = false;  // the command found its connection closed and connects it
+  Nanos planned = 0;
+  Nanos start = 0;
   ErrorInfo error;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
@@ -96,7 +133,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
   enum class State : std::uint8_t { kClosed, kConnecting, kOpen };
 
   Conn(engine::WorkerContext& w, const Endpoint& ep, std::size_t depth)
-      : w(w), ep(ep), sock(w.io) {
+      : w(w), ep(ep), sock(w.io), reactor(net::use_service<net::detail::reactor>(w.io)) {
     ring.resize(depth + ep.handshake_replies + 1);
     ready.reserve(depth);
   }
@@ -106,7 +143,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   engine::WorkerContext& w;
   const Endpoint& ep;  // lives in the compiled tasks, for the run
-  tcp::socket sock;
+  Socket sock;
+  net::detail::reactor& reactor;
   SSL* ssl = nullptr;  // rediss://: TLS on sock's descriptor
   State state = State::kClosed;
   std::uint64_t gen = 0;  // bumped per connection attempt and when the session goes away
@@ -308,13 +346,22 @@ struct Conn : std::enable_shared_from_this<Conn> {
     flush();
   }
 
+  // Parks the reader on `op` until the socket is readable, or the wait fails into op.ec_
+  // (operation_aborted when the socket is closed, bad_descriptor when it was closed already).
+  engine::detail::ParkAwait wait_readable(ReadableOp& op) {
+    op.ec_ = {};
+    reactor.start_op(net::detail::reactor::read_op, sock.native_handle(), sock.reactor_data(),
+                     &op, true, true);
+    return op.reader.wait();
+  }
+
   static net::awaitable<void> reader(std::shared_ptr<Conn> self, std::uint64_t g) {
     Conn& c = *self;
     const std::span<char> scratch = c.w.scratch;
+    ReadableOp readable;
     for (;;) {
-      error_code ec;
-      co_await c.sock.async_wait(tcp::socket::wait_read,
-                                 net::redirect_error(net::use_awaitable, ec));
+      co_await c.wait_readable(readable);
+      error_code ec = readable.ec_;
       if (c.gen != g) co_return;
       if (ec) {
         c.fail_all(io_error(ec, c.timed_out, "receive"));
@@ -464,24 +511,38 @@ class Session final : public engine::UserSession {
 
   std::size_t concurrency() const noexcept override { return tasks_.pipeline; }
 
+  // The coroutine holds only the slot across its suspension: what it records is kept in the
+  // slot and the record is made on the stack (finish), so a parked lane's frame is small.
   net::awaitable<void> run_step(std::size_t index, Nanos planned) override {
+    Slot& slot = begin(index, planned);
+    Conn& conn = *slot.conn;
+    if (slot.connect) {
+      co_await conn.connect();
+    } else if (conn.state == Conn::State::kOpen && !conn.batching) {
+      conn.flush();
+    }
+    if (!slot.done) co_await slot.waiter.wait();
+    finish(slot);
+  }
+
+ private:
+  // Queues task `index`'s command on its connection in a free slot.
+  Slot& begin(std::size_t index, Nanos planned) {
     const Step& step = tasks_.steps[index];
     Slot& slot = *free_.back();
     free_.pop_back();
     Conn& conn = connection(step.endpoint);
-    stats::Record rec;
-    rec.name_id = step.name_id;
-    rec.planned = planned;
+    slot.planned = planned;
     // A lane resumed with a batch of replies sends in that batch's write: its start is the time
     // the batch was read (one clock read per batch, not per command).
-    rec.start = conn.batching ? std::max(planned, conn.batch_now) : steady_now();
+    slot.start = conn.batching ? std::max(planned, conn.batch_now) : steady_now();
     slot.step = &step;
     slot.conn = &conn;
     slot.done = false;
-    slot.op.arm(rec.start + step.timeout);
+    slot.op.arm(slot.start + step.timeout);
 
-    const bool closed = conn.state == Conn::State::kClosed;
-    if (closed) {
+    slot.connect = conn.state == Conn::State::kClosed;
+    if (slot.connect) {
       conn.out.assign(ep_handshake(step));
       for (std::size_t i = 0; i < tasks_.endpoints[step.endpoint].handshake_replies; ++i) {
         conn.push(nullptr);
@@ -500,15 +561,17 @@ class Session final : public engine::UserSession {
     }
     slot.bytes_out = conn.out.size() - before;
     conn.push(&slot);
-    if (closed) {
-      co_await conn.connect();
-    } else if (conn.state == Conn::State::kOpen && !conn.batching) {
-      conn.flush();
-    }
-    if (!slot.done) co_await slot.waiter.wait();
+    return slot;
+  }
 
+  // Records the slot's command and frees the slot.
+  void finish(Slot& slot) {
     slot.op.disarm();
     slot.conn = nullptr;
+    stats::Record rec;
+    rec.name_id = slot.step->name_id;
+    rec.planned = slot.planned;
+    rec.start = slot.start;
     rec.end = slot.end ? slot.end : steady_now();
     slot.end = 0;
     rec.error = slot.error;
@@ -524,7 +587,6 @@ class Session final : public engine::UserSession {
     free_.push_back(&slot);
   }
 
- private:
   const std::string& ep_handshake(const Step& step) const {
     return tasks_.endpoints[step.endpoint].handshake;
   }

@@ -12,6 +12,7 @@ void WorkerContext::record(const stats::Record& r) {
   stats.record(r);
   if (outcome) *outcome = r.error.kind;
   if (service) *service = r.end - r.start;
+  if (ended) *ended = r.end;
 }
 
 params::ParseContext CompileContext::parse_context() const {

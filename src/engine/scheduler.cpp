@@ -159,6 +159,7 @@ class UserRun {
              &w.aborting, thread_index, user_id,   &scope_,
              &outcome_,   w.state.get()} {
     ctx_.service = &service_;
+    ctx_.ended = &ended_;
     ctx_.keep_bodies = run.keep_bodies;
     w_.add_slot(&slot_);
     for (auto x : plan_.weights) total_weight_ += x;
@@ -185,36 +186,72 @@ class UserRun {
   // How many task loops run over this user's session at once (HTTP/2 streams, say).
   std::size_t lanes() const noexcept { return std::max<std::size_t>(1, session_->concurrency()); }
 
+  // A closed-model lane's loop: it runs iterations while the test runs and `uid` is below the
+  // user limit.
+  struct ClosedLoop {
+    const std::atomic<std::uint32_t>& limit;
+    std::uint32_t uid;
+  };
+  bool go_on(const ClosedLoop& loop) const noexcept {
+    return !stopping() && loop.uid < loop.limit.load(std::memory_order_relaxed);
+  }
+
   // One pass over the task list (or one weighted pick), on one lane.
-  net::awaitable<void> iteration(Nanos planned) { return iteration(slot_, planned); }
-  net::awaitable<void> iteration(UserSlot& lane, Nanos planned) {
-    service_ = 0;
-    if (plan_.mode == ScenarioMode::kWeighted) {
-      std::uint64_t pick = scope_.next_random() % total_weight_;
-      std::size_t i = 0;
-      while (pick >= plan_.weights[i]) pick -= plan_.weights[i++];
-      co_await task(lane, i, planned);
-      if (connect_failed()) co_await connect_backoff(lane);
-    } else {
-      for (std::size_t i = 0; i < tasks_.size() && !stopping(); ++i) {
-        const Nanos at = i == 0 ? planned : steady_now();
-        if (flows_.at(i).trivial() && !policies_.conditioner) {
-          // The common case costs no extra coroutine frame per request.
-          scope_.begin_task();
-          outcome_ = stats::ErrorKind::kNone;
-          w_.current_task.store(i, std::memory_order_relaxed);
-          co_await session_->run_step(i, at);
-        } else {
-          co_await task(lane, i, at);
-        }
+  net::awaitable<void> iteration(Nanos planned) { return iterations(slot_, planned, nullptr); }
+
+  // Iterations on one lane: one (`loop` null: the open model hands them over one at a time),
+  // or a closed-model lane's whole loop. The loop lives in this one coroutine, so a request
+  // costs no coroutine frame of the engine's: only the session's run_step.
+  net::awaitable<void> iterations(UserSlot& lane, Nanos planned, const ClosedLoop* loop) {
+    for (;;) {
+      service_ = 0;
+      // ended_ is the end of the operation that just finished and nothing waited since: the
+      // next one was due then, which saves a clock read per request.
+      bool fresh = false;
+      if (plan_.mode == ScenarioMode::kWeighted) {
+        std::uint64_t pick = scope_.next_random() % total_weight_;
+        std::size_t i = 0;
+        while (pick >= plan_.weights[i]) pick -= plan_.weights[i++];
+        co_await task(lane, i, planned);
         if (connect_failed()) co_await connect_backoff(lane);
+      } else {
+        for (std::size_t i = 0; i < tasks_.size() && !stopping(); ++i) {
+          const Nanos at = i == 0 ? planned : fresh ? ended_ : steady_now();
+          fresh = false;
+          if (flows_.at(i).trivial() && !policies_.conditioner) {
+            // The common case costs no extra coroutine frame per request.
+            scope_.begin_task();
+            outcome_ = stats::ErrorKind::kNone;
+            w_.current_task.store(i, std::memory_order_relaxed);
+            ended_ = 0;
+            co_await session_->run_step(i, at);
+            fresh = ended_ != 0;
+          } else {
+            co_await task(lane, i, at);
+          }
+          if (connect_failed()) {
+            co_await connect_backoff(lane);
+            fresh = false;
+          }
+        }
       }
-    }
-    if (service_ < 2000) {
-      // An iteration that finished without waiting on I/O (every task skipped, or an operation
-      // that failed at once) must not starve the other users of this thread. The last record's
-      // own stamps tell, so the common case reads no clock here.
-      co_await net::post(w_.io, net::use_awaitable);
+      if (service_ < 2000) {
+        // An iteration that finished without waiting on I/O (every task skipped, or an
+        // operation that failed at once) must not starve the other users of this thread. The
+        // last record's own stamps tell, so the common case reads no clock here.
+        co_await net::post(w_.io, net::use_awaitable);
+        fresh = false;
+      }
+      if (!loop) co_return;
+      if (plan_.wait.enabled() && !stopping()) {
+        const double s =
+            plan_.wait.min_s + (plan_.wait.max_s - plan_.wait.min_s) *
+                                   (static_cast<double>(loop->uid * 7919 % 1000) / 1000.0);
+        co_await sleep_until(lane, steady_now() + seconds_to_ns(s));
+        fresh = false;
+      }
+      if (!go_on(*loop)) co_return;
+      planned = fresh ? ended_ : steady_now();
     }
   }
 
@@ -308,6 +345,7 @@ class UserRun {
   params::UserScope scope_;
   stats::ErrorKind outcome_ = stats::ErrorKind::kNone;
   Nanos service_ = 0;  // the last record's end - start (set by WorkerContext::record)
+  Nanos ended_ = 0;    // the last record's end (set by WorkerContext::record)
   WorkerContext ctx_;
   std::unique_ptr<UserSession> session_;
   std::uint64_t total_weight_ = 0;
@@ -318,15 +356,8 @@ class UserRun {
 // the user limit.
 net::awaitable<void> closed_lane(const RunContext& run, UserRun& u, UserSlot& lane,
                                  std::uint32_t uid) {
-  const PlanConfig& plan = run.plan;
-  while (!u.stopping() && uid < run.limit.load(std::memory_order_relaxed)) {
-    co_await u.iteration(lane, steady_now());
-    if (plan.wait.enabled() && !u.stopping()) {
-      const double s = plan.wait.min_s + (plan.wait.max_s - plan.wait.min_s) *
-                                             (static_cast<double>(uid * 7919 % 1000) / 1000.0);
-      co_await u.sleep_until(lane, steady_now() + seconds_to_ns(s));
-    }
-  }
+  const UserRun::ClosedLoop loop{run.limit, uid};
+  if (u.go_on(loop)) co_await u.iterations(lane, steady_now(), &loop);
 }
 
 // An extra lane over a multiplexing session; wakes the user's main coroutine when the last

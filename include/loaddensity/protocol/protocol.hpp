@@ -86,6 +86,7 @@ struct WorkerContext {
   // (Record::text / Record::headers); 0 = none, so a session sets them only when this is set.
   std::uint32_t keep_bodies = 0;
   Nanos* service = nullptr;  // the engine reads the last record's service time (end - start)
+  Nanos* ended = nullptr;    // the engine reads the last record's end
 
   // Records an operation: per-thread stats, and the outcome the engine's retry logic reads.
   void record(const stats::Record& r);
