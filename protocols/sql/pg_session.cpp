@@ -429,9 +429,7 @@ class PgSession final : public engine::UserSession {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     for (;;) {
       if (PQstatus(pg_) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
-        const ErrorInfo e = pq_error(
-            std::strstr(PQerrorMessage(pg_), "refused") ? ErrorKind::kRefused : ErrorKind::kConnect,
-            "");
+        const ErrorInfo e = pq_error(connect_kind(PQerrorMessage(pg_)), "");
         close();
         co_return e;
       }
@@ -456,6 +454,18 @@ class PgSession final : public engine::UserSession {
     }
     rearm_ = PQsslInUse(pg_) || PQgssEncInUse(pg_);
     co_return ErrorInfo{};
+  }
+
+  // libpq says why connecting failed only in words: a TLS failure is libpq's own message about
+  // SSL or a certificate ("server does not support SSL, but SSL was required", "SSL error:
+  // certificate verify failed", "server certificate for ... does not match host name"), not
+  // the server's FATAL (whose pg_hba text may say "SSL encryption").
+  static ErrorKind connect_kind(const char* m) {
+    if (std::strstr(m, "refused")) return ErrorKind::kRefused;
+    if ((std::strstr(m, "SSL") || std::strstr(m, "certificate")) && !std::strstr(m, "FATAL:")) {
+      return ErrorKind::kTls;
+    }
+    return ErrorKind::kConnect;
   }
 
   // "SQLSTATE message" of a failed statement.

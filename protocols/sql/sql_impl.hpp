@@ -35,6 +35,11 @@ struct MariaTarget {
   std::string user, password, database;  // percent-decoded; empty: not given
   std::string unix_socket;               // ?unix_socket=/path
   std::string charset = "utf8mb4";       // ?charset=
+  // TLS, from ?ssl=, ?sslmode= (or ?ssl_mode=), ?ssl_verify_cert= and the files below: from
+  // kRequire on a connection without TLS fails; a CA (ssl_ca/ssl_capath) is always checked
+  // against the server's certificate chain (kVerifyCa), kVerifyFull also checks its host name.
+  enum class Tls : std::uint8_t { kOff, kRequire, kVerifyCa, kVerifyFull } tls = Tls::kOff;
+  std::string ssl_ca, ssl_capath, ssl_cert, ssl_key, ssl_cipher;  // files (or a cipher list)
 };
 
 struct Step {
