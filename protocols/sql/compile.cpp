@@ -536,10 +536,6 @@ void RowsJson::key(std::string_view name) {
   all += ':';
 }
 
-std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext& worker) {
-  return backend == Backend::kPostgres ? new_pg_worker_state(worker) : nullptr;
-}
-
 void Tasks::start_run(unsigned) {
   if (backend == Backend::kSqlite) pool = std::make_unique<engine::OffloadPool>(kSqlitePoolThreads);
 }

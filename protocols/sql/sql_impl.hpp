@@ -59,7 +59,6 @@ struct Step {
 class Tasks final : public proto::StepTasks<Step> {
  public:
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
-  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
   void end_run() noexcept override;
 
@@ -103,7 +102,6 @@ struct RowsJson {
 };
 
 std::unique_ptr<engine::UserSession> new_pg_user(const Tasks& tasks, engine::WorkerContext& w);
-std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w);  // the worker's epoll set
 std::unique_ptr<engine::UserSession> new_sqlite_user(const Tasks& tasks, engine::WorkerContext& w);
 std::unique_ptr<engine::UserSession> new_mariadb_user(const Tasks& tasks, engine::WorkerContext& w);
 
