@@ -7,7 +7,8 @@
 #   per client, prepared once per connection. Both run for the same time and are compared by
 #   queries per loader CPU-second (user + sys). The two loaders alternate RUNS times per client
 #   count and the median of each is reported. Then the memory per connected idle user: peak RSS
-#   with 200 users (one SELECT each, then a long wait) minus a 1-user baseline.
+#   with 200 users (one SELECT each, then a long wait) minus a 1-user baseline. With perf's
+#   syscall tracepoints, also the system calls per query of each loader at 8 clients.
 #   bench/sql.sh [seconds=10] [binary=build/release/loaddensity] [runs=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +77,28 @@ done
 echo
 echo "loaddensity / pgbench, queries per loader CPU-second (target >= 1.0x):"
 cat "$dir/ratios"
+
+# --- system calls per query at 8 clients (perf's syscall tracepoints; skipped without them):
+# every system call of the loader process (raw_syscalls:sys_enter) and the I/O ones.
+events=raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_ppoll
+if perf stat -x, -e "$events" -o /dev/null true >/dev/null 2>&1; then
+  c=8
+  ld_doc $c 5 >"$dir/ld.json"
+  perf_row() {  # name queries: per-query counts from $dir/perf
+    awk -F, -v n="$1" -v q="$2" '$3 != "" {
+      split($3, e, ":"); k = e[2]; sub("sys_enter_?", "", k); if (k == "") k = "all";
+      v[k] = $1 / q } END {
+      printf "%-30s all %.2f: sendto %.2f, recvfrom %.2f, epoll_wait %.2f, epoll_ctl %.2f, ppoll %.2f\n",
+        n, v["all"], v["sendto"], v["recvfrom"], v["epoll_wait"], v["epoll_ctl"], v["ppoll"] }' "$dir/perf"
+  }
+  echo
+  echo "system calls per query, $c clients:"
+  perf stat -x, -e "$events" -o "$dir/perf" taskset -c 1 "$pgbin/pgbench" -n -S -M prepared -c $c -j 1 \
+    -T 5 -h 127.0.0.1 -p "$port" -U postgres postgres >"$dir/out" 2>&1
+  perf_row "pgbench -S -M prepared -c $c" "$(awk '/actually processed/ {print $NF}' "$dir/out")"
+  perf stat -x, -e "$events" -o "$dir/perf" taskset -c 1 "$BIN" -q run "$dir/ld.json" >/dev/null 2>&1
+  perf_row "loaddensity, $c users" "$(summary requests)"
+fi
 
 # --- memory per connected idle user: peak RSS with 200 users (one SELECT each, then a wait
 # longer than the run) minus a 1-user baseline.

@@ -4,7 +4,9 @@
 // (MariaDB: every parameter becomes a `?` marker).
 #include <utility>  // before Asio (Boost 1.74 trap)
 
+#include <algorithm>
 #include <climits>
+#include <optional>
 
 #include "action/registry.hpp"
 #include "common/task_fields.hpp"
@@ -86,6 +88,9 @@ void parse_mysql(const std::string& url, MariaTarget& out, const char* pointer) 
     out.host = u.host;
     out.port = u.port;
   }
+  using Tls = MariaTarget::Tls;
+  std::optional<Tls> mode;          // ?sslmode= / ?ssl_mode= / ?ssl=
+  std::optional<bool> verify_cert;  // ?ssl_verify_cert=
   while (!query.empty()) {
     const std::string_view pair = query.substr(0, query.find('&'));
     query = pair.size() < query.size() ? query.substr(pair.size() + 1) : std::string_view{};
@@ -96,15 +101,83 @@ void parse_mysql(const std::string& url, MariaTarget& out, const char* pointer) 
         value.empty()) {
       fail("has an option '" + std::string(pair) + "' without a value");
     }
+    auto flag = [&] {
+      const std::string v = text::lower(value);
+      if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+      if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+      fail("has " + std::string(key) + "='" + value + "' (true or false)");
+      return false;
+    };
+    auto set_mode = [&](Tls m) {
+      if (mode && *mode != m) fail("asks for TLS twice, differently (" + std::string(key) + ")");
+      mode = m;
+    };
     if (key == "charset") {
       out.charset = value;
     } else if (key == "unix_socket") {
       out.unix_socket = value;
+    } else if (key == "ssl" || key == "tls") {
+      set_mode(flag() ? Tls::kRequire : Tls::kOff);
+    } else if (key == "sslmode" || key == "ssl_mode") {
+      // libpq's names and MySQL's (--ssl-mode), either case.
+      std::string v = text::lower(value);
+      std::replace(v.begin(), v.end(), '_', '-');
+      if (v == "disable" || v == "disabled") {
+        set_mode(Tls::kOff);
+      } else if (v == "prefer" || v == "preferred" || v == "allow") {
+        // libmariadb 3.3 has no option for TLS only when offered without a CA.
+        fail("has " + std::string(key) + "='" + value +
+             "': a MariaDB/MySQL connection either requires TLS (require, verify-ca, "
+             "verify-full) or does without it (disable)");
+      } else if (v == "require" || v == "required") {
+        set_mode(Tls::kRequire);
+      } else if (v == "verify-ca") {
+        set_mode(Tls::kVerifyCa);
+      } else if (v == "verify-full" || v == "verify-identity") {
+        set_mode(Tls::kVerifyFull);
+      } else {
+        fail("has " + std::string(key) + "='" + value +
+             "' (disable, require, verify-ca or verify-full; or MySQL's DISABLED, REQUIRED, "
+             "VERIFY_CA, VERIFY_IDENTITY)");
+      }
+    } else if (key == "ssl_verify_cert") {
+      verify_cert = flag();
+    } else if (key == "ssl_ca") {
+      out.ssl_ca = value;
+    } else if (key == "ssl_capath") {
+      out.ssl_capath = value;
+    } else if (key == "ssl_cert") {
+      out.ssl_cert = value;
+    } else if (key == "ssl_key") {
+      out.ssl_key = value;
+    } else if (key == "ssl_cipher") {
+      out.ssl_cipher = value;
     } else {
       fail("has an option '" + std::string(key) +
-           "' this version does not understand (charset and unix_socket are)");
+           "' this version does not understand (charset, unix_socket, ssl, sslmode, ssl_mode, "
+           "ssl_ca, ssl_capath, ssl_cert, ssl_key, ssl_cipher and ssl_verify_cert are)");
     }
   }
+  // Without a mode: a CA (or a client certificate) asks for TLS, as in SQLAlchemy's MySQL
+  // drivers; ssl_verify_cert=true asks for the host name check as well.
+  const bool files = !out.ssl_ca.empty() || !out.ssl_capath.empty() || !out.ssl_cert.empty() ||
+                     !out.ssl_key.empty() || !out.ssl_cipher.empty();
+  const bool ca = !out.ssl_ca.empty() || !out.ssl_capath.empty();
+  Tls tls = mode.value_or(ca ? Tls::kVerifyCa : files ? Tls::kRequire : Tls::kOff);
+  if (verify_cert == true) {
+    if (tls == Tls::kOff && mode) fail("has ssl_verify_cert=true with TLS turned off");
+    tls = Tls::kVerifyFull;
+  }
+  if (tls == Tls::kOff && (files || verify_cert)) {
+    fail("has TLS options with TLS turned off");
+  }
+  if ((tls == Tls::kVerifyCa || tls == Tls::kVerifyFull) && !ca) {
+    fail("verifies the server's certificate but names no CA (ssl_ca=/path/ca.pem or ssl_capath)");
+  }
+  if (!out.ssl_cert.empty() != !out.ssl_key.empty()) {
+    fail("needs both ssl_cert and ssl_key for a client certificate");
+  }
+  out.tls = tls;
 }
 
 // Parses a connection string into the backend and what it opens. Throws ConfigError.
@@ -461,10 +534,6 @@ void RowsJson::key(std::string_view name) {
   if (columns_++ > 0) all += ',';
   resp::append_json_string(all, name);
   all += ':';
-}
-
-std::shared_ptr<void> Tasks::new_worker_state(engine::WorkerContext& worker) {
-  return backend == Backend::kPostgres ? new_pg_worker_state(worker) : nullptr;
 }
 
 void Tasks::start_run(unsigned) {

@@ -257,6 +257,7 @@ class MariaSession final : public engine::UserSession {
     if (!my_) co_return ErrorInfo{ErrorKind::kConnect, "out of memory", 0, false};
     mysql_options(my_, MYSQL_OPT_NONBLOCK, nullptr);  // libmariadb's default coroutine stack
     mysql_options(my_, MYSQL_SET_CHARSET_NAME, t.charset.c_str());
+    set_tls(t);
     MYSQL* ret = nullptr;
     auto cont = [&](int ready) { return mysql_real_connect_cont(&ret, my_, ready); };
     // CLIENT_FOUND_ROWS: an UPDATE counts the rows it matched, as PostgreSQL and SQLAlchemy's
@@ -270,7 +271,11 @@ class MariaSession final : public engine::UserSession {
     if (e.kind == ErrorKind::kNone && !ret) {
       const unsigned code = mysql_errno(my_);
       const char* text = mysql_error(my_);
-      if (client_error(code)) {
+      if (code == CR_SSL_CONNECTION_ERROR) {
+        // "TLS/SSL error: ..." (the handshake or the certificate check failed) or "SSL
+        // connection is required..." (the server offers no TLS).
+        e = {ErrorKind::kTls, w_.intern(text), 0, false};
+      } else if (client_error(code)) {
         // "Can't connect to server on '127.0.0.1' (111)": the errno of connect() in brackets.
         static const std::string refused = "(" + std::to_string(ECONNREFUSED) + ")";
         e = {std::strstr(text, refused.c_str()) ? ErrorKind::kRefused : ErrorKind::kConnect,
@@ -279,6 +284,10 @@ class MariaSession final : public engine::UserSession {
         msg_ = mysql_sqlstate(my_);
         msg_ += ' ';
         msg_ += text;
+        // MariaDB's require_secure_transport refuses a plain login as "Access denied".
+        if (t.tls == MariaTarget::Tls::kOff && code == 1045 /* ER_ACCESS_DENIED_ERROR */) {
+          msg_ += " [a plain connection: if the server requires TLS, add ?ssl=true]";
+        }
         e = {ErrorKind::kConnect, w_.intern(msg_), 0, false};
       }
     }
@@ -287,6 +296,25 @@ class MariaSession final : public engine::UserSession {
     }
     if (e.kind != ErrorKind::kNone) close();
     co_return e;
+  }
+
+  // The connection string's TLS options. libmariadb checks the server's certificate chain
+  // whenever it has a CA, and MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host name check.
+  void set_tls(const MariaTarget& t) {
+    using Tls = MariaTarget::Tls;
+    if (t.tls == Tls::kOff) return;
+    auto file = [&](mysql_option o, const std::string& v) {
+      if (!v.empty()) mysql_optionsv(my_, o, v.c_str());
+    };
+    file(MYSQL_OPT_SSL_CA, t.ssl_ca);
+    file(MYSQL_OPT_SSL_CAPATH, t.ssl_capath);
+    file(MYSQL_OPT_SSL_CERT, t.ssl_cert);
+    file(MYSQL_OPT_SSL_KEY, t.ssl_key);
+    file(MYSQL_OPT_SSL_CIPHER, t.ssl_cipher);
+    const my_bool enforce = 1;  // TLS or no connection
+    mysql_optionsv(my_, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    const my_bool verify = t.tls == Tls::kVerifyFull;
+    mysql_optionsv(my_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   }
 
   net::awaitable<ErrorInfo> prepare(OpScope& op, std::size_t index) {

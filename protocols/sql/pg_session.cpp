@@ -5,17 +5,16 @@
 // with its parameters rendered as text (PQsendQueryPrepared); the rows become JSON only when
 // the task checks them or the test keeps bodies.
 //
-// Readiness comes from a per-worker epoll set (PgPoller) that holds every connection of the
-// worker, edge-triggered, registered once per connection; the worker's reactor watches only
-// that set's descriptor, through an operation that reads it like a socket receive. A statement
-// then costs libpq's send and its read plus a share of one wake-up per batch of ready
-// connections, with no epoll_ctl per statement or wake-up (Asio 1.74's async_wait re-arms its
-// descriptor with epoll_ctl on every call) and no read that finds the socket empty.
+// Readiness comes from the worker's own reactor: each connection's socket is registered with
+// it once (edge-triggered), and a session that waits queues a small operation of its own there
+// (PgWait) that resumes it when epoll reports the socket. A statement then costs libpq's send
+// and its read plus a share of one epoll_wait per batch of ready connections, with no epoll_ctl
+// per statement (Asio 1.74's async_wait re-arms its descriptor with epoll_ctl on every call)
+// and no read that finds the socket empty.
 #include <utility>  // before Asio (Boost 1.74 trap)
 
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>  // before the reactor (which needs the scheduler)
@@ -103,131 +102,44 @@ void rows_json(const PGresult* res, RowsJson& json) {
 
 }  // namespace
 
-// The worker's PostgreSQL connections in one edge-triggered epoll set. A session parks on its
-// Entry; when the worker's event loop sees the set readable, on_ready() resumes the parked owner
-// of each ready connection on its stack, or marks the entry ready for its owner's next wait.
-// The set is armed with the reactor only while some session waits (on_ready() arms it again for
-// those still parked), so an idle worker's event loop can end. Uses Asio 1.74's reactor
-// interface (asio::detail): register_descriptor, start_op and a reactor_op of its own.
-class PgPoller : public std::enable_shared_from_this<PgPoller> {
- public:
-  struct Entry {
-    engine::Park park;
-    bool ready = false;  // an edge came while the owner was not waiting
-  };
-  static constexpr int kBatch = 64;
-
-  explicit PgPoller(net::io_context& io)
-      : reactor_(net::use_service<net::detail::reactor>(io)), fd_(::epoll_create1(EPOLL_CLOEXEC)) {
-    if (fd_ >= 0 && reactor_.register_descriptor(fd_, reactor_data_) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~PgPoller() {
-    if (fd_ < 0) return;
-    reactor_.deregister_descriptor(fd_, reactor_data_, true);  // a pending op ends aborted
-    ::close(fd_);
-    reactor_.cleanup_descriptor_data(reactor_data_);
-  }
-  PgPoller(const PgPoller&) = delete;
-  PgPoller& operator=(const PgPoller&) = delete;
-
-  bool ok() const noexcept { return fd_ >= 0; }
-  int fd() noexcept { return fd_; }
-
-  // Parks the caller on `e` until its connection is ready (or someone wakes `e`).
-  auto wait(Entry& e) {
-    ++waiting_;
-    arm();
-    return e.park.wait();
-  }
-  void resumed() noexcept { --waiting_; }
-
- private:
-  // A "receive" on the set, run by Asio's reactor like a socket receive: a non-blocking
-  // epoll_wait on the set. Asio tries it at once and otherwise when the worker's epoll reports
-  // the set readable; one that took every ready event (fewer than kBatch) tells the reactor the
-  // set is drained, so the next one waits without a system call. An async_wait instead re-arms
-  // the set with epoll_ctl every time (Asio 1.74).
-  struct ReadyOp : net::detail::reactor_op {
-    ReadyOp(int set, std::weak_ptr<PgPoller> owner)
-        : reactor_op(error_code(), &ReadyOp::perform_ready, &ReadyOp::complete_ready),
-          fd(set),
-          poller(std::move(owner)) {}
-
-    static status perform_ready(reactor_op* base) {
-      auto* o = static_cast<ReadyOp*>(base);
-      o->n = ::epoll_wait(o->fd, o->ev, kBatch, 0);
-      if (o->n < 0) {
-        if (errno == EINTR) return not_done;
-        o->ec_ = error_code(errno, boost::system::system_category());
-        return done;
-      }
-      if (o->n == 0) return not_done;
-      return o->n < kBatch ? done_and_exhausted : done;
-    }
-    static void complete_ready(void* owner, net::detail::operation* base, const error_code&,
-                               std::size_t) {
-      std::unique_ptr<ReadyOp> o(static_cast<ReadyOp*>(base));
-      if (!owner || o->ec_) return;  // Asio's shutdown, or the set closed (the worker's end)
-      if (auto p = o->poller.lock()) p->on_ready(o->ev, o->n);
-    }
-
-    int fd;
-    std::weak_ptr<PgPoller> poller;
-    int n = 0;
-    epoll_event ev[kBatch];
-  };
-
-  // Makes the worker's event loop watch the set (once until it fires).
-  void arm() {
-    if (armed_ || !ok()) return;
-    armed_ = true;
-    reactor_.start_op(net::detail::reactor::read_op, fd_, reactor_data_,
-                      new ReadyOp(fd_, weak_from_this()), false, true);
-  }
-
-  void on_ready(const epoll_event* ev, int n) {
-    armed_ = false;
-    for (;;) {
-      // A resumed session runs until it waits again (it may arm the set again, or close its own
-      // connection, which leaves the set; every connection appears once per epoll_wait).
-      for (int i = 0; i < n; ++i) {
-        auto* e = static_cast<Entry*>(ev[i].data.ptr);
-        if (e->park.parked()) {
-          e->park.resume_now();
-        } else {
-          e->ready = true;
-        }
-      }
-      if (n < kBatch) break;
-      n = ::epoll_wait(fd(), more_, kBatch, 0);
-      ev = more_;
-    }
-    if (waiting_ > 0) arm();  // sessions whose connection was not ready yet
-  }
-
-  net::detail::reactor& reactor_;
-  int fd_;  // the epoll set, registered with the worker's reactor
-  net::detail::reactor::per_descriptor_data reactor_data_ = nullptr;
-  bool armed_ = false;
-  std::size_t waiting_ = 0;  // sessions parked in wait()
-  epoll_event more_[kBatch];
-};
-
-std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w) {
-  return std::make_shared<PgPoller>(w.io);
-}
-
 namespace {
+
+using Reactor = net::detail::reactor;
+
+// One wait of a session for its connection's socket, queued with the worker's own reactor like
+// a socket operation (Asio 1.74's reactor interface, asio::detail): the reactor runs it when
+// epoll reports the socket, and its completion resumes the parked session on the reactor's
+// stack. Reused for every wait of the session; one its session let go while it was queued (the
+// connection closed after a timeout) deletes itself when the reactor hands it back.
+struct PgWait final : net::detail::reactor_op {
+  explicit PgWait(engine::Park* p)
+      : reactor_op(error_code(), &PgWait::perform_wait, &PgWait::complete_wait), park(p) {}
+
+  // The socket is ready: the session reads. done_and_exhausted tells the reactor that the
+  // session drains what the edge announced, so the next wait queues without a read first.
+  static status perform_wait(reactor_op*) { return done_and_exhausted; }
+  static void complete_wait(void* owner, net::detail::operation* base, const error_code&,
+                            std::size_t) {
+    auto* w = static_cast<PgWait*>(base);
+    w->pending = false;
+    if (!w->park) {
+      delete w;
+    } else if (owner) {  // not Asio's shutdown
+      w->park->resume_now();
+    }
+  }
+
+  engine::Park* park;  // the session's; null once the session let go of it
+  bool pending = false;
+};
 
 class PgSession final : public engine::UserSession {
  public:
   PgSession(const Tasks& tasks, engine::WorkerContext& w)
       : tasks_(tasks),
         w_(w),
-        poller_(*static_cast<PgPoller*>(w.worker_state)),
+        reactor_(net::use_service<Reactor>(w.io)),
+        wait_(new PgWait(&park_)),
         prepared_(tasks.steps.size(), 0) {
     std::size_t n = 0;
     for (const auto& s : tasks.steps) n = std::max(n, s.params.size());
@@ -240,6 +152,7 @@ class PgSession final : public engine::UserSession {
   ~PgSession() override {
     w_.deadlines.remove(&op_);
     close();
+    delete wait_;  // not queued: close() let a queued one go
   }
 
   void shutdown() noexcept override { close(); }
@@ -259,7 +172,7 @@ class PgSession final : public engine::UserSession {
         break;
       }
       for (int r; e.kind == ErrorKind::kNone && (r = PQflush(pg_)) != 0;) {
-        e = r < 0 ? lost() : co_await wait(op, EPOLLOUT, true);  // a send the socket did not take
+        e = r < 0 ? lost() : co_await wait(op, true, true);  // a send the socket did not take
       }
       // The reply cannot be there before the send, so the first wait comes before any read (no
       // read that finds the socket empty); what libpq buffered is parsed first (PQisBusy reads
@@ -276,10 +189,7 @@ class PgSession final : public engine::UserSession {
           res = next;
           continue;
         }
-        if (!op.expired() && must_park(EPOLLIN, after_read, e)) {
-          co_await poller_.wait(entry_);
-          poller_.resumed();
-        }
+        if (!op.expired() && start_wait(false, after_read, e)) co_await park_.wait();
         if (op.expired()) {
           e = op.timed_out();
         } else if (e.kind == ErrorKind::kNone && !PQconsumeInput(pg_)) {
@@ -313,7 +223,7 @@ class PgSession final : public engine::UserSession {
  private:
   static void expire(void* self) noexcept {
     auto* s = static_cast<PgSession*>(self);
-    s->entry_.park.wake(s->w_.io);  // the pending wait resumes and sees the op expired
+    s->park_.wake(s->w_.io);  // the pending wait resumes, sees the op expired and closes
   }
 
   void close() noexcept {
@@ -322,74 +232,71 @@ class PgSession final : public engine::UserSession {
     pg_ = nullptr;
   }
 
-  // Takes the connection's socket out of the worker's set.
+  // Takes the connection's socket out of the worker's reactor. A wait still queued there (the
+  // statement timed out) is let go: the reactor hands it back aborted and it deletes itself.
   void detach() noexcept {
-    if (fd_ >= 0) {
-      ::epoll_ctl(poller_.fd(), EPOLL_CTL_DEL, fd_, nullptr);
-      ::close(fd_);
+    if (fd_ < 0) return;
+    if (wait_->pending) {
+      wait_->park = nullptr;
+      wait_ = new PgWait(&park_);
     }
+    // Not `closing`: libpq's own descriptor keeps the socket open, so the registration must be
+    // taken out of the epoll set explicitly (EPOLL_CTL_DEL).
+    reactor_.deregister_descriptor(fd_, rdata_, false);
+    ::close(fd_);
+    reactor_.cleanup_descriptor_data(rdata_);
     fd_ = -1;
-    entry_.ready = false;
   }
 
-  // Puts libpq's current socket in the worker's set, watched for `events`, through a duplicate
-  // this session owns: libpq may close its socket (a lost connection) and the number be reused
-  // before close() takes the registration out.
-  bool attach(std::uint32_t events) {
+  // Registers libpq's current socket with the worker's reactor (edge-triggered, once per
+  // socket), through a duplicate this session owns: libpq may close its socket (a lost
+  // connection) and the number be reused before close() takes the registration out.
+  bool attach() {
     detach();
     const int fd = PQsocket(pg_);
-    if (fd < 0 || !poller_.ok()) return false;
+    if (fd < 0) return false;
     fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (fd_ < 0) return false;
-    epoll_event ev{};
-    ev.events = events | EPOLLET;
-    ev.data.ptr = &entry_;
-    if (::epoll_ctl(poller_.fd(), EPOLL_CTL_ADD, fd_, &ev) != 0) {
+    if (reactor_.register_descriptor(fd_, rdata_) != 0) {
       ::close(fd_);
+      reactor_.cleanup_descriptor_data(rdata_);
       fd_ = -1;
       return false;
     }
-    events_ = events;
     return true;
   }
 
-  // Waits until libpq's socket is readable (EPOLLIN) or writable (EPOLLOUT); the failure
-  // otherwise. Edge-triggered: an edge says bytes arrived since the last one, and libpq reads
-  // at most one buffer (8 KiB or more) per PQconsumeInput, so bytes may be left in the socket
-  // with no edge to come. A wait that may follow such a read (`rearm`: a reply still incomplete
-  // after a read, or a send that did not finish), a change of direction, and every wait of a
-  // TLS or GSS-encrypted connection (a read may leave a record's bytes behind) re-arm the
-  // registration with epoll_ctl, which reports a socket that is ready already. The first wait
-  // for a reply needs none: the reply's bytes arrive after the send, as an edge.
-  net::awaitable<ErrorInfo> wait(OpScope& op, std::uint32_t events, bool rearm = false) {
+  // Waits until libpq's socket is readable or (`write`) writable; the failure otherwise.
+  net::awaitable<ErrorInfo> wait(OpScope& op, bool write, bool rearm = false) {
     if (op.expired()) co_return op.timed_out();
     ErrorInfo e;
-    if (must_park(events, rearm, e)) {
-      co_await poller_.wait(entry_);
-      poller_.resumed();
-    }
+    if (start_wait(write, rearm, e)) co_await park_.wait();
     if (op.expired()) co_return op.timed_out();
     co_return e;
   }
 
-  // wait()'s first half, for callers that park inline: re-arms when needed; true when the
-  // caller must park on the poller, false when an edge came already or `e` is the failure.
-  bool must_park(std::uint32_t events, bool rearm, ErrorInfo& e) {
-    if (events != events_ || rearm || rearm_) {
-      epoll_event ev{};
-      ev.events = events | EPOLLET;
-      ev.data.ptr = &entry_;
-      entry_.ready = false;
-      if (::epoll_ctl(poller_.fd(), EPOLL_CTL_MOD, fd_, &ev) != 0) {
-        e = lost();
-        return false;
-      }
-      events_ = events;
-      return true;
+  // wait()'s first half, for callers that park inline: queues the wait with the reactor; true
+  // when the caller must park (the wait resumes it), false when `e` is the failure.
+  //
+  // The registration is edge-triggered: an edge says bytes arrived since the last one. A wait
+  // is queued without a system call and without a read first (the reactor tries one only
+  // after an edge no wait took), so the first wait for a reply, which cannot be there before
+  // the send, costs nothing. libpq reads at most one buffer (8 KiB or more) per
+  // PQconsumeInput, though, so bytes may be left in the socket with no edge to come: a wait
+  // that may follow such a read (`rearm`: a reply still incomplete after a read, or a send
+  // that did not finish), every wait while connecting (a socket just made), and every wait of
+  // a TLS or GSS-encrypted connection (a read may leave a record's bytes behind) make the
+  // reactor re-arm the registration with epoll_ctl, which reports a socket ready already.
+  bool start_wait(bool write, bool rearm, ErrorInfo& e) {
+    if (fd_ < 0 || wait_->pending) {
+      e = lost();
+      return false;
     }
-    if (!entry_.ready) return true;
-    entry_.ready = false;  // the edge came before this wait: read what it announced
-    return false;
+    wait_->ec_ = error_code();
+    wait_->pending = true;
+    reactor_.start_op(write ? Reactor::write_op : Reactor::read_op, fd_, rdata_, wait_,
+                      /*is_continuation=*/true, /*allow_speculative=*/!(rearm || rearm_));
+    return true;
   }
 
   // Renders the parameters into the reused buffers and sends the prepared statement's run.
@@ -429,33 +336,43 @@ class PgSession final : public engine::UserSession {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     for (;;) {
       if (PQstatus(pg_) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
-        const ErrorInfo e = pq_error(
-            std::strstr(PQerrorMessage(pg_), "refused") ? ErrorKind::kRefused : ErrorKind::kConnect,
-            "");
+        const ErrorInfo e = pq_error(connect_kind(PQerrorMessage(pg_)), "");
         close();
         co_return e;
       }
       if (st == PGRES_POLLING_OK) break;
       // libpq may move to another socket while connecting (another address, SSL fallback).
-      const std::uint32_t events = st == PGRES_POLLING_WRITING ? EPOLLOUT : EPOLLIN;
-      if (!attach(events)) {
+      if (!attach()) {
         close();
         co_return ErrorInfo{ErrorKind::kConnect, "no socket", 0, false};
       }
-      const ErrorInfo e = co_await wait(op, events);
+      const ErrorInfo e = co_await wait(op, st == PGRES_POLLING_WRITING, /*rearm=*/true);
       if (e.kind != ErrorKind::kNone) {
         close();
         co_return e;
       }
       st = PQconnectPoll(pg_);
     }
-    if (PQsetnonblocking(pg_, 1) != 0 || !attach(EPOLLIN)) {
+    // A new registration for the statements, without the connect's interest in writing.
+    if (PQsetnonblocking(pg_, 1) != 0 || !attach()) {
       const ErrorInfo e = pq_error(ErrorKind::kConnect, "");
       close();
       co_return e;
     }
     rearm_ = PQsslInUse(pg_) || PQgssEncInUse(pg_);
     co_return ErrorInfo{};
+  }
+
+  // libpq says why connecting failed only in words: a TLS failure is libpq's own message about
+  // SSL or a certificate ("server does not support SSL, but SSL was required", "SSL error:
+  // certificate verify failed", "server certificate for ... does not match host name"), not
+  // the server's FATAL (whose pg_hba text may say "SSL encryption").
+  static ErrorKind connect_kind(const char* m) {
+    if (std::strstr(m, "refused")) return ErrorKind::kRefused;
+    if ((std::strstr(m, "SSL") || std::strstr(m, "certificate")) && !std::strstr(m, "FATAL:")) {
+      return ErrorKind::kTls;
+    }
+    return ErrorKind::kConnect;
   }
 
   // "SQLSTATE message" of a failed statement.
@@ -496,11 +413,12 @@ class PgSession final : public engine::UserSession {
 
   const Tasks& tasks_;
   engine::WorkerContext w_;
-  PgPoller& poller_;
-  PgPoller::Entry entry_;
-  int fd_ = -1;               // a duplicate of libpq's socket, in the worker's set
-  std::uint32_t events_ = 0;  // what fd_ is watched for
-  bool rearm_ = false;        // TLS or GSS encryption: every wait re-arms
+  Reactor& reactor_;  // the worker's
+  engine::Park park_;
+  PgWait* wait_;                                  // owned; let go by detach() while queued
+  int fd_ = -1;                                   // a duplicate of libpq's socket
+  Reactor::per_descriptor_data rdata_ = nullptr;  // fd_'s registration with reactor_
+  bool rearm_ = false;                            // TLS or GSS encryption: every wait re-arms
   PGconn* pg_ = nullptr;
   engine::TimedOp op_;
   std::vector<char> prepared_;  // per step: prepared on the current connection

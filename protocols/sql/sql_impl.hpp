@@ -35,6 +35,11 @@ struct MariaTarget {
   std::string user, password, database;  // percent-decoded; empty: not given
   std::string unix_socket;               // ?unix_socket=/path
   std::string charset = "utf8mb4";       // ?charset=
+  // TLS, from ?ssl=, ?sslmode= (or ?ssl_mode=), ?ssl_verify_cert= and the files below: from
+  // kRequire on a connection without TLS fails; a CA (ssl_ca/ssl_capath) is always checked
+  // against the server's certificate chain (kVerifyCa), kVerifyFull also checks its host name.
+  enum class Tls : std::uint8_t { kOff, kRequire, kVerifyCa, kVerifyFull } tls = Tls::kOff;
+  std::string ssl_ca, ssl_capath, ssl_cert, ssl_key, ssl_cipher;  // files (or a cipher list)
 };
 
 struct Step {
@@ -54,7 +59,6 @@ struct Step {
 class Tasks final : public proto::StepTasks<Step> {
  public:
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
-  std::shared_ptr<void> new_worker_state(engine::WorkerContext& worker) override;
   void start_run(unsigned worker_threads) override;
   void end_run() noexcept override;
 
@@ -98,7 +102,6 @@ struct RowsJson {
 };
 
 std::unique_ptr<engine::UserSession> new_pg_user(const Tasks& tasks, engine::WorkerContext& w);
-std::shared_ptr<void> new_pg_worker_state(engine::WorkerContext& w);  // the worker's epoll set
 std::unique_ptr<engine::UserSession> new_sqlite_user(const Tasks& tasks, engine::WorkerContext& w);
 std::unique_ptr<engine::UserSession> new_mariadb_user(const Tasks& tasks, engine::WorkerContext& w);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/json_util.hpp"
@@ -77,9 +78,34 @@ TEST(SqlConfig, BadInputNamesFieldAndPointer) {
       "/sqll", "did you mean");
   expect_config_error(
       [&] {
-        p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db?ssl=1"}});
+        p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db?sslcert=x"}});
       },
-      "/connection_string", "option 'ssl' this version does not understand");
+      "/connection_string", "option 'sslcert' this version does not understand");
+  for (const auto& [query, why] : std::vector<std::pair<std::string, std::string>>{
+           {"?ssl=maybe", "(true or false)"},
+           {"?sslmode=prefer", "either requires TLS"},
+           {"?ssl_mode=VERIFY_CA", "names no CA"},
+           {"?ssl_verify_cert=1", "names no CA"},
+           {"?sslmode=disable&ssl_ca=/ca.pem", "TLS options with TLS turned off"},
+           {"?ssl=0&ssl_verify_cert=true&ssl_ca=/ca.pem",
+            "ssl_verify_cert=true with TLS turned off"},
+           {"?ssl=1&ssl_key=/k.pem", "needs both ssl_cert and ssl_key"},
+           {"?ssl=1&sslmode=verify-full", "asks for TLS twice"},
+       }) {
+    expect_config_error(
+        [&] {
+          p->validate_options(Json{{"connection_string", "mysql://root@127.0.0.1/db" + query}});
+        },
+        "/connection_string", why);
+  }
+  for (const char* query :
+       {"?ssl=1", "?tls=true&ssl=on", "?sslmode=require", "?ssl_mode=DISABLED", "?ssl_ca=/ca.pem",
+        "?sslmode=verify-ca&ssl_capath=/etc/ssl/certs",
+        "?ssl_ca=/ca.pem&ssl_verify_cert=true&ssl_cipher=HIGH",
+        "?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem", "?ssl=false"}) {
+    p->validate_options(
+        Json{{"connection_string", std::string("mysql://root@127.0.0.1/db") + query}});
+  }
   expect_config_error(
       [&] {
         p->validate_options(Json{{"connection_string", "mariadb+pymysql://u:p%zz@h/db"}});
