@@ -78,6 +78,7 @@ const Counters& Counters::get() {
   static const Counters c{stats::register_counter("http3", "handshakes"),
                           stats::register_counter("http3", "stream_resets"),
                           stats::register_counter("http3", "peer_closes"),
+                          stats::register_counter("http3", "connections_failed"),
                           stats::register_counter("http3", "idle_timeouts"),
                           stats::register_counter("http3", "packets_lost"),
                           stats::register_counter("http3", "probe_timeouts")};

@@ -37,8 +37,8 @@ class TlsSettings {
 
 // The counters of stats/counters.hpp this protocol adds to, registered once.
 struct Counters {
-  stats::CounterId handshakes, stream_resets, peer_closes, idle_timeouts, packets_lost,
-      probe_timeouts;
+  stats::CounterId handshakes, stream_resets, peer_closes, connections_failed, idle_timeouts,
+      packets_lost, probe_timeouts;
   static const Counters& get();
 };
 

@@ -874,6 +874,10 @@ struct Conn final : std::enable_shared_from_this<Conn> {
   // The connection failed: every lane on it fails with `e` (resumed when the handler ends).
   void fail(const ErrorInfo& e) {
     if (state == State::kClosed) return;
+    // An established connection lost to anything but its idle timeout.
+    if (state == State::kOpen && e.kind != ErrorKind::kTimeout) {
+      stats.add_counter(counters.connections_failed);
+    }
     failure = e;
     for (Slot* s : open) {
       s->result.error = e;
