@@ -74,9 +74,6 @@ class Http2Protocol final : public engine::Protocol {
       throw ConfigError("http2 must be true or false, got " + json_brief(args["http2"], 40),
                         "/http2");
     }
-    if (http1_disabled(args) && !http1_) {
-      throw ConfigError("\"http2\": false (HTTP/1.1) is not available in this build", "/http2");
-    }
     if (args.contains("http3") && !args["http3"].is_null() && !args["http3"].is_boolean()) {
       throw ConfigError("http3 must be true or false, got " + json_brief(args["http3"], 40),
                         "/http3");
@@ -92,6 +89,9 @@ class Http2Protocol final : public engine::Protocol {
             "/http3");
       }
       http3_->validate_options(args);
+    }
+    if (http1_disabled(args) && !http1_) {
+      throw ConfigError("\"http2\": false (HTTP/1.1) is not available in this build", "/http2");
     }
   }
 

@@ -61,8 +61,8 @@ std::string options_error(const Json& args) {
 TEST(Http3Compile, CompilesTheHttp2UsersRequests) {
   auto owner = compile(Json::parse(R"([
     {"method": "get", "url": "https://127.0.0.1:4433/a?x=1", "name": "a",
-     "assertions": [{"type": "status", "value": 200}]},
-    {"method": "post", "url": "https://localhost:4433/b", "json": {"k": "${v}"}, "verify": false}
+     "assertions": [{"type": "status_code", "value": 200}]},
+    {"method": "post", "url": "https://localhost:4433/b", "json": {"k": "${uuid()}"}, "verify": false}
   ])"));
   auto* tasks = dynamic_cast<const proto::http3::Tasks*>(owner.get());
   ASSERT_NE(tasks, nullptr);
