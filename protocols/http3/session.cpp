@@ -38,6 +38,7 @@
 #include "common/http_response.hpp"
 #include "common/op_scope.hpp"
 #include "http2/codec.hpp"
+#include "http2/mem_pool.hpp"
 #include "http2/request.hpp"
 #include "http3_impl.hpp"
 #include "loaddensity/protocol/completion.hpp"
@@ -76,6 +77,13 @@ constexpr ErrorInfo kIcmpUnreachable{ErrorKind::kUnreachable,
 constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h3 (ALPN)", 0, false};
 constexpr ErrorInfo kNoStreams{ErrorKind::kReset, "HTTP/3 request not sent (connection closing)",
                                0, false};
+
+// ngtcp2 and nghttp3 allocate per stream; their blocks come from the HTTP/2 client's
+// thread-local size-class pool.
+const ngtcp2_mem kQuicMem{nullptr, http2::pool_malloc, http2::pool_free, http2::pool_calloc,
+                          http2::pool_realloc};
+const nghttp3_mem kHttp3Mem{nullptr, http2::pool_malloc, http2::pool_free, http2::pool_calloc,
+                            http2::pool_realloc};
 
 // Packets per sendmmsg: the write half of the worker's scratch buffer holds this many.
 constexpr std::size_t kMaxPackets = 16;
@@ -265,7 +273,7 @@ struct Conn final : std::enable_shared_from_this<Conn> {
       return 0;
     };
     return ngtcp2_conn_client_new(&q, &dcid, &scid, &ps.path, NGTCP2_PROTO_VER_V1, &cb,
-                                  &settings, &params, nullptr, this) == 0;
+                                  &settings, &params, &kQuicMem, this) == 0;
   }
 
   // HTTP/3 starts once the 1-RTT keys are in: the control and QPACK streams.
@@ -289,7 +297,7 @@ struct Conn final : std::enable_shared_from_this<Conn> {
     nghttp3_settings_default(&settings);
     settings.qpack_max_dtable_capacity = 0;  // no dynamic table: nothing to track per field
     settings.qpack_blocked_streams = 0;
-    if (nghttp3_conn_client_new(&h3, &cb, &settings, nghttp3_mem_default(), this) != 0) {
+    if (nghttp3_conn_client_new(&h3, &cb, &settings, &kHttp3Mem, this) != 0) {
       return false;
     }
     std::int64_t ctrl, enc, dec;
