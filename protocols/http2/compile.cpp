@@ -52,7 +52,9 @@ std::string upper(std::string s) {
 
 class Http2Protocol final : public engine::Protocol {
  public:
-  explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1) : http1_(std::move(http1)) {}
+  explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1,
+                         const char* user_label = "an HTTP/2 user")
+      : http1_(std::move(http1)), user_label_(user_label) {}
 
   void set_http3(std::shared_ptr<engine::Protocol> http3) { http3_ = std::move(http3); }
 
@@ -96,7 +98,7 @@ class Http2Protocol final : public engine::Protocol {
   }
 
   void validate_task(const Json& task) const override {
-    proto::check_task_fields(task, fields_, "an HTTP/2 user");
+    proto::check_task_fields(task, fields_, user_label_);
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
     expect_type(task, "method", task["method"].is_string(), "a string");
     if (!is_token(task["method"].get<std::string>())) {
@@ -370,6 +372,7 @@ class Http2Protocol final : public engine::Protocol {
 
   std::shared_ptr<engine::Protocol> http1_;
   std::shared_ptr<engine::Protocol> http3_;  // "http3": true (null: not built)
+  const char* user_label_;                   // "an HTTP/2 user", in unknown-field errors
   const std::vector<action::Param> fields_ = proto::http_task_fields(/*files=*/false);
 };
 
@@ -437,8 +440,8 @@ std::unique_ptr<Tasks> compile_steps(const engine::Protocol& checker,
   return Http2Protocol::compile_all(checker, tasks, ctx, openssl);
 }
 
-void validate_http_task(const Json& task) {
-  static const Http2Protocol checker(nullptr);
+void validate_http_task(const Json& task, const char* user_label) {
+  const Http2Protocol checker(nullptr, user_label);
   checker.validate_task(task);
 }
 

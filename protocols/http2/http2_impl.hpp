@@ -116,7 +116,7 @@ std::size_t max_streams_of(const Json& args);
 // fields and checks, and its compiled steps (each task checked by `checker` first; `openssl`
 // false makes no OpenSSL context for https URLs).
 std::vector<action::Param> http_task_fields();
-void validate_http_task(const Json& task);
+void validate_http_task(const Json& task, const char* user_label);  // "an HTTP/3 user"
 std::unique_ptr<Tasks> compile_steps(const engine::Protocol& checker,
                                      const std::vector<Json>& tasks, engine::CompileContext& ctx,
                                      bool openssl);

@@ -23,7 +23,7 @@ class Http3Protocol final : public engine::Protocol {
   void validate_options(const Json& args) const override { http2::check_max_streams(args); }
 
   void validate_task(const Json& task) const override {
-    http2::validate_http_task(task);
+    http2::validate_http_task(task, "an HTTP/3 user");
     const char* key = task.contains("request_url") ? "request_url" : "url";
     const std::string url = task[key].get<std::string>();
     if (url.size() >= 7 && text_starts_with_ci(url, "http://")) {

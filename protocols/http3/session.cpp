@@ -700,8 +700,7 @@ struct Conn final : std::enable_shared_from_this<Conn> {
           }
           continue;
         }
-        send_batch(msgs, iov, npkt);
-        quic_error(static_cast<int>(nwrite));
+        if (send_batch(msgs, iov, npkt)) quic_error(static_cast<int>(nwrite));
         return;
       }
       if (datalen >= 0 &&
@@ -713,17 +712,17 @@ struct Conn final : std::enable_shared_from_this<Conn> {
       iov[npkt] = {dest, static_cast<std::size_t>(nwrite)};
       ++npkt;
       if (npkt == batch) {
-        send_batch(msgs, iov, npkt);
-        npkt = 0;
+        if (!send_batch(msgs, iov, npkt)) return;
         // Pacing: the rest goes when ngtcp2's timer says (get_expiry includes the pacing time).
         if (batch < kMaxPackets) break;
       }
     }
-    send_batch(msgs, iov, npkt);
-    ngtcp2_conn_update_pkt_tx_time(q, ts);
+    if (send_batch(msgs, iov, npkt)) ngtcp2_conn_update_pkt_tx_time(q, ts);
   }
 
-  void send_batch(mmsghdr* msgs, iovec* iov, std::size_t& n) {
+  // Sends n packets; false when the kernel reported ICMP port unreachable (the connection has
+  // failed).
+  bool send_batch(mmsghdr* msgs, iovec* iov, std::size_t& n) {
     std::size_t done = 0;
     while (done < n) {
       for (std::size_t i = done; i < n; ++i) {
@@ -735,13 +734,18 @@ struct Conn final : std::enable_shared_from_this<Conn> {
                                MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
-        // A full socket buffer or an ICMP error queued: the packets are lost, as on a network;
-        // ngtcp2 retransmits. ECONNREFUSED shows again on the next receive.
+        if (errno == ECONNREFUSED) {
+          n = 0;
+          fail(kIcmpUnreachable);
+          return false;
+        }
+        // A full socket buffer: the packets are lost, as on a network; ngtcp2 sends again.
         break;
       }
       done += static_cast<std::size_t>(r);
     }
     n = 0;
+    return true;
   }
 
   void update_timer() {
