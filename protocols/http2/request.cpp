@@ -57,8 +57,7 @@ bool with_cookies(RequestBuffers& b, CookieJar& jar, const nghttp2_nv* nva, std:
 }
 
 const char* render_request(const Step& step, RequestBuffers& b, params::UserScope& scope,
-                           auth::UserAuth& auth, bool& auth_failed,
-                           std::uint64_t& request_bytes) {
+                           auth::UserAuth& auth, bool& auth_failed, std::uint64_t& request_bytes) {
   b.nva.assign(step.nva.begin(), step.nva.end());
   auto point = [&](std::size_t i, const std::string& value) {
     b.nva[i].value = reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data()));
@@ -110,10 +109,10 @@ const char* render_request(const Step& step, RequestBuffers& b, params::UserScop
   }
   auth_failed = false;
   if (step.auth) {  // signature headers, over the request as it is sent
-    const auth::Request req{step.method, step.url.host_header,
-                            step.path_tpl.is_static() ? std::string_view(step.url.target)
-                                                      : std::string_view(b.path),
-                            *body};
+    const auth::Request req{
+        step.method, step.url.host_header,
+        step.path_tpl.is_static() ? std::string_view(step.url.target) : std::string_view(b.path),
+        *body};
     if (const char* bad = auth.sign(*step.auth, req, scope, b.auth_values)) {
       auth_failed = true;
       return bad;

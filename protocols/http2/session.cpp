@@ -34,8 +34,8 @@
 #include "common/http_response.hpp"
 #include "core/text.hpp"
 #include "http2_impl.hpp"
-#include "request.hpp"
 #include "loaddensity/protocol/completion.hpp"
+#include "request.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::proto::http2 {
@@ -365,7 +365,8 @@ class Session final : public engine::UserSession {
     const std::vector<nghttp2_nv>* base_nva = &step.nva;  // what a redirect copies headers from
     std::uint64_t request_bytes = step.request_bytes;
     if (step.dynamic) {
-      if (const char* bad = render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
+      if (const char* bad =
+              render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
         rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0, false};
         rec.end = steady_now();
         slot.op.disarm();
@@ -457,7 +458,8 @@ class Session final : public engine::UserSession {
       if (digest && status == 401 && hop == 0 && !challenged &&
           auth_.on_challenge(*step.auth, slot.headers)) {
         challenged = true;  // send the request again with the answer
-        if (const char* bad = render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
+        if (const char* bad =
+                render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
           rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0,
                        false};
           break;

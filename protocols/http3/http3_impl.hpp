@@ -49,7 +49,7 @@ class Tasks final : public engine::CompiledTasks {
   Nanos max_timeout() const noexcept override { return base->max_timeout(); }
   std::unique_ptr<engine::UserSession> new_user(engine::WorkerContext& worker) override;
 
-  std::unique_ptr<http2::Tasks> base;               // the requests (http2::Step), auth schemes
+  std::unique_ptr<http2::Tasks> base;                // the requests (http2::Step), auth schemes
   std::vector<std::shared_ptr<const TlsCreds>> tls;  // parallel to base->steps
   std::size_t max_streams = 1;
 };

@@ -75,8 +75,8 @@ constexpr ErrorInfo kHandshakeTimeout{ErrorKind::kTimeout, "QUIC handshake timed
 constexpr ErrorInfo kIcmpUnreachable{ErrorKind::kUnreachable,
                                      "UDP port unreachable (ICMP): nothing listening", 0, false};
 constexpr ErrorInfo kNoAlpn{ErrorKind::kProtocol, "server did not negotiate h3 (ALPN)", 0, false};
-constexpr ErrorInfo kNoStreams{ErrorKind::kReset, "HTTP/3 request not sent (connection closing)",
-                               0, false};
+constexpr ErrorInfo kNoStreams{ErrorKind::kReset, "HTTP/3 request not sent (connection closing)", 0,
+                               false};
 
 // ngtcp2 and nghttp3 allocate per stream; their blocks come from the HTTP/2 client's
 // thread-local size-class pool.
@@ -272,8 +272,8 @@ struct Conn final : std::enable_shared_from_this<Conn> {
       static_cast<Conn*>(self)->stateless_reset = true;
       return 0;
     };
-    return ngtcp2_conn_client_new(&q, &dcid, &scid, &ps.path, NGTCP2_PROTO_VER_V1, &cb,
-                                  &settings, &params, &kQuicMem, this) == 0;
+    return ngtcp2_conn_client_new(&q, &dcid, &scid, &ps.path, NGTCP2_PROTO_VER_V1, &cb, &settings,
+                                  &params, &kQuicMem, this) == 0;
   }
 
   // HTTP/3 starts once the 1-RTT keys are in: the control and QPACK streams.
@@ -467,7 +467,8 @@ struct Conn final : std::enable_shared_from_this<Conn> {
     auto& c = *static_cast<Conn*>(self);
     if (auto* s = static_cast<Slot*>(sud)) {
       s->result.body_bytes += len;
-      if (s->result.body_sink) s->result.body_sink->append(reinterpret_cast<const char*>(data), len);
+      if (s->result.body_sink)
+        s->result.body_sink->append(reinterpret_cast<const char*>(data), len);
     }
     c.consume(id, len);
     return 0;
@@ -568,10 +569,9 @@ struct Conn final : std::enable_shared_from_this<Conn> {
   // ---- I/O
 
   void arm_read() {
-    sock.async_receive(net::buffer(peek, 1), udp::socket::message_peek,
-                       [self = shared_from_this()](error_code ec, std::size_t) {
-                         self->on_readable(ec);
-                       });
+    sock.async_receive(
+        net::buffer(peek, 1), udp::socket::message_peek,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_readable(ec); });
   }
 
   void on_readable(error_code ec) {
@@ -802,9 +802,9 @@ struct Conn final : std::enable_shared_from_this<Conn> {
     } else if (rv == NGTCP2_ERR_CRYPTO) {
       e = tls_error();
     } else {
-      e = {ErrorKind::kProtocol, intern("QUIC error %llu: %s", static_cast<unsigned>(-rv),
-                                        ngtcp2_strerror(rv)),
-           rv, false};
+      e = {ErrorKind::kProtocol,
+           intern("QUIC error %llu: %s", static_cast<unsigned>(-rv), ngtcp2_strerror(rv)), rv,
+           false};
     }
     if (send_close) send_connection_close(rv);
     fail(e);
@@ -865,8 +865,8 @@ struct Conn final : std::enable_shared_from_this<Conn> {
     ngtcp2_connection_close_error cc;
     ngtcp2_connection_close_error_default(&cc);
     if (liberr == NGTCP2_ERR_CRYPTO) {
-      ngtcp2_connection_close_error_set_transport_error_tls_alert(
-          &cc, ngtcp2_conn_get_tls_alert(q), nullptr, 0);
+      ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc, ngtcp2_conn_get_tls_alert(q),
+                                                                  nullptr, 0);
     } else if (liberr != 0) {
       ngtcp2_connection_close_error_set_transport_error_liberr(&cc, liberr, nullptr, 0);
     } else {
@@ -1000,8 +1000,8 @@ class Session final : public engine::UserSession {
     const std::vector<nghttp2_nv>* base_nva = &step.nva;  // what a redirect copies headers from
     std::uint64_t request_bytes = step.request_bytes;
     if (step.dynamic) {
-      if (const char* bad = http2::render_request(step, slot, *w_.scope, auth_, auth_failed_,
-                                                  request_bytes)) {
+      if (const char* bad =
+              http2::render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
         rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0, false};
         rec.end = steady_now();
         slot.op.disarm();
@@ -1089,16 +1089,16 @@ class Session final : public engine::UserSession {
         break;
       }
       if (rec.error.kind != ErrorKind::kNone) break;
-      if (!slot.result.set_cookies.empty()) http2::store_cookies(jar_, slot.result.set_cookies, *url);
+      if (!slot.result.set_cookies.empty())
+        http2::store_cookies(jar_, slot.result.set_cookies, *url);
       const std::uint32_t status = slot.result.status;
       rec.status = status;
       if (digest && status == 401 && hop == 0 && !challenged &&
           auth_.on_challenge(*step.auth, slot.headers)) {
         challenged = true;  // send the request again with the answer
-        if (const char* bad = http2::render_request(step, slot, *w_.scope, auth_, auth_failed_,
-                                                    request_bytes)) {
-          rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0,
-                       false};
+        if (const char* bad =
+                http2::render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
+          rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0, false};
           break;
         }
         nva = slot.nva.data();
@@ -1213,10 +1213,11 @@ class Session final : public engine::UserSession {
       // Nothing came back at all: the port does not answer (a firewall, nothing listening
       // without an ICMP error, a TCP-only server).
       if (!c->received && c->state != Conn::State::kOpen) {
-        co_return ErrorInfo{ErrorKind::kUnreachable, c->intern("no answer on the UDP port within %llu ms",
-                                                               static_cast<unsigned long long>(
-                                                                   c->handshake_timeout / 1'000'000)),
-                            0, false};
+        co_return ErrorInfo{
+            ErrorKind::kUnreachable,
+            c->intern("no answer on the UDP port within %llu ms",
+                      static_cast<unsigned long long>(c->handshake_timeout / 1'000'000)),
+            0, false};
       }
       co_return op.timed_out();
     }

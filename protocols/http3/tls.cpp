@@ -30,9 +30,9 @@ TlsCreds::TlsCreds(bool verify_peer, const std::string& ca, const std::string& c
     throw std::runtime_error("GnuTLS: bad priority string");
   }
   if (verify) {
-    const int n = ca.empty() ? gnutls_certificate_set_x509_system_trust(cred)
-                             : gnutls_certificate_set_x509_trust_file(cred, ca.c_str(),
-                                                                      GNUTLS_X509_FMT_PEM);
+    const int n =
+        ca.empty() ? gnutls_certificate_set_x509_system_trust(cred)
+                   : gnutls_certificate_set_x509_trust_file(cred, ca.c_str(), GNUTLS_X509_FMT_PEM);
     if (!ca.empty() && n <= 0) {
       const std::string why = n < 0 ? gnutls_strerror(n) : "no certificate in it";
       gnutls_priority_deinit(priority);
@@ -41,8 +41,8 @@ TlsCreds::TlsCreds(bool verify_peer, const std::string& ca, const std::string& c
     }
   }
   if (!cert.empty()) {
-    const int r = gnutls_certificate_set_x509_key_file(cred, cert.c_str(), key.c_str(),
-                                                       GNUTLS_X509_FMT_PEM);
+    const int r =
+        gnutls_certificate_set_x509_key_file(cred, cert.c_str(), key.c_str(), GNUTLS_X509_FMT_PEM);
     if (r < 0) {
       gnutls_priority_deinit(priority);
       gnutls_certificate_free_credentials(cred);

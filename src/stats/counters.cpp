@@ -25,8 +25,8 @@ CounterId register_counter(std::string_view protocol, std::string_view name) {
     if (all[i].protocol == protocol && all[i].name == name) return static_cast<CounterId>(i);
   }
   if (all.size() >= kMaxCounters) {
-    throw std::length_error("too many protocol counters (at most " +
-                            std::to_string(kMaxCounters) + ")");
+    throw std::length_error("too many protocol counters (at most " + std::to_string(kMaxCounters) +
+                            ")");
   }
   all.push_back({std::string(protocol), std::string(name)});
   return static_cast<CounterId>(all.size() - 1);

@@ -16,8 +16,7 @@ using namespace ld;
 
 namespace {
 
-std::unique_ptr<engine::CompiledTasks> compile(const Json& task_list,
-                                               Json options = Json::object(),
+std::unique_ptr<engine::CompiledTasks> compile(const Json& task_list, Json options = Json::object(),
                                                std::string host = "") {
   static params::Resolver resolver;
   static engine::NameTable names;
@@ -102,27 +101,27 @@ TEST(Http3Compile, RefusesPlainHttp) {
   EXPECT_EQ(e.substr(0, 7), "/url | ") << e;
   EXPECT_NE(e.find("always TLS"), std::string::npos) << e;
   // A relative URL under an http:// host is refused when compiled, with the task's index.
-  const std::string r =
-      compile_error(Json::parse(R"([{"method": "get", "url": "/x"}])"), Json::object(),
-                    "http://127.0.0.1:8080");
+  const std::string r = compile_error(Json::parse(R"([{"method": "get", "url": "/x"}])"),
+                                      Json::object(), "http://127.0.0.1:8080");
   EXPECT_EQ(r.substr(0, 9), "/0/url | ") << r;
   EXPECT_NE(r.find("https://"), std::string::npos) << r;
 }
 
 TEST(Http3Compile, FieldErrorsNameFieldAndPointer) {
   // Unknown field, wrong types, bad method, connection-specific header: the HTTP/2 user's checks.
-  EXPECT_EQ(task_error(Json::parse(R"({"method": "get", "url": "https://h/", "bogus": 1})"))
-                .substr(0, 9),
-            "/bogus | ");
+  EXPECT_EQ(
+      task_error(Json::parse(R"({"method": "get", "url": "https://h/", "bogus": 1})")).substr(0, 9),
+      "/bogus | ");
   EXPECT_EQ(task_error(Json::parse(R"({"method": "get", "url": "https://h/", "timeout": "x"})"))
                 .substr(0, 11),
             "/timeout | ");
   EXPECT_EQ(task_error(Json::parse(R"({"method": "g t", "url": "https://h/"})")).substr(0, 10),
             "/method | ");
-  EXPECT_EQ(task_error(Json::parse(
-                R"({"method": "get", "url": "https://h/", "headers": {"Connection": "x"}})"))
-                .substr(0, 22),
-            "/headers/Connection | ");
+  EXPECT_EQ(
+      task_error(
+          Json::parse(R"({"method": "get", "url": "https://h/", "headers": {"Connection": "x"}})"))
+          .substr(0, 22),
+      "/headers/Connection | ");
   EXPECT_EQ(task_error(Json::parse(R"({"method": "get", "url": "https://h/", "verify": 3})"))
                 .substr(0, 10),
             "/verify | ");
@@ -137,8 +136,8 @@ TEST(Http3Compile, UnreadableCaBundleIsAFieldError) {
   // A file that holds no certificate.
   const std::string path = ::testing::TempDir() + "/ld_http3_empty_ca.pem";
   std::ofstream(path) << "not a certificate\n";
-  const std::string e2 = compile_error(Json::array(
-      {Json{{"method", "get"}, {"url", "https://127.0.0.1:4433/"}, {"verify", path}}}));
+  const std::string e2 = compile_error(
+      Json::array({Json{{"method", "get"}, {"url", "https://127.0.0.1:4433/"}, {"verify", path}}}));
   EXPECT_EQ(e2.substr(0, 12), "/0/verify | ") << e2;
   std::remove(path.c_str());
 }
@@ -165,6 +164,7 @@ TEST(Http3Compile, AsyncHttpUserTakesHttp3WhenAttached) {
   static engine::NameTable names;
   const Json options{{"http3", true}};
   engine::CompileContext ctx{resolver, names, "", options};
-  auto compiled = http2->compile({Json::parse(R"({"method": "get", "url": "https://127.0.0.1:1/"})")}, ctx);
+  auto compiled =
+      http2->compile({Json::parse(R"({"method": "get", "url": "https://127.0.0.1:1/"})")}, ctx);
   EXPECT_NE(dynamic_cast<const proto::http3::Tasks*>(compiled.get()), nullptr);
 }
