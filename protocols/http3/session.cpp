@@ -171,13 +171,20 @@ struct Conn final : std::enable_shared_from_this<Conn> {
 
   ErrorInfo start(const udp::endpoint& ep, Nanos timeout) {
     error_code ec;
-    sock.open(ep.protocol(), ec);
-    if (!ec) sock.connect(ep, ec);
-    if (!ec) sock.non_blocking(true, ec);
-    if (ec) return classify_error(ec, "connect");
+    udp::endpoint local;
+    // A free loopback port can be handed out as our own ephemeral port: a socket connected to
+    // itself would read its own packets. Connect again from another port then.
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      if (sock.is_open()) sock.close(ec);
+      sock.open(ep.protocol(), ec);
+      if (!ec) sock.connect(ep, ec);
+      if (!ec) sock.non_blocking(true, ec);
+      if (!ec) local = sock.local_endpoint(ec);
+      if (ec) return classify_error(ec, "connect");
+      if (local != ep) break;
+    }
+    if (local == ep) return kIcmpUnreachable;
     handshake_timeout = timeout;
-    const udp::endpoint local = sock.local_endpoint(ec);
-    if (ec) return classify_error(ec, "connect");
     ngtcp2_path_storage_init(&ps, reinterpret_cast<const ngtcp2_sockaddr*>(local.data()),
                              static_cast<ngtcp2_socklen>(local.size()),
                              reinterpret_cast<const ngtcp2_sockaddr*>(ep.data()),
