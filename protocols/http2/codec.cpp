@@ -1,4 +1,5 @@
 #include "codec.hpp"
+#include "mem_pool.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -99,6 +100,8 @@ class Pool {
   Node* free_[kClasses] = {};
 };
 
+}  // namespace
+
 void* pool_malloc(std::size_t size, void*) { return Pool::local().allocate(size); }
 void pool_free(void* p, void*) { Pool::local().release(p); }
 void* pool_calloc(std::size_t n, std::size_t size, void*) {
@@ -125,6 +128,8 @@ void* pool_realloc(void* p, std::size_t size, void*) {
   Pool::local().release(p);
   return q;
 }
+
+namespace {
 
 nghttp2_mem kPoolMem = {nullptr, pool_malloc, pool_free, pool_calloc, pool_realloc};
 

@@ -52,7 +52,11 @@ std::string upper(std::string s) {
 
 class Http2Protocol final : public engine::Protocol {
  public:
-  explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1) : http1_(std::move(http1)) {}
+  explicit Http2Protocol(std::shared_ptr<engine::Protocol> http1,
+                         const char* user_label = "an HTTP/2 user")
+      : http1_(std::move(http1)), user_label_(user_label) {}
+
+  void set_http3(std::shared_ptr<engine::Protocol> http3) { http3_ = std::move(http3); }
 
   std::vector<std::string> user_types() const override { return {"async_http_user", "http2_user"}; }
 
@@ -61,7 +65,9 @@ class Http2Protocol final : public engine::Protocol {
   std::vector<action::Param> options() const override {
     return {max_streams_option("requests"),
             {"http2", action::kBool | action::kNull, false, nullptr,
-             "false runs the tasks on the HTTP/1.1 client (default true)"}};
+             "false runs the tasks on the HTTP/1.1 client (default true)"},
+            {"http3", action::kBool | action::kNull, false, nullptr,
+             "true runs the tasks on the HTTP/3 (QUIC) client, as http3_user (default false)"}};
   }
 
   void validate_options(const Json& args) const override {
@@ -70,13 +76,29 @@ class Http2Protocol final : public engine::Protocol {
       throw ConfigError("http2 must be true or false, got " + json_brief(args["http2"], 40),
                         "/http2");
     }
+    if (args.contains("http3") && !args["http3"].is_null() && !args["http3"].is_boolean()) {
+      throw ConfigError("http3 must be true or false, got " + json_brief(args["http3"], 40),
+                        "/http3");
+    }
+    if (http3_enabled(args)) {
+      if (http1_disabled(args)) {
+        throw ConfigError("\"http3\": true cannot go with \"http2\": false", "/http3");
+      }
+      if (!http3_) {
+        throw ConfigError(
+            "\"http3\": true (HTTP/3) is not built into this binary (configure with "
+            "-DLD_WITH_HTTP3=ON)",
+            "/http3");
+      }
+      http3_->validate_options(args);
+    }
     if (http1_disabled(args) && !http1_) {
       throw ConfigError("\"http2\": false (HTTP/1.1) is not available in this build", "/http2");
     }
   }
 
   void validate_task(const Json& task) const override {
-    proto::check_task_fields(task, fields_, "an HTTP/2 user");
+    proto::check_task_fields(task, fields_, user_label_);
     if (!task.contains("method")) fail("method", "missing (get, post, put, ...)");
     expect_type(task, "method", task["method"].is_string(), "a string");
     if (!is_token(task["method"].get<std::string>())) {
@@ -113,6 +135,15 @@ class Http2Protocol final : public engine::Protocol {
                                                  engine::CompileContext& ctx) const override {
     // validate_options() ran when the document was checked.
     if (http1_disabled(ctx.options) && http1_) return http1_->compile(tasks, ctx);
+    if (http3_enabled(ctx.options) && http3_) return http3_->compile(tasks, ctx);
+    return compile_all(*this, tasks, ctx, /*openssl=*/true);
+  }
+
+  // The steps of `tasks` as this client sends them, each checked by `checker`; `openssl`
+  // false makes no OpenSSL context for https URLs (HTTP/3 brings its own TLS).
+  static std::unique_ptr<Tasks> compile_all(const engine::Protocol& checker,
+                                            const std::vector<Json>& tasks,
+                                            engine::CompileContext& ctx, bool openssl) {
     auto out = std::make_unique<Tasks>();
     out->max_streams = max_streams_of(ctx.options);
     std::map<std::string, std::vector<tcp::endpoint>> dns;
@@ -121,10 +152,10 @@ class Http2Protocol final : public engine::Protocol {
     resolved_ctx.host = ctx.host.empty() ? "" : params::resolve_static(ctx.host, ctx.resolver);
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       try {
-        validate_task(tasks[i]);
+        checker.validate_task(tasks[i]);
         // Fixed placeholders folded; per-request ones stay ${...} and become templates.
         const Json task = params::resolve_json(tasks[i], ctx.parse_context());
-        out->steps.push_back(compile_one(task, tasks[i], resolved_ctx, *out, dns));
+        out->steps.push_back(compile_one(task, tasks[i], resolved_ctx, *out, dns, openssl));
       } catch (const ConfigError& e) {
         throw ConfigError(std::string("task ") + std::to_string(i) + ": " + e.what(),
                           pointer_index(i) + e.pointer());
@@ -138,9 +169,13 @@ class Http2Protocol final : public engine::Protocol {
   static bool http1_disabled(const Json& args) {
     return args.contains("http2") && args["http2"].is_boolean() && !args["http2"].get<bool>();
   }
+  static bool http3_enabled(const Json& args) {
+    return args.contains("http3") && args["http3"].is_boolean() && args["http3"].get<bool>();
+  }
 
   static Step compile_one(const Json& task, const Json& raw_task, engine::CompileContext& ctx,
-                          Tasks& tasks, std::map<std::string, std::vector<tcp::endpoint>>& dns) {
+                          Tasks& tasks, std::map<std::string, std::vector<tcp::endpoint>>& dns,
+                          bool openssl) {
     Step s;
     s.method = upper(task["method"].get<std::string>());
     const char* url_key = task.contains("request_url") ? "request_url" : "url";
@@ -322,7 +357,7 @@ class Http2Protocol final : public engine::Protocol {
       if (s.checks->empty()) s.checks.reset();
     }
 
-    if (s.url.tls) s.ssl = tasks.tls.get(task, "\x02h2");
+    if (s.url.tls && openssl) s.ssl = tasks.tls.get(task, "\x02h2");
 
     // Resolve once here; a name that does not resolve now is retried per connection at run time
     // and then counted as a connect failure.
@@ -336,6 +371,8 @@ class Http2Protocol final : public engine::Protocol {
   }
 
   std::shared_ptr<engine::Protocol> http1_;
+  std::shared_ptr<engine::Protocol> http3_;  // "http3": true (null: not built)
+  const char* user_label_;                   // "an HTTP/2 user", in unknown-field errors
   const std::vector<action::Param> fields_ = proto::http_task_fields(/*files=*/false);
 };
 
@@ -392,5 +429,22 @@ void finalize(Step& s) {
 std::shared_ptr<engine::Protocol> make_protocol(std::shared_ptr<engine::Protocol> http1) {
   return std::make_shared<Http2Protocol>(std::move(http1));
 }
+
+void set_http3(engine::Protocol& http2, std::shared_ptr<engine::Protocol> http3) {
+  if (auto* p = dynamic_cast<Http2Protocol*>(&http2)) p->set_http3(std::move(http3));
+}
+
+std::unique_ptr<Tasks> compile_steps(const engine::Protocol& checker,
+                                     const std::vector<Json>& tasks, engine::CompileContext& ctx,
+                                     bool openssl) {
+  return Http2Protocol::compile_all(checker, tasks, ctx, openssl);
+}
+
+void validate_http_task(const Json& task, const char* user_label) {
+  const Http2Protocol checker(nullptr, user_label);
+  checker.validate_task(task);
+}
+
+std::vector<action::Param> http_task_fields() { return proto::http_task_fields(/*files=*/false); }
 
 }  // namespace ld::proto::http2

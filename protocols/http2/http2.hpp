@@ -15,4 +15,8 @@ namespace ld::proto::http2 {
 // httpx client did with http2=False); may be null, then "http2": false is a configuration error.
 std::shared_ptr<engine::Protocol> make_protocol(std::shared_ptr<engine::Protocol> http1);
 
+// Lets the HTTP/2 user run its tasks on `http3` when LD_start_test says "http3": true (called by
+// protocols/http3's registration; without it "http3": true is a configuration error).
+void set_http3(engine::Protocol& http2, std::shared_ptr<engine::Protocol> http3);
+
 }  // namespace ld::proto::http2

@@ -112,4 +112,13 @@ action::Param max_streams_option(const std::string& what);
 void check_max_streams(const Json& args);
 std::size_t max_streams_of(const Json& args);
 
+// For clients that send the same requests another way (HTTP/3): the HTTP/2 user's task
+// fields and checks, and its compiled steps (each task checked by `checker` first; `openssl`
+// false makes no OpenSSL context for https URLs).
+std::vector<action::Param> http_task_fields();
+void validate_http_task(const Json& task, const char* user_label);  // "an HTTP/3 user"
+std::unique_ptr<Tasks> compile_steps(const engine::Protocol& checker,
+                                     const std::vector<Json>& tasks, engine::CompileContext& ctx,
+                                     bool openssl);
+
 }  // namespace ld::proto::http2

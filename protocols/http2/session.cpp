@@ -35,6 +35,7 @@
 #include "core/text.hpp"
 #include "http2_impl.hpp"
 #include "loaddensity/protocol/completion.hpp"
+#include "request.hpp"
 #include "stats/recorder.hpp"
 
 namespace ld::proto::http2 {
@@ -47,7 +48,7 @@ using stats::ErrorKind;
 
 struct Conn;
 
-struct Slot {
+struct Slot : RequestBuffers {
   enum class Wait : std::uint8_t { kNone, kConnect, kConnectQueue, kStream };
 
   net::io_context* io = nullptr;
@@ -57,21 +58,8 @@ struct Slot {
   Conn* conn = nullptr;  // what the slot waits on (valid while wait != kNone)
   engine::Park park;     // the lane, while parked on a stream or a connect queue
   ErrorInfo wake_error;  // outcome of waiting in a connection's connect queue
-  // Redirect request (built only when following one).
-  Url redirect_url;
-  std::string redirect_method;
-  std::string redirect_scheme;
-  std::vector<nghttp2_nv> redirect_nva;
-  // The request's header block with the jar's cookies merged in (built only when it has some).
-  std::string cookie_value;
-  std::vector<nghttp2_nv> cookie_nva;
   // The final response's body and header lines, captured only for checks that read them.
   std::string body, headers;
-  // A dynamic step's request as rendered for this lane (reused; valid while its stream lives).
-  std::vector<nghttp2_nv> nva;
-  std::string path, scratch, request_body, content_length;
-  std::vector<std::string> header_values;  // parallel to Step::dyn_headers
-  std::string auth_values[4];              // Step::auth's header values
 };
 
 // Resumes a parked lane later from the event loop (for callers inside nghttp2 or the sweeper).
@@ -377,7 +365,8 @@ class Session final : public engine::UserSession {
     const std::vector<nghttp2_nv>* base_nva = &step.nva;  // what a redirect copies headers from
     std::uint64_t request_bytes = step.request_bytes;
     if (step.dynamic) {
-      if (const char* bad = render(step, slot, request_bytes)) {
+      if (const char* bad =
+              render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
         rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0, false};
         rec.end = steady_now();
         slot.op.disarm();
@@ -435,7 +424,7 @@ class Session final : public engine::UserSession {
         const nghttp2_nv* sent_nva = nva;
         std::size_t sent_nvlen = nvlen;
         std::uint64_t sent_bytes = request_bytes;
-        if (step.use_jar && !jar_.empty() && with_cookies(slot, nva, nvlen, *url)) {
+        if (step.use_jar && !jar_.empty() && with_cookies(slot, jar_, nva, nvlen, *url)) {
           sent_nva = slot.cookie_nva.data();
           sent_nvlen = slot.cookie_nva.size();
           sent_bytes = body->size();
@@ -463,13 +452,14 @@ class Session final : public engine::UserSession {
         break;
       }
       if (rec.error.kind != ErrorKind::kNone) break;
-      if (!slot.result.set_cookies.empty()) store_cookies(slot.result.set_cookies, *url);
+      if (!slot.result.set_cookies.empty()) store_cookies(jar_, slot.result.set_cookies, *url);
       const std::uint32_t status = slot.result.status;
       rec.status = status;
       if (digest && status == 401 && hop == 0 && !challenged &&
           auth_.on_challenge(*step.auth, slot.headers)) {
         challenged = true;  // send the request again with the answer
-        if (const char* bad = render(step, slot, request_bytes)) {
+        if (const char* bad =
+                render_request(step, slot, *w_.scope, auth_, auth_failed_, request_bytes)) {
           rec.error = {auth_failed_ ? ErrorKind::kAuth : ErrorKind::kInvalidRequest, bad, 0,
                        false};
           break;
@@ -538,48 +528,6 @@ class Session final : public engine::UserSession {
   static inline const std::string kNoBody;
   std::string url_text_;  // the URL requested, for the record log
   static inline const std::vector<tcp::endpoint> kNoEndpoints;
-
-  // Stores the Set-Cookie values of a response to a request to `url`.
-  void store_cookies(std::string_view all, const Url& url) {
-    const std::int64_t now = proto::CookieJar::now();
-    const std::string_view path = proto::CookieJar::path_of(url.target);
-    while (!all.empty()) {
-      const std::size_t nl = all.find('\n');
-      jar_.set(all.substr(0, nl), url.host, path, now);
-      all = nl == std::string_view::npos ? std::string_view{} : all.substr(nl + 1);
-    }
-  }
-
-  // Copies the header block `nva` into slot.cookie_nva with the jar's cookies for `url` merged
-  // into its cookie header (the task's own cookies first; they win over jar cookies of the
-  // same name). False, and nothing built, when the jar has none for this URL.
-  bool with_cookies(Slot& slot, const nghttp2_nv* nva, std::size_t n, const Url& url) {
-    static const std::string kCookie = "cookie";
-    std::size_t at = n;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (nva[i].namelen == 6 && std::memcmp(nva[i].name, "cookie", 6) == 0) at = i;
-    }
-    // The task's value lives in the Step (or the slot's redirect), not in cookie_value.
-    const std::string_view task =
-        at < n ? std::string_view(reinterpret_cast<const char*>(nva[at].value), nva[at].valuelen)
-               : std::string_view{};
-    slot.cookie_value.assign(task);
-    if (jar_.append_header(slot.cookie_value, url.host, proto::CookieJar::path_of(url.target),
-                           url.tls, proto::CookieJar::now(), task) == 0) {
-      return false;
-    }
-    slot.cookie_nva.assign(nva, nva + n);
-    auto* value = reinterpret_cast<std::uint8_t*>(slot.cookie_value.data());
-    if (at < n) {
-      slot.cookie_nva[at].value = value;
-      slot.cookie_nva[at].valuelen = slot.cookie_value.size();
-    } else {
-      slot.cookie_nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(kCookie.data())),
-                                 value, kCookie.size(), slot.cookie_value.size(),
-                                 NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE});
-    }
-    return true;
-  }
 
   static bool same_origin(const Conn& c, const Url& url, const net::ssl::context* ssl) {
     return c.port == url.port && c.ssl_ctx == ssl && c.host == url.host;
@@ -675,102 +623,6 @@ class Session final : public engine::UserSession {
     SSL_get0_alpn_selected(c.ssl, &proto, &len);
     if (len != 2 || std::memcmp(proto, "h2", 2) != 0) co_return kNoAlpn;
     co_return ErrorInfo{};
-  }
-
-  // Renders a dynamic step's per-request parts into the lane's buffers and points a copy of
-  // the step's header block at them. Returns why the request cannot be sent, or null. No
-  // allocation once the buffers have grown.
-  const char* render(const Step& step, Slot& slot, std::uint64_t& request_bytes) {
-    params::UserScope& scope = *w_.scope;
-    slot.nva.assign(step.nva.begin(), step.nva.end());
-    auto point = [&](std::size_t i, const std::string& value) {
-      slot.nva[i].value = reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data()));
-      slot.nva[i].valuelen = value.size();
-    };
-    if (!step.path_tpl.is_static()) {
-      slot.scratch.clear();
-      step.path_tpl.render(slot.scratch, scope);
-      slot.path.clear();
-      if (!append_target(slot.path, slot.scratch)) {
-        return "URL has a line break or NUL once placeholders resolved";
-      }
-      point(3, slot.path);  // :path
-    }
-    slot.header_values.resize(step.dyn_headers.size());
-    for (std::size_t i = 0; i < step.dyn_headers.size(); ++i) {
-      const Step::DynHeader& d = step.dyn_headers[i];
-      std::string& v = slot.header_values[i];
-      slot.scratch.clear();
-      d.value.render(slot.scratch, scope);
-      if (d.basic) {
-        v.assign("Basic ");
-        text::append_base64(v, slot.scratch);
-      } else {
-        v.swap(slot.scratch);
-      }
-      if (has_line_break_or_nul(v)) {
-        return "header value has a line break or NUL once placeholders resolved";
-      }
-      point(step.common_begin + d.index, v);
-    }
-    const std::string* body = &step.body;
-    if (step.dynamic_body) {
-      slot.request_body.clear();
-      if (step.hooks) {
-        if (const char* bad = step.hooks->render_body(slot.request_body, slot.scratch, scope)) {
-          return bad;
-        }
-      } else {
-        step.body_tpl.render(slot.request_body, scope);
-      }
-      body = &slot.request_body;
-      if (step.content_length_at < slot.nva.size()) {
-        char digits[24];
-        const auto r = std::to_chars(digits, digits + sizeof digits, body->size());
-        slot.content_length.assign(digits, r.ptr);
-        point(step.content_length_at, slot.content_length);
-      }
-    }
-    auth_failed_ = false;
-    if (step.auth) {  // signature headers, over the request as it is sent
-      const auth::Request req{step.method, step.url.host_header,
-                              step.path_tpl.is_static() ? std::string_view(step.url.target)
-                                                        : std::string_view(slot.path),
-                              *body};
-      if (const char* bad = auth_.sign(*step.auth, req, scope, slot.auth_values)) {
-        auth_failed_ = true;
-        return bad;
-      }
-      for (std::size_t k = 0; k < step.auth->header_names().size(); ++k) {
-        point(step.common_begin + step.auth_at + k, slot.auth_values[k]);
-      }
-    }
-    request_bytes = body->size();
-    for (const auto& h : slot.nva) request_bytes += h.namelen + h.valuelen + 4;
-    return nullptr;
-  }
-
-  static void build_redirect(const Step& step, const std::vector<nghttp2_nv>& base, Slot& s,
-                             bool keep) {
-    s.redirect_method = keep || step.method == "HEAD" ? step.method : "GET";
-    s.redirect_scheme = s.redirect_url.tls ? "https" : "http";
-    auto nv = [](const std::string& name, const std::string& value) {
-      return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                        reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
-                        name.size(), value.size(),
-                        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    };
-    static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
-                             kPath = ":path";
-    s.redirect_nva.clear();
-    s.redirect_nva.push_back(nv(kMethod, s.redirect_method));
-    s.redirect_nva.push_back(nv(kScheme, s.redirect_scheme));
-    s.redirect_nva.push_back(nv(kAuthority, s.redirect_url.host_header));
-    s.redirect_nva.push_back(nv(kPath, s.redirect_url.target));
-    s.redirect_nva.insert(s.redirect_nva.end(), base.begin() + step.common_begin,
-                          base.begin() + step.common_end);
-    if (keep)
-      s.redirect_nva.insert(s.redirect_nva.end(), base.begin() + step.common_end, base.end());
   }
 
   // TimedOp callback (from the sweeper): give up on whatever the slot waits for.

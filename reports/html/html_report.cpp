@@ -154,6 +154,17 @@ void write_html(std::ostream& o, const stats::Metrics& m, const HtmlContext& ctx
   tile(o, "Received", bytes(m.bytes_in()), "sent " + bytes(m.bytes_out()));
   o << "</div></section>\n";
 
+  // ---- protocol counters (only when a protocol counted something)
+  if (!m.counters.empty()) {
+    o << "<section id=\"protocol-counters\"><h2>Protocol counters</h2>\n<table><thead><tr>"
+      << "<th>Protocol</th><th>Counter</th><th class=\"num\">Value</th></tr></thead><tbody>\n";
+    for (const auto& c : m.counters) {
+      o << "<tr><td>" << html_escape(c.protocol) << "</td><td>" << html_escape(c.name)
+        << "</td><td class=\"num\">" << count(c.value) << "</td></tr>\n";
+    }
+    o << "</tbody></table></section>\n";
+  }
+
   // ---- SLA
   if (ctx.sla_results && ctx.sla_results->is_array() && !ctx.sla_results->empty()) {
     std::size_t failed = 0;

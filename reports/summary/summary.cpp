@@ -158,6 +158,8 @@ Json build_summary(const stats::Metrics& m) {
     out["network_conditioner"] = {{"delayed", m.conditioner_delayed},
                                   {"dropped", m.conditioner_dropped}};
   }
+  // Protocol counters (QUIC handshakes, ...): {"http3": {"handshakes": 10, ...}}.
+  for (const auto& c : m.counters) out["protocol_counters"][c.protocol][c.name] = c.value;
   return out;
 }
 

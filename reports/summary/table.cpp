@@ -60,6 +60,14 @@ void print_table(const stats::Metrics& m, std::ostream& out) {
   }
   if (aborted) out << "; " << aborted << " in flight at the end recorded as aborted";
   out << '\n';
+  // Protocol counters, one line per protocol: "http3: handshakes 10, packets_lost 0".
+  for (std::size_t i = 0; i < m.counters.size(); ++i) {
+    const auto& c = m.counters[i];
+    const bool first = i == 0 || m.counters[i - 1].protocol != c.protocol;
+    const bool last = i + 1 == m.counters.size() || m.counters[i + 1].protocol != c.protocol;
+    out << (first ? c.protocol + ": " : std::string(", ")) << c.name << ' ' << c.value
+        << (last ? "\n" : "");
+  }
   if (!m.errors.empty()) {
     out << "\nerrors:\n";
     std::size_t shown = 0;

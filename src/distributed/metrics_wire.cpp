@@ -61,8 +61,11 @@ Json metrics_to_wire(const stats::Metrics& m) {
     timeline.push_back(Json::array({p.t_s, p.seconds, p.requests, p.failures, p.bytes_in, p.p50_ns,
                                     p.p95_ns, p.p99_ns, p.max_ns, p.users}));
   }
+  Json counters = Json::array();
+  for (const auto& c : m.counters) counters.push_back(Json::array({c.protocol, c.name, c.value}));
   return Json{{"names", std::move(names)},
               {"errors", std::move(errors)},
+              {"counters", std::move(counters)},
               {"errors_dropped", m.errors_dropped},
               {"timeline", std::move(timeline)}};
 }
@@ -95,6 +98,10 @@ stats::Metrics metrics_from_wire(const Json& j) {
                                   e.at("count").get<std::uint64_t>()});
   }
   m.errors_dropped = j.value("errors_dropped", std::uint64_t{0});
+  for (const auto& c : j.value("counters", Json::array())) {
+    if (!c.is_array() || c.size() < 3) throw std::invalid_argument("bad protocol counter");
+    m.add_counter(c[0].get<std::string>(), c[1].get<std::string>(), c[2].get<std::uint64_t>());
+  }
   for (const auto& p : j.value("timeline", Json::array())) {
     if (!p.is_array() || p.size() < 10) throw std::invalid_argument("bad timeline point");
     stats::IntervalPoint q;

@@ -132,6 +132,7 @@ ErrorClass classify(stats::ErrorKind k) noexcept {
     case stats::ErrorKind::kConnect:
     case stats::ErrorKind::kTimeout:
     case stats::ErrorKind::kReset:
+    case stats::ErrorKind::kUnreachable:
     case stats::ErrorKind::kDropped: return ErrorClass::kTransient;
     case stats::ErrorKind::kAssertion:
     case stats::ErrorKind::kProtocol: return ErrorClass::kFlaky;

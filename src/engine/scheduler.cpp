@@ -986,6 +986,11 @@ RunOutcome Scheduler::run(const std::atomic<bool>& interrupt, ProgressSink* prog
     out.metrics.errors_dropped += w.stats.errors_dropped();
     out.metrics.conditioner_delayed += w.stats.conditioner_delayed;
     out.metrics.conditioner_dropped += w.stats.conditioner_dropped;
+    const auto counters = stats::registered_counters();
+    for (std::size_t c = 0; c < counters.size(); ++c) {
+      out.metrics.add_counter(counters[c].protocol, counters[c].name,
+                              w.stats.counter(static_cast<stats::CounterId>(c)));
+    }
     if (open) {
       const auto& om = w.stats.open_model();
       auto& m = out.metrics.open_model;

@@ -82,6 +82,7 @@ void Metrics::absorb(const Metrics& run) {
   }
   conditioner_delayed += run.conditioner_delayed;
   conditioner_dropped += run.conditioner_dropped;
+  for (const auto& c : run.counters) add_counter(c.protocol, c.name, c.value);
   for (IntervalPoint p : run.timeline) {
     p.t_s += offset;
     timeline.push_back(p);
@@ -90,6 +91,18 @@ void Metrics::absorb(const Metrics& run) {
   errors_dropped += run.errors_dropped;
   runs.insert(runs.end(), run.runs.begin(), run.runs.end());
   sort_errors();
+}
+
+void Metrics::add_counter(const std::string& protocol, const std::string& name,
+                          std::uint64_t value) {
+  if (value == 0) return;
+  for (auto& c : counters) {
+    if (c.protocol == protocol && c.name == name) {
+      c.value += value;
+      return;
+    }
+  }
+  counters.push_back({protocol, name, value});
 }
 
 void Metrics::add_error(ErrorEntry e) {

@@ -29,6 +29,7 @@ const char* error_kind_name(ErrorKind k) noexcept {
     case ErrorKind::kKafkaError: return "kafka_error";
     case ErrorKind::kMongoError: return "mongo_error";
     case ErrorKind::kAuth: return "auth";
+    case ErrorKind::kUnreachable: return "unreachable";
     case ErrorKind::kOther:
     case ErrorKind::kCount_: break;
   }

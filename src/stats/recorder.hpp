@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "loaddensity/stats/counters.hpp"
 #include "loaddensity/stats/histogram.hpp"
 #include "loaddensity/stats/live.hpp"
 #include "loaddensity/stats/record.hpp"
@@ -108,6 +109,10 @@ class WorkerStats {
   std::uint64_t conditioner_delayed = 0;
   std::uint64_t conditioner_dropped = 0;
 
+  // A protocol counter (stats/counters.hpp): a plain add, worker thread only.
+  void add_counter(CounterId id, std::uint64_t n = 1) noexcept { counters_[id] += n; }
+  std::uint64_t counter(CounterId id) const noexcept { return counters_[id]; }
+
   const std::vector<NameStats>& names() const noexcept { return names_; }
   const std::unordered_map<ErrorKey, std::uint64_t, ErrorKeyHash>& errors() const noexcept {
     return errors_;
@@ -128,6 +133,7 @@ class WorkerStats {
   std::uint64_t errors_dropped_ = 0;  // failures whose distinct key did not fit the table
   OpenModelStats open_;
   RecordLogWriter* log_ = nullptr;
+  std::array<std::uint64_t, kMaxCounters> counters_{};
 };
 
 }  // namespace ld::stats

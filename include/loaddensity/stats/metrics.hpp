@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "loaddensity/stats/counters.hpp"
 #include "loaddensity/stats/histogram.hpp"
 #include "loaddensity/stats/record.hpp"
 
@@ -88,6 +89,7 @@ class Metrics {
   OpenModelMetrics open_model;         // zero unless an open-model run happened
   std::uint64_t conditioner_delayed = 0;
   std::uint64_t conditioner_dropped = 0;
+  std::vector<CounterTotal> counters;  // protocol counters that are not zero, first-seen order
 
   // Totals over every name.
   std::uint64_t requests() const noexcept;
@@ -103,6 +105,7 @@ class Metrics {
 
   NameMetrics& name_slot(const std::string& request_type, const std::string& name);
   void add_error(ErrorEntry e);
+  void add_counter(const std::string& protocol, const std::string& name, std::uint64_t value);
   void sort_errors();
   bool empty() const noexcept { return names.empty() && runs.empty(); }
   void clear() { *this = Metrics{}; }

@@ -29,6 +29,7 @@ enum class ErrorKind : std::uint8_t {
   kKafkaError,      // librdkafka failed a produce or consume (message: its error name and text)
   kMongoError,      // a MongoDB server or libmongoc failed an operation (message: code and text)
   kAuth,            // the request's credentials could not be made (token request failed, bad key)
+  kUnreachable,     // no answer at all from a datagram peer (QUIC: nothing came back in the timeout)
   kCount_,
 };
 constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount_);
