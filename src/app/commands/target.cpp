@@ -29,9 +29,9 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
        {"mqtt_port", A::kInteger, false, 0, "MQTT broker port (0 picks a free port)"},
        {"mongo_port", A::kInteger, false, 0,
         "MongoDB wire-protocol responder port (0 picks a free port)"},
-       {"h3_port", A::kInteger, false, 0, "HTTP/3 (QUIC, UDP) port (0 picks a free port)"},
        {"kafka", A::kBool, false, false,
-        "also start a Kafka broker (librdkafka's mock cluster): ${target_kafka} = its address"}},
+        "also start a Kafka broker (librdkafka's mock cluster): ${target_kafka} = its address"},
+       {"h3_port", A::kInteger, false, 0, "HTTP/3 (QUIC, UDP) port (0 picks a free port)"}},
       [&app](const Args& a) -> Json {
         if (app.target_ && app.target_->running())
           throw std::runtime_error("the target is already running");
