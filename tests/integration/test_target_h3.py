@@ -95,6 +95,11 @@ class EmbeddedHttp3Test(Case):
         self.assertEqual(echoed["method"], "POST")
         self.assertEqual(echoed["data"], payload.decode())
 
+    def test_large_answer_crosses_flow_control(self):
+        # 3 MB: many times the client's windows and the server's packets per write.
+        [(status, body)] = self.h3(["/bytes/3000000"])
+        self.assertEqual((status, len(body)), (200, 3000000))
+
     def test_delay_answers_after_the_wait(self):
         [(status, body)] = self.h3(["/delay/1"])
         self.assertEqual(status, 200)
