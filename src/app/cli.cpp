@@ -276,6 +276,8 @@ int run_cli(int argc, char** argv) {
   target_cmd->add_option("--mongo-port", topts.mongo_port,
                          "MongoDB wire-protocol responder port (0 = any free port)")
       ->capture_default_str();
+  target_cmd->add_option("--h3-port", topts.h3_port, "HTTP/3 (QUIC, UDP) port (0 = any free port)")
+      ->capture_default_str();
   target_cmd->add_flag("--kafka", topts.kafka,
                        "Also serve a Kafka broker (librdkafka's mock cluster, a free port)");
 
@@ -588,7 +590,7 @@ int run_cli(int argc, char** argv) {
                 << "  websocket " << t.ws_url() << "  tcp echo " << t.tcp_address() << "  udp echo "
                 << t.udp_address() << "  redis " << t.redis_url() << "  grpc "
                 << t.grpc_address() << "  mqtt " << t.mqtt_url()
-                << "  mongo " << t.mongo_url();
+                << "  mongo " << t.mongo_url() << "  h3 https://" << t.h3_address();
       if (topts.kafka) std::cout << "  kafka " << t.kafka_address();
       std::cout << std::endl;
       while (!app.interrupt_flag().load()) {

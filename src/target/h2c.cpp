@@ -116,17 +116,8 @@ class Server : public std::enable_shared_from_this<Server> {
     auto& srv = *static_cast<Server*>(self);
     Stream* s = srv.stream(frame->hd.stream_id);
     if (!s) return 0;
-    const std::string_view name(reinterpret_cast<const char*>(n), nlen);
-    const std::string_view value(reinterpret_cast<const char*>(v), vlen);
-    if (name == ":method") {
-      s->request.method_string(value);
-    } else if (name == ":path") {
-      s->request.target(value);
-    } else if (name == ":authority") {
-      s->request.set(beast::http::field::host, value);
-    } else if (!name.empty() && name.front() != ':') {
-      s->request.insert(name, value);
-    }
+    add_request_field(s->request, std::string_view(reinterpret_cast<const char*>(n), nlen),
+                      std::string_view(reinterpret_cast<const char*>(v), vlen));
     return 0;
   }
 
@@ -183,35 +174,7 @@ class Server : public std::enable_shared_from_this<Server> {
     const Reply& r = s.reply;
     const bool has_body = r.status >= 200 && r.status != 204 && r.status != 304;
     const bool send_body = has_body && s.request.method() != beast::http::verb::head;
-    auto add = [&](std::string name, std::string value) {
-      s.strings.push_back(std::move(name));
-      s.strings.push_back(std::move(value));
-    };
-    s.strings.reserve(16);
-    add(":status", std::to_string(r.status));
-    add("server", "loaddensity-target");
-    if (has_body) {
-      if (!r.content_type.empty()) add("content-type", std::string(r.content_type));
-      add("content-length", std::to_string(r.body.size()));
-    }
-    // Preformatted "Name: value\r\n" lines; connection-specific fields do not exist in HTTP/2.
-    std::string_view rest = r.extra_headers;
-    while (!rest.empty()) {
-      const std::size_t eol = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, eol);
-      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-      const std::size_t colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      std::string name(line.substr(0, colon));
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
-          name == "upgrade") {
-        continue;
-      }
-      add(std::move(name), std::string(value));
-    }
+    response_fields(r, has_body, s.strings);
     s.nva.clear();
     for (std::size_t i = 0; i + 1 < s.strings.size(); i += 2) {
       s.nva.push_back({reinterpret_cast<std::uint8_t*>(s.strings[i].data()),

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ld::target {
 
@@ -65,5 +66,15 @@ void route(const Request& request, const ServerInfo& info, Reply& reply) noexcep
 
 // Fills `reply` with a small JSON error document {"error": message} and `status`.
 void error_reply(unsigned status, std::string_view message, Reply& reply) noexcept;
+
+// HTTP/2 and HTTP/3 (h2c.cpp, h3_server.cpp): one request header field into `request`. The
+// pseudo-headers :method, :path and :authority become the method, target and Host; the others
+// are dropped.
+void add_request_field(Request& request, std::string_view name, std::string_view value);
+
+// HTTP/2 and HTTP/3: the response header fields of `reply` as name, value, name, value...
+// (":status" first, lower-case names, the connection-specific fields of HTTP/1.1 left out).
+// `with_body`: the content type and length are sent (not for 1xx, 204, 304).
+void response_fields(const Reply& reply, bool with_body, std::vector<std::string>& fields);
 
 }  // namespace ld::target

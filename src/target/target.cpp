@@ -46,6 +46,7 @@
 #include "target/mongo_server.hpp"
 #include "target/resp_server.hpp"
 #include "target/h2c.hpp"
+#include "target/h3_server.hpp"
 #include "target/handlers.hpp"
 #include "target/streams.hpp"
 
@@ -309,6 +310,7 @@ struct EmbeddedTarget::Impl {
   std::unique_ptr<RespServer> resp;  // likewise
   std::unique_ptr<MqttBroker> mqtt;  // likewise
   std::unique_ptr<MongoServer> mongo;  // likewise
+  std::unique_ptr<H3Server> h3;        // likewise
   std::unique_ptr<GrpcEcho> grpc;    // on grpc++'s own threads
   std::unique_ptr<KafkaMock> kafka;  // on librdkafka's own threads; only when options.kafka
 
@@ -368,7 +370,9 @@ struct EmbeddedTarget::Impl {
       mqtt = std::make_unique<MqttBroker>(*fresh.front()->ioc, endpoint.address(), options.mqtt_port);
       mongo = std::make_unique<MongoServer>(*fresh.front()->ioc, endpoint.address(),
                                             options.mongo_port);
+      h3 = std::make_unique<H3Server>(*fresh.front()->ioc, endpoint.address(), options.h3_port);
     } catch (...) {
+      if (mongo) mongo->close();
       if (mqtt) mqtt->close();
       resp->close();
       echo->close();
@@ -376,6 +380,7 @@ struct EmbeddedTarget::Impl {
     }
     mqtt->start();
     mongo->start();
+    h3->start();
     grpc = std::make_unique<GrpcEcho>();
     try {
       grpc->start(endpoint.address().to_string(), options.grpc_port);
@@ -383,6 +388,7 @@ struct EmbeddedTarget::Impl {
       mqtt->close();
       resp->close();
       mongo->close();
+      h3->close();
       echo->close();
       grpc.reset();
       throw;
@@ -394,6 +400,7 @@ struct EmbeddedTarget::Impl {
         mqtt->close();
         resp->close();
         mongo->close();
+        h3->close();
         echo->close();
         grpc->stop();
         grpc.reset();
@@ -430,11 +437,13 @@ struct EmbeddedTarget::Impl {
       RespServer* r = worker == workers.front() ? resp.get() : nullptr;
       MqttBroker* q = worker == workers.front() ? mqtt.get() : nullptr;
       MongoServer* g = worker == workers.front() ? mongo.get() : nullptr;
-      net::post(*w->ioc, [w, e, r, q, g] {
+      H3Server* h = worker == workers.front() ? h3.get() : nullptr;
+      net::post(*w->ioc, [w, e, r, q, g, h] {
         if (e) e->close();
         if (r) r->close();
         if (q) q->close();
         if (g) g->close();
+        if (h) h->close();
         shut_down(w);
       });
     }
@@ -456,6 +465,7 @@ struct EmbeddedTarget::Impl {
     resp.reset();
     mqtt.reset();
     mongo.reset();
+    h3.reset();
     if (grpc) grpc->stop();
     grpc.reset();
     kafka.reset();
@@ -529,6 +539,12 @@ std::uint16_t EmbeddedTarget::grpc_port() const noexcept {
 
 std::string EmbeddedTarget::grpc_address() const {
   return impl_->host_text + ":" + std::to_string(grpc_port());
+}
+
+std::uint16_t EmbeddedTarget::h3_port() const noexcept { return impl_->h3 ? impl_->h3->port() : 0; }
+
+std::string EmbeddedTarget::h3_address() const {
+  return impl_->host_text + ":" + std::to_string(h3_port());
 }
 
 std::string EmbeddedTarget::kafka_address() const {

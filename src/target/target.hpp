@@ -4,8 +4,9 @@
 // Besides HTTP it serves a WebSocket echo (/ws), a Server-Sent Events stream (/sse), TCP and
 // UDP echo listeners, a RESP listener (a Redis subset, src/target/resp_server.hpp), an MQTT broker
 // (src/target/mqtt_broker.hpp), a MongoDB wire-protocol responder (src/target/mongo_server.hpp)
-// and a gRPC echo service with reflection (src/target/grpc_echo.hpp) on ports of their own, and
-// on request a Kafka broker (librdkafka's mock cluster).
+// a gRPC echo service with reflection (src/target/grpc_echo.hpp) and HTTP/3 over QUIC
+// (src/target/h3_server.hpp) on ports of their own, and on request a Kafka broker (librdkafka's
+// mock cluster).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@ struct TargetOptions {
   std::uint16_t grpc_port = 0;   // gRPC echo with reflection (0 = pick a free port)
   std::uint16_t mqtt_port = 0;   // MQTT broker (0 = pick a free port)
   std::uint16_t mongo_port = 0;  // MongoDB wire-protocol responder (0 = pick a free port)
+  std::uint16_t h3_port = 0;     // HTTP/3 over QUIC, a UDP port (0 = pick a free port)
   bool kafka = false;  // librdkafka's mock cluster (one broker, its own threads); off by default
 };
 
@@ -50,6 +52,8 @@ class EmbeddedTarget {
   std::string mqtt_url() const;               // "mqtt://127.0.0.1:PORT"
   std::uint16_t mongo_port() const noexcept;  // MongoDB responder
   std::string mongo_url() const;              // "mongodb://127.0.0.1:PORT"
+  std::uint16_t h3_port() const noexcept;     // HTTP/3 (UDP)
+  std::string h3_address() const;             // "127.0.0.1:PORT", for https://${target_h3}/
   // The mock Kafka cluster's bootstrap servers ("127.0.0.1:PORT"); "" unless options.kafka.
   std::string kafka_address() const;
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -696,6 +697,50 @@ void route(const Request& request, const ServerInfo& info, Reply& reply) noexcep
   } catch (...) {
     reply.clear();
     error_reply(500, "internal error", reply);
+  }
+}
+
+void add_request_field(Request& request, std::string_view name, std::string_view value) {
+  if (name == ":method") {
+    request.method_string(value);
+  } else if (name == ":path") {
+    request.target(value);
+  } else if (name == ":authority") {
+    request.set(http::field::host, value);
+  } else if (!name.empty() && name.front() != ':') {
+    request.insert(name, value);
+  }
+}
+
+void response_fields(const Reply& reply, bool with_body, std::vector<std::string>& fields) {
+  fields.clear();
+  auto add = [&](std::string name, std::string value) {
+    fields.push_back(std::move(name));
+    fields.push_back(std::move(value));
+  };
+  add(":status", std::to_string(reply.status));
+  add("server", "loaddensity-target");
+  if (with_body) {
+    if (!reply.content_type.empty()) add("content-type", std::string(reply.content_type));
+    add("content-length", std::to_string(reply.body.size()));
+  }
+  // Preformatted "Name: value\r\n" lines; connection-specific fields do not exist in HTTP/2 or 3.
+  std::string_view rest = reply.extra_headers;
+  while (!rest.empty()) {
+    const std::size_t eol = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
+        name == "upgrade") {
+      continue;
+    }
+    add(std::move(name), std::string(value));
   }
 }
 

@@ -30,7 +30,8 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
        {"mongo_port", A::kInteger, false, 0,
         "MongoDB wire-protocol responder port (0 picks a free port)"},
        {"kafka", A::kBool, false, false,
-        "also start a Kafka broker (librdkafka's mock cluster): ${target_kafka} = its address"}},
+        "also start a Kafka broker (librdkafka's mock cluster): ${target_kafka} = its address"},
+       {"h3_port", A::kInteger, false, 0, "HTTP/3 (QUIC, UDP) port (0 picks a free port)"}},
       [&app](const Args& a) -> Json {
         if (app.target_ && app.target_->running())
           throw std::runtime_error("the target is already running");
@@ -44,12 +45,14 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
         o.grpc_port = static_cast<std::uint16_t>(a.integer("grpc_port"));
         o.mqtt_port = static_cast<std::uint16_t>(a.integer("mqtt_port"));
         o.mongo_port = static_cast<std::uint16_t>(a.integer("mongo_port"));
+        o.h3_port = static_cast<std::uint16_t>(a.integer("h3_port"));
         o.kafka = a.flag("kafka");
         app.target_ = std::make_unique<target::EmbeddedTarget>(o);
         app.target_->start();
         // ${target} = http://H:P, ${target_ws} = ws://H:P/ws, ${target_tcp} / ${target_udp} = H:P,
         // ${target_redis} = redis://H:P/0, ${target_grpc} = H:P, ${target_mqtt} = mqtt://H:P,
-        // ${target_mongo} = mongodb://H:P, ${target_kafka} = H:P (kafka)
+        // ${target_mongo} = mongodb://H:P, ${target_h3} = H:P (HTTP/3, UDP), ${target_kafka} = H:P
+        // (kafka)
         const std::string var = a.str("variable");
         app.resolver_.set_variable(var, app.target_->base_url());
         app.resolver_.set_variable(var + "_ws", app.target_->ws_url());
@@ -59,6 +62,7 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
         app.resolver_.set_variable(var + "_grpc", app.target_->grpc_address());
         app.resolver_.set_variable(var + "_mqtt", app.target_->mqtt_url());
         app.resolver_.set_variable(var + "_mongo", app.target_->mongo_url());
+        app.resolver_.set_variable(var + "_h3", app.target_->h3_address());
         if (o.kafka) app.resolver_.set_variable(var + "_kafka", app.target_->kafka_address());
         Json out = {{"url", app.target_->base_url()},
                 {"port", app.target_->port()},
@@ -68,13 +72,14 @@ void register_target_commands(action::CommandRegistry& r, App& app) {
                 {"redis", app.target_->redis_url()},
                 {"grpc", app.target_->grpc_address()},
                 {"mqtt", app.target_->mqtt_url()},
-                {"mongo", app.target_->mongo_url()}};
+                {"mongo", app.target_->mongo_url()},
+                {"h3", app.target_->h3_address()}};
         if (o.kafka) out["kafka"] = app.target_->kafka_address();
         return out;
       },
       [](const Args& a) {
         for (const char* k : {"port", "tcp_port", "udp_port", "redis_port", "grpc_port",
-                              "mqtt_port", "mongo_port"}) {
+                              "mqtt_port", "mongo_port", "h3_port"}) {
           number_in_range(a[k], k, 0, 65535, false, std::string("/") + k, "(0 picks a free port)");
         }
         number_in_range(a["threads"], "threads", 1, 256, false, "/threads");

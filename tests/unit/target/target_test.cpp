@@ -10,12 +10,18 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <future>
 #include <stdexcept>
@@ -24,6 +30,7 @@
 #include <vector>
 
 #include "core/json_util.hpp"
+#include "target/handlers.hpp"
 
 namespace ld::target {
 namespace {
@@ -439,6 +446,86 @@ TEST(TargetThreads, SeveralThreadsShareOnePort) {
   const auto start = Clock::now();
   target.stop();
   EXPECT_LT(seconds_since(start), 3.0);
+}
+
+
+TEST(TargetH3, BusyUdpPortThrowsNamingIt) {
+  net::io_context io;
+  net::ip::udp::socket taken(io, net::ip::udp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const std::uint16_t port = taken.local_endpoint().port();
+  EmbeddedTarget target({.host = "127.0.0.1", .port = 0, .threads = 1, .h3_port = port});
+  try {
+    target.start();
+    FAIL() << "start() on a busy UDP port should throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("HTTP/3 (UDP) on port " + std::to_string(port)),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(target.running());
+}
+
+// A long-header datagram with a version nobody speaks gets a Version Negotiation packet
+// (version 0) addressed to the sender's connection ID and listing QUIC v1, before and after a
+// restart of the target.
+TEST(TargetH3, UnknownVersionGetsVersionNegotiation) {
+  EmbeddedTarget target;
+  for (int round = 0; round < 2; ++round) {
+    target.start();
+    ASSERT_NE(target.h3_port(), 0);
+    EXPECT_EQ(target.h3_address(), "127.0.0.1:" + std::to_string(target.h3_port()));
+    net::io_context io;
+    net::ip::udp::socket s(io, net::ip::udp::endpoint(net::ip::udp::v4(), 0));
+    const timeval wait{10, 0};  // a lost reply fails the test instead of hanging it
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    std::vector<std::uint8_t> packet = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8};
+    packet.insert(packet.end(), 8, 0x11);  // destination connection ID
+    packet.push_back(8);
+    packet.insert(packet.end(), 8, 0x22);  // source connection ID
+    packet.resize(1200, 0);
+    const net::ip::udp::endpoint to(net::ip::make_address("127.0.0.1"), target.h3_port());
+    s.send_to(net::buffer(packet), to);
+    std::array<std::uint8_t, 2048> reply{};
+    net::ip::udp::endpoint from;
+    const std::size_t n = s.receive_from(net::buffer(reply), from);
+    ASSERT_GE(n, 6u + 8u + 1u + 8u + 4u);
+    EXPECT_EQ(reply[1] | reply[2] | reply[3] | reply[4], 0);  // version 0
+    EXPECT_EQ(reply[5], 8);
+    EXPECT_EQ(std::vector<std::uint8_t>(reply.begin() + 6, reply.begin() + 14),
+              std::vector<std::uint8_t>(8, 0x22));
+    const std::array<std::uint8_t, 4> v1 = {0, 0, 0, 1};
+    EXPECT_NE(std::search(reply.begin() + 23, reply.begin() + n, v1.begin(), v1.end()),
+              reply.begin() + n);
+    target.stop();
+  }
+}
+
+// HTTP/2 and HTTP/3 answers carry the same fields as HTTP/1.1 minus the connection-specific ones.
+TEST(TargetFields, ResponseFieldsAreLowerCaseWithoutConnectionFields) {
+  Reply reply;
+  reply.status = 302;
+  reply.content_type = "text/plain";
+  reply.body = "abc";
+  reply.extra_headers = "Location: /get\r\nConnection: close\r\nX-Two:  b\r\n";
+  std::vector<std::string> fields;
+  response_fields(reply, true, fields);
+  EXPECT_EQ(fields, (std::vector<std::string>{":status", "302", "server", "loaddensity-target",
+                                               "content-type", "text/plain", "content-length",
+                                               "3", "location", "/get", "x-two", "b"}));
+  reply.status = 204;
+  response_fields(reply, false, fields);
+  EXPECT_EQ(fields.size(), 8u);  // no content-type nor content-length
+  Request request;
+  add_request_field(request, ":method", "POST");
+  add_request_field(request, ":path", "/post?a=1");
+  add_request_field(request, ":authority", "example.test");
+  add_request_field(request, ":scheme", "https");
+  add_request_field(request, "x-one", "1");
+  EXPECT_EQ(request.method_string(), "POST");
+  EXPECT_EQ(request.target(), "/post?a=1");
+  EXPECT_EQ(request[boost::beast::http::field::host], "example.test");
+  EXPECT_EQ(request["x-one"], "1");
+  EXPECT_EQ(std::distance(request.begin(), request.end()), 2);
 }
 
 }  // namespace
