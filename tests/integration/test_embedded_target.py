@@ -214,6 +214,7 @@ EXAMPLE_OUTCOMES = {
     "csv_data": (None, "test_time"),
     "every_report": ({"/status/503": {"http_status"}, "/delay/1": {"timeout"}}, "test_time"),
     "http2_smoke": ({"h2 GET /status/404": {"http_status"}}, "test_time"),
+    "http3_smoke": ({"h3 GET /status/404": {"http_status"}}, "test_time"),
     "kafka": (None, "test_time"),
     "mongo": (None, "test_time"),
     "mqtt": (None, "test_time"),
