@@ -163,7 +163,9 @@ class OneShot {
   // when it expired (or the test was aborted). Call once per OneShot.
   net::awaitable<std::optional<T>> wait(Nanos deadline) {
     State& s = *state_;
-    if (s.phase.load(std::memory_order_acquire) == kPending) {
+    // Not "phase == kPending": a completer between its claim (kWriting) and its post must be
+    // waited for too, or the value it is writing would be missed.
+    if (!s.delivered && s.phase.load(std::memory_order_acquire) != kExpired) {
       s.op.arm(deadline);
       // Parks until the completer's post or the sweeper resumes it.
       while (s.phase.load(std::memory_order_acquire) != kExpired && !s.delivered) {
