@@ -301,12 +301,24 @@ class ScriptedMasterTest(Processes):
                 while master.sock.poll(0):
                     master.sock.recv_multipart()
             self.assertEqual(master.connections(), 2)
+            # A ROUTER drops what it sends to a peer whose new connection has not finished its
+            # handshake: send the spawn once the worker has been heard on the new connection.
+            heard = len(master.heartbeats)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(master.heartbeats) < heard + 2:
+                try:
+                    master.recv(timeout=0.5)
+                except AssertionError:
+                    pass
             before = len(master.heartbeats)
             master.send("spawn", {"timestamp": time.time(), "host": "", "stop_timeout": None,
                                   "parsed_options": {}, "user_classes_count": {"WebsiteUser": 1}})
             got = master.expect("spawning", "spawning_complete", "stats")
             self.assertEqual(got["spawning_complete"]["user_count"], 1)
             self.assertGreater(len(master.heartbeats), before)
+            deadline = time.monotonic() + 20  # the first stats may precede the first request
+            while requests_in(master.stats, "/get") == 0 and time.monotonic() < deadline:
+                master.recv()
             self.assertGreater(requests_in(master.stats, "/get"), 0)
             master.send("quit", None)
             master.expect("quit")
