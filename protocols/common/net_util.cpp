@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/task_fields.hpp"
+#include "common/tls_fields.hpp"
 
 namespace ld::proto {
 
@@ -51,23 +52,7 @@ void check_verify_field(const Json& task) {
 }
 
 std::shared_ptr<net::ssl::context> TlsContexts::get(const Json& task, std::string_view alpn) {
-  bool verify = true;
-  std::string ca, cert, cert_key;
-  if (task.contains("verify")) {
-    if (task["verify"].is_boolean()) {
-      verify = task["verify"].get<bool>();
-    } else {
-      ca = task["verify"].get<std::string>();
-    }
-  }
-  if (task.contains("cert")) {
-    if (task["cert"].is_string()) {
-      cert = cert_key = task["cert"].get<std::string>();
-    } else {
-      cert = task["cert"][0].get<std::string>();
-      cert_key = task["cert"][1].get<std::string>();
-    }
-  }
+  const auto [verify, ca, cert, cert_key] = tls_fields(task);
   const std::string key =
       (verify ? "1|" : "0|") + ca + "|" + cert + "|" + cert_key + "|" + std::string(alpn);
   for (auto& [k, c] : by_key_) {

@@ -4,6 +4,7 @@
 #include <gnutls/x509.h>
 
 #include "common/task_fields.hpp"
+#include "common/tls_fields.hpp"
 #include "http3_impl.hpp"
 
 namespace ld::proto::http3 {
@@ -57,23 +58,7 @@ TlsCreds::~TlsCreds() {
 }
 
 std::shared_ptr<const TlsCreds> TlsSettings::get(const Json& task) {
-  bool verify = true;
-  std::string ca, cert, key;
-  if (task.contains("verify")) {
-    if (task["verify"].is_boolean()) {
-      verify = task["verify"].get<bool>();
-    } else {
-      ca = task["verify"].get<std::string>();
-    }
-  }
-  if (task.contains("cert")) {
-    if (task["cert"].is_string()) {
-      cert = key = task["cert"].get<std::string>();
-    } else {
-      cert = task["cert"][0].get<std::string>();
-      key = task["cert"][1].get<std::string>();
-    }
-  }
+  const auto [verify, ca, cert, key] = tls_fields(task);
   const std::string k = (verify ? "1|" : "0|") + ca + "|" + cert + "|" + key;
   for (auto& [have, c] : by_key_) {
     if (have == k) return c;
